@@ -1,0 +1,211 @@
+"""Self-describing model bundles: one safetensors file whose header carries the model
+config, training config, vocabulary, label names, tokenizer and encoding options, metrics,
+dataset fingerprint and library versions. Loading never unpickles anything."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from . import __version__
+from .encoding import EncodingConfig
+from .errors import CheckpointError
+from .models import ModelConfig, SentimentRNN, build_model
+from .text import TokenizerConfig
+from .vocab import Vocab
+
+FORMAT = "gatescope-bundle"
+FORMAT_VERSION = 1
+METADATA_KEY = "gatescope"
+MAX_HEADER_BYTES = 64 * 2**20
+
+
+@dataclass
+class Bundle:
+    """A trained model with everything needed to use and describe it."""
+
+    model: SentimentRNN
+    vocab: Vocab
+    label_names: list[str]
+    tokenizer_config: TokenizerConfig = field(default_factory=TokenizerConfig)
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    train_config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    dataset: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.model.config
+
+
+def library_versions() -> dict:
+    """Versions recorded in every bundle."""
+    import numpy
+    import safetensors
+
+    return {
+        "gatescope": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "safetensors": safetensors.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save_checkpoint(path: str | Path, bundle: Bundle, half: bool = False) -> Path:
+    """Write ``bundle`` atomically (a crash mid-write never destroys the previous file).
+
+    Args:
+        path: destination, conventionally ``*.safetensors``.
+        bundle: the model and its description.
+        half: store floating weights as float16 (halves the size; loading restores float32).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, tensor in bundle.model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor.contiguous()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": bundle.model.config.to_dict(),
+        "vocab": bundle.vocab.get_itos(),
+        "vocab_freqs": [bundle.vocab.freqs.get(t, 0) for t in bundle.vocab.get_itos()],
+        "label_names": list(bundle.label_names),
+        "tokenizer": bundle.tokenizer_config.to_dict(),
+        "encoding": {"max_len": bundle.encoding.max_len, "padding": bundle.encoding.padding,
+                     "truncation": bundle.encoding.truncation},
+        "train_config": bundle.train_config,
+        "metrics": bundle.metrics,
+        "history": bundle.history,
+        "dataset": bundle.dataset,
+        "card": bundle.card,
+        "versions": bundle.versions or library_versions(),
+        "stored_dtype": "float16" if half else "float32",
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={METADATA_KEY: json.dumps(meta)})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The bundle's JSON description without loading weights.
+
+    Raises:
+        CheckpointError: the file is missing, not a safetensors file, or not a GateScope bundle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no model bundle at {path}")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path.name} is too short to be a model bundle ({size} bytes); "
+                                  "it is empty or truncated: save or download it again")
+        if head[:1] in (b"\x80",) or head[:2] == b"PK":
+            raise CheckpointError(f"{path.name} looks like a pickle/zip file (e.g. torch.save output). "
+                                  "GateScope only loads safetensors bundles, because unpickling can run "
+                                  "code: re-export the model with GateScope's save_checkpoint")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > min(MAX_HEADER_BYTES, size - 8):
+            raise CheckpointError(f"{path.name} is not a valid model bundle (corrupt or truncated header); "
+                                  "save or download it again")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file ({error}); "
+                              "it is corrupt or truncated: save or download it again") from None
+    if raw is None:
+        raise CheckpointError(f"{path.name} is a safetensors file but not a GateScope model bundle "
+                              "(no GateScope description inside); train or export it with GateScope")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path.name}: the bundle description is not valid JSON; the file is damaged") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is not a GateScope model bundle")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} uses bundle format {meta.get('format_version')}, this GateScope "
+                              f"reads format {FORMAT_VERSION}: upgrade GateScope or re-export the model")
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bundle:
+    """Rebuild the model and everything around it from a bundle.
+
+    Args:
+        path: the bundle file.
+        device: where to put the model.
+
+    Returns:
+        The bundle, model in eval mode and float32.
+
+    Raises:
+        CheckpointError: corrupt, truncated, foreign or inconsistent files, with what to do.
+    """
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(meta["model_config"])
+        vocab = Vocab(list(meta["vocab"]), dict(zip(meta["vocab"], meta.get("vocab_freqs", []))))
+        label_names = [str(x) for x in meta["label_names"]]
+        tokenizer = TokenizerConfig(**meta["tokenizer"])
+        encoding = EncodingConfig(**meta["encoding"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path.name}: the bundle description is incomplete or invalid ({error})") from None
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(f"{path.name}: the vocabulary has {len(vocab)} entries but the model expects "
+                              f"{config.vocab_size}; the bundle is inconsistent")
+    if len(label_names) != config.num_classes:
+        raise CheckpointError(f"{path.name}: {len(label_names)} label names for {config.num_classes} classes")
+    model = build_model(config)
+    expected = model.state_dict()
+    state = {}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            names = set(handle.keys())
+            missing, extra = set(expected) - names, names - set(expected)
+            if missing or extra:
+                raise CheckpointError(f"{path.name}: weights do not match the described model "
+                                      f"(missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]})")
+            for name in expected:
+                tensor = handle.get_tensor(name)
+                if tuple(tensor.shape) != tuple(expected[name].shape):
+                    raise CheckpointError(f"{path.name}: weight {name} has shape {tuple(tensor.shape)} but the "
+                                          f"described model needs {tuple(expected[name].shape)}")
+                state[name] = tensor.to(expected[name].dtype)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path.name}: weights could not be read ({error}); the file is damaged") from None
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return Bundle(
+        model=model, vocab=vocab, label_names=label_names, tokenizer_config=tokenizer, encoding=encoding,
+        train_config=meta.get("train_config", {}), metrics=meta.get("metrics", {}),
+        history=meta.get("history", []), dataset=meta.get("dataset", {}), card=meta.get("card", {}),
+        versions=meta.get("versions", {}),
+    )

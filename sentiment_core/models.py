@@ -1,0 +1,300 @@
+"""One model class for every architecture: RNN, LSTM, GRU, stacked and/or bidirectional,
+with last / mean / max / attention pooling, built from a single ``ModelConfig``."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .spec import ParamSpec
+
+CELLS = ("rnn", "lstm", "gru")
+POOLINGS = ("last", "mean", "max", "attention")
+EMBEDDING_SOURCES = ("random", "glove")
+GATES_PER_CELL = {"rnn": 1, "lstm": 4, "gru": 3}
+
+MODEL_SPEC = {
+    "cell": ParamSpec("lstm", "Recurrent cell: plain RNN (tanh), LSTM (4 gates) or GRU (3 gates).",
+                      "Cell", choices=CELLS),
+    "bidirectional": ParamSpec(False, "Read the text both ways and join the two summaries (BiLSTM).",
+                               "Bidirectional"),
+    "num_layers": ParamSpec(1, "Stacked recurrent layers; each reads the previous layer's outputs.",
+                            "Layers", min=1, max=4, step=1),
+    "emb_dim": ParamSpec(100, "Size of each word vector (GloVe 6B fixes it at 50).",
+                         "Embedding size", min=8, max=300, step=2),
+    "hidden_dim": ParamSpec(128, "Units in each recurrent layer and direction.",
+                            "Hidden size", min=4, max=512, step=4),
+    "embedding_dropout": ParamSpec(0.0, "Drop whole embedding features during training.",
+                                   "Embedding dropout", min=0.0, max=0.8, step=0.05),
+    "layer_dropout": ParamSpec(0.0, "Dropout between stacked layers (needs 2+ layers).",
+                               "Between-layer dropout", min=0.0, max=0.8, step=0.05),
+    "head_dropout": ParamSpec(0.0, "Dropout before the final linear classifier.",
+                              "Head dropout", min=0.0, max=0.8, step=0.05),
+    "pooling": ParamSpec("last", "How the sequence of hidden states becomes one vector: last state, "
+                         "mean, max over time, or learned attention.", "Pooling", choices=POOLINGS),
+    "embeddings": ParamSpec("random", "Start from random vectors or from pretrained GloVe.",
+                            "Embeddings", choices=EMBEDDING_SOURCES),
+    "freeze_embeddings": ParamSpec(False, "Keep the embedding table fixed during training.",
+                                   "Freeze embeddings"),
+    "packed": ParamSpec(True, "Skip padding with packed sequences. Off reproduces the tutorials, "
+                        "where the RNN also reads the <pad> tokens.", "Pack sequences"),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to build a ``SentimentRNN``.
+
+    Attributes:
+        vocab_size: rows of the embedding table (including ``<pad>`` and ``<unk>``).
+        num_classes: output classes.
+        cell: ``rnn``, ``lstm`` or ``gru``.
+        bidirectional: add a right-to-left direction (BiLSTM / BiGRU / BiRNN).
+        num_layers: stacked recurrent layers.
+        emb_dim: embedding size.
+        hidden_dim: hidden units per layer and direction.
+        embedding_dropout: dropout on embeddings.
+        layer_dropout: dropout between recurrent layers.
+        head_dropout: dropout before the classifier.
+        pooling: ``last``, ``mean``, ``max`` or ``attention``.
+        pad_idx: padding index (its embedding stays zero).
+        embeddings: ``random`` or ``glove`` (where the initial vectors came from).
+        freeze_embeddings: do not train the embedding table.
+        packed: use packed sequences so padding is never read.
+    """
+
+    vocab_size: int
+    num_classes: int = 2
+    cell: str = "lstm"
+    bidirectional: bool = False
+    num_layers: int = 1
+    emb_dim: int = 100
+    hidden_dim: int = 128
+    embedding_dropout: float = 0.0
+    layer_dropout: float = 0.0
+    head_dropout: float = 0.0
+    pooling: str = "last"
+    pad_idx: int = 0
+    embeddings: str = "random"
+    freeze_embeddings: bool = False
+    packed: bool = True
+
+    def __post_init__(self) -> None:
+        for name, spec in MODEL_SPEC.items():
+            spec.validate(name, getattr(self, name))
+        if self.vocab_size < 2:
+            raise ValueError("vocab_size must be at least 2 (<pad> and <unk>)")
+        if self.num_classes < 2:
+            raise ValueError("num_classes must be at least 2")
+        if not 0 <= self.pad_idx < self.vocab_size:
+            raise ValueError("pad_idx must index a row of the embedding table")
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_dim(self) -> int:
+        """Size of the pooled vector fed to the classifier."""
+        return self.hidden_dim * self.num_directions
+
+    @property
+    def display_name(self) -> str:
+        """E.g. ``BiLSTM x2``."""
+        name = ("Bi" if self.bidirectional else "") + self.cell.upper()
+        return name + (f" x{self.num_layers}" if self.num_layers > 1 else "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Rebuild from ``to_dict`` output; unknown keys raise ValueError listing valid ones."""
+        valid = {f.name for f in fields(cls)}
+        unknown = set(data) - valid
+        if unknown:
+            raise ValueError(f"unknown model option(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
+        return cls(**data)
+
+
+_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class SentimentRNN(nn.Module):
+    """Embedding -> recurrent layers -> pooling -> dropout -> linear classifier."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.emb_dim, padding_idx=config.pad_idx)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.rnn = _RNN_CLASSES[config.cell](
+            input_size=config.emb_dim,
+            hidden_size=config.hidden_dim,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.layer_dropout if config.num_layers > 1 else 0.0,
+        )
+        if config.pooling == "attention":
+            self.attention = nn.Sequential(
+                nn.Linear(config.output_dim, config.output_dim), nn.Tanh(), nn.Linear(config.output_dim, 1, bias=False)
+            )
+        self.head_dropout = nn.Dropout(config.head_dropout)
+        self.classifier = nn.Linear(config.output_dim, config.num_classes)
+        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
+
+    def lengths_of(self, ids: torch.Tensor) -> torch.Tensor:
+        """Number of non-pad tokens per row, at least 1. (B,) int64 on CPU."""
+        return (ids != self.config.pad_idx).sum(dim=1).clamp(min=1).cpu()
+
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the recurrent layers.
+
+        Args:
+            embedded: (B, T, E) inputs, real tokens first (post-padded).
+            lengths: (B,) real lengths.
+
+        Returns:
+            outputs (B, T, D*H) of the top layer (zeros at padding when packed) and the
+            final hidden state h_n (L*D, B, H).
+        """
+        if self.config.packed:
+            packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed_out, state = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.shape[1])
+        else:
+            outputs, state = self.rnn(embedded)
+        h_n = state[0] if isinstance(state, tuple) else state
+        return outputs, h_n
+
+    def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Reduce (B, T, D*H) outputs to (B, D*H).
+
+        Returns:
+            The pooled vector and, for attention pooling, the (B, T) attention weights.
+        """
+        pooling = self.config.pooling
+        if pooling == "last":
+            if self.config.bidirectional:  # forward's final state + backward's state at the first token
+                return torch.cat([h_n[-2], h_n[-1]], dim=1), None
+            return h_n[-1], None
+        maskf = mask.unsqueeze(-1).to(outputs.dtype)  # (B, T, 1)
+        if pooling == "mean":
+            return (outputs * maskf).sum(1) / maskf.sum(1).clamp(min=1.0), None
+        if pooling == "max":
+            return outputs.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values, None
+        scores = self.attention(outputs).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, T)
+        weights = torch.softmax(scores, dim=1)
+        return torch.bmm(weights.unsqueeze(1), outputs).squeeze(1), weights
+
+    def forward_from_embeddings(self, embedded: torch.Tensor, ids: torch.Tensor,
+                                lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from already-embedded inputs (used by gradient-based explanations).
+
+        Args:
+            embedded: (B, T, E) embeddings of ``ids``.
+            ids: (B, T) token indices, post-padded.
+            lengths: (B,) real lengths; computed from ``ids`` when omitted.
+
+        Returns:
+            (B, C) logits.
+        """
+        if lengths is None:
+            lengths = self.lengths_of(ids)
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        if self.config.packed:
+            mask = positions.unsqueeze(0) < lengths.to(ids.device).unsqueeze(1)  # (B, T)
+        else:
+            mask = torch.ones_like(ids, dtype=torch.bool)
+        outputs, h_n = self.encode(self.embedding_dropout(embedded), lengths)
+        pooled, _ = self.pool(outputs, h_n, mask)
+        return self.classifier(self.head_dropout(pooled))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for a batch.
+
+        Args:
+            ids: (B, T) token indices, post-padded (pre-padded input is only meaningful
+                with ``packed=False``, as in the tutorials).
+            lengths: (B,) real lengths; computed from ``ids`` when omitted.
+
+        Returns:
+            (B, C) logits.
+        """
+        return self.forward_from_embeddings(self.embedding(ids), ids, lengths)
+
+
+def build_model(config: ModelConfig, embedding_matrix: torch.Tensor | None = None) -> SentimentRNN:
+    """Create the model, copying pretrained vectors into the embedding table when given.
+
+    Args:
+        config: the architecture.
+        embedding_matrix: optional (vocab_size, emb_dim) initial embeddings.
+
+    Returns:
+        The model (on CPU, train mode).
+    """
+    model = SentimentRNN(config)
+    if embedding_matrix is not None:
+        if tuple(embedding_matrix.shape) != (config.vocab_size, config.emb_dim):
+            raise ValueError(
+                f"embedding matrix has shape {tuple(embedding_matrix.shape)}, "
+                f"expected ({config.vocab_size}, {config.emb_dim})"
+            )
+        with torch.no_grad():
+            model.embedding.weight.copy_(embedding_matrix)
+            model.embedding.weight[config.pad_idx].zero_()
+    return model
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One line of the model summary."""
+
+    layer: str
+    shape: str
+    count: int
+    formula: str
+    trainable: bool
+
+
+def model_summary(config: ModelConfig) -> list[ParamRow]:
+    """Per-layer parameter counts with the formula behind each.
+
+    PyTorch keeps two bias vectors per gate (``bias_ih`` and ``bias_hh``), so each recurrent
+    layer and direction has ``g*H*(in + H) + 2*g*H`` parameters where ``g`` is the number of
+    gate blocks (RNN 1, GRU 3, LSTM 4). Mathematically one bias would do; PyTorch keeps
+    both for cuDNN compatibility.
+
+    Args:
+        config: the architecture.
+
+    Returns:
+        Rows for the embedding, each recurrent layer/direction, attention and the classifier.
+        Their counts add up to ``sum(p.numel() for p in SentimentRNN(config).parameters())``.
+    """
+    g, H, E, V = GATES_PER_CELL[config.cell], config.hidden_dim, config.emb_dim, config.vocab_size
+    rows = [ParamRow("embedding", f"{V} x {E}", V * E, f"vocab {V} x emb {E}", not config.freeze_embeddings)]
+    for layer in range(config.num_layers):
+        in_dim = E if layer == 0 else config.output_dim
+        in_name = "emb" if layer == 0 else ("2H" if config.bidirectional else "H")
+        for direction in range(config.num_directions):
+            count = g * H * in_dim + g * H * H + 2 * g * H
+            name = f"{config.cell} layer {layer}" + (" (backward)" if direction else (" (forward)" if config.bidirectional else ""))
+            rows.append(ParamRow(
+                name,
+                f"W_ih {g * H}x{in_dim}, W_hh {g * H}x{H}, b_ih {g * H}, b_hh {g * H}",
+                count,
+                f"{g}·H·({in_name}+H) + 2·{g}·H = {g}·{H}·({in_dim}+{H}) + 2·{g}·{H}",
+                True,
+            ))
+    D = config.output_dim
+    if config.pooling == "attention":
+        rows.append(ParamRow("attention", f"{D}x{D} + {D} + {D}", D * D + 2 * D,
+                             f"W {D}x{D} + b {D} + v {D}", True))
+    C = config.num_classes
+    rows.append(ParamRow("classifier", f"{C}x{D} + {C}", C * D + C, f"C·D + C = {C}·{D} + {C}", True))
+    return rows

@@ -1,0 +1,41 @@
+"""Declarative ranges and defaults for every user-facing setting (LIT's ``config_spec``).
+
+Modules declare a ``*_SPEC`` dict next to the code the settings control; pages and the CLI
+read it to build sliders, select boxes and flags, so ranges live in exactly one place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Range, default and help text for one setting.
+
+    Attributes:
+        default: default value (also the dataclass default).
+        help: one sentence a student can read.
+        min, max, step: numeric range for sliders; ``None`` for choices/flags.
+        choices: allowed values for a select box.
+        log: the value is best chosen on a log scale (learning rates).
+        label: short widget label.
+    """
+
+    default: Any
+    help: str
+    label: str = ""
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple | None = None
+    log: bool = False
+
+    def validate(self, name: str, value: Any) -> None:
+        """Raise ValueError naming the valid range or choices when ``value`` is outside them."""
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, self.choices))}")
+        if self.min is not None and value is not None and value < self.min:
+            raise ValueError(f"{name}={value} is below the minimum {self.min}")
+        if self.max is not None and value is not None and value > self.max:
+            raise ValueError(f"{name}={value} is above the maximum {self.max}")
