@@ -129,5 +129,5 @@ def recommend_max_len(lengths: list[int] | np.ndarray, coverage: float = 0.95, r
     arr = np.asarray(lengths)
     if arr.size == 0:
         return round_to
-    q = float(np.quantile(arr, coverage, method="higher"))
+    q = float(np.quantile(arr, coverage, method="inverted_cdf"))  # smallest v with share(<= v) >= coverage
     return int(max(round_to, int(np.ceil(q / round_to)) * round_to))

@@ -1,0 +1,105 @@
+"""Bundles round-trip everything, reject bad files with clear messages, never unpickle."""
+import json
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from sentiment_core.checkpoint import Bundle, load_checkpoint, read_metadata, save_checkpoint
+from sentiment_core.encoding import EncodingConfig
+from sentiment_core.errors import CheckpointError
+from sentiment_core.models import build_model
+from sentiment_core.predict import Predictor
+from sentiment_core.text import TokenizerConfig
+from sentiment_core.vocab import Vocab
+from tests.conftest import tiny_config
+
+WORDS = [f"w{i}" for i in range(28)]
+
+
+def make_bundle(**config) -> Bundle:
+    torch.manual_seed(0)
+    vocab = Vocab(["<pad>", "<unk>", *WORDS])
+    model = build_model(tiny_config(**config)).eval()
+    return Bundle(model, vocab, ["negative", "positive"], TokenizerConfig(kind="whitespace"),
+                  EncodingConfig(max_len=5), {"lr": 0.1}, {"test_accuracy": 0.5}, [{"epoch": 1}],
+                  {"name": "rule", "fingerprint": "abc"})
+
+
+def test_round_trip_restores_model_and_description(tmp_path):
+    bundle = make_bundle(cell="gru", bidirectional=True, pooling="attention")
+    path = save_checkpoint(tmp_path / "m.safetensors", bundle)
+    loaded = load_checkpoint(path)
+    assert loaded.model_config == bundle.model_config
+    assert loaded.vocab.get_itos() == bundle.vocab.get_itos()
+    assert loaded.label_names == ["negative", "positive"] and loaded.encoding.max_len == 5
+    assert loaded.metrics == {"test_accuracy": 0.5} and loaded.dataset["fingerprint"] == "abc"
+    assert "torch" in loaded.versions
+    ids = torch.tensor([[2, 3, 4]])
+    assert torch.equal(loaded.model(ids), bundle.model(ids))
+
+
+def test_half_precision_bundle_is_smaller_and_loads_as_float32(tmp_path):
+    bundle = make_bundle(hidden_dim=64, emb_dim=64)
+    full = save_checkpoint(tmp_path / "f.safetensors", bundle)
+    half = save_checkpoint(tmp_path / "h.safetensors", bundle, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_checkpoint(half)
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    ids = torch.tensor([[2, 3, 4]])
+    assert torch.allclose(loaded.model(ids), bundle.model(ids), atol=1e-2)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "too short"),
+    (b"\x00" * 4, "too short"),
+    (pickle.dumps({"weights": [1, 2]}), "pickle"),
+    (b"PK\x03\x04" + b"\x00" * 100, "pickle"),
+    (b"\xff" * 64, "not a valid model bundle"),
+])
+def test_bad_files_get_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_truncated_bundle(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_bundle())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated|damaged"):
+        load_checkpoint(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match="not a GateScope model bundle"):
+        load_checkpoint(path)
+
+
+def test_bundle_whose_json_lies_about_shapes(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_bundle())
+    meta = read_metadata(path)
+    meta["model_config"]["hidden_dim"] = 16
+    tensors = {}
+    from safetensors import safe_open
+    with safe_open(str(path), "pt") as f:
+        for k in f.keys():
+            tensors[k] = f.get_tensor(k)
+    save_file(tensors, str(path), metadata={"gatescope": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="shape"):
+        load_checkpoint(path)
+
+
+def test_predict_edge_cases():
+    predictor = Predictor(make_bundle())
+    empty, unknown, long, normal = predictor.predict(["", "zzz yyy", " ".join(WORDS[:9]), "w1 w2"])
+    for p in (empty, unknown, long, normal):
+        assert abs(sum(p.probabilities.values()) - 1) < 1e-5 and p.label in ("negative", "positive")
+    assert "empty" in empty.notes[0]
+    assert unknown.unknown_share == 1.0 and "vocabulary" in unknown.notes[0]
+    assert long.truncated and len(long.tokens) == 5 and "cut" in long.notes[0]
+    assert normal.notes == [] and not normal.truncated

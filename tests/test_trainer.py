@@ -1,0 +1,129 @@
+"""Training loop: learns, reports through callbacks, stops on events, NaN and patience,
+keeps the best weights, and is deterministic."""
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment_core.pipeline import VocabConfig, train_on_splits
+from sentiment_core.trainer import TrainConfig, make_batches
+
+FAST = dict(epochs=3, batch_size=32, lr=0.01, max_len=20, device="cpu")
+TINY = dict(emb_dim=8, hidden_dim=8)
+
+
+class Recorder:
+    def __init__(self):
+        self.batches, self.epochs, self.ends = [], [], []
+
+    def on_batch_end(self, info):
+        self.batches.append(info)
+
+    def on_epoch_end(self, info):
+        self.epochs.append(info)
+
+    def on_fit_end(self, result):
+        self.ends.append(result)
+
+
+def test_learns_a_simple_rule_and_reports(splits):
+    rec = Recorder()
+    out = train_on_splits(splits, {**TINY, "cell": "gru"}, TrainConfig(**FAST), callbacks=[rec],
+                          vocab_config=VocabConfig(min_freq=1))
+    assert out.test.accuracy > 0.9
+    assert len(rec.epochs) == 3 and len(rec.ends) == 1
+    assert rec.batches[0].grad_norm > 0 and rec.batches[-1].step == len(rec.batches)
+    assert np.array(out.test.confusion).sum() == len(splits.test)
+    assert out.bundle.metrics["test_accuracy"] == out.test.accuracy
+
+
+def test_same_seed_same_numbers(splits):
+    runs = [train_on_splits(splits, dict(TINY), TrainConfig(**{**FAST, "epochs": 1})) for _ in range(2)]
+    assert runs[0].fit.history[0].val_loss == runs[1].fit.history[0].val_loss
+    for a, b in zip(runs[0].bundle.model.parameters(), runs[1].bundle.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_stop_event_stops_cleanly(splits):
+    stop = threading.Event()
+
+    class StopAfterTwo:
+        def on_batch_end(self, info):
+            if info.step == 2:
+                stop.set()
+
+    out = train_on_splits(splits, dict(TINY), TrainConfig(**FAST), callbacks=[StopAfterTwo()], stop_event=stop)
+    assert out.fit.stop_reason == "stopped" and len(out.fit.batch_history) == 2
+
+
+def test_absurd_learning_rate_is_detected_and_best_model_kept(splits, tmp_path):
+    path = tmp_path / "best.safetensors"
+    out = train_on_splits(splits, {**TINY, "cell": "rnn"},
+                          TrainConfig(**{**FAST, "epochs": 4, "lr": 10.0, "clip_norm": 0, "optimizer": "sgd"}),
+                          checkpoint_path=path)
+    if out.fit.stop_reason == "nan_loss":
+        assert "learning rate" in out.fit.message
+    # Whatever happened, the kept weights are finite and the saved bundle loads.
+    assert all(torch.isfinite(p).all() for p in out.bundle.model.parameters())
+    assert out.fit.stop_reason in ("nan_loss", "completed", "early_stopping")
+
+
+def test_nan_loss_is_reported_with_advice(splits, monkeypatch):
+    from sentiment_core import models
+
+    original = models.SentimentRNN.forward_from_embeddings
+    calls = {"n": 0}
+
+    def poisoned(self, embedded, ids, lengths=None):
+        calls["n"] += 1
+        out = original(self, embedded, ids, lengths)
+        return out * math.nan if self.training and calls["n"] > 20 else out
+
+    monkeypatch.setattr(models.SentimentRNN, "forward_from_embeddings", poisoned)
+    out = train_on_splits(splits, dict(TINY), TrainConfig(**FAST))
+    assert out.fit.stop_reason == "nan_loss"
+    assert "Lower the learning rate" in out.fit.message
+    assert out.fit.best_epoch == 1  # epoch 1 finished before the NaN and was kept
+    assert all(torch.isfinite(p).all() for p in out.bundle.model.parameters())
+
+
+def test_early_stopping_with_patience(splits):
+    out = train_on_splits(splits, dict(TINY), TrainConfig(**{**FAST, "epochs": 30, "patience": 1, "lr": 0.05}))
+    assert out.fit.stop_reason == "early_stopping"
+    assert out.fit.best_epoch == min(out.fit.history, key=lambda h: h.val_loss).epoch
+
+
+def test_out_of_memory_gives_batch_size_advice(splits, monkeypatch):
+    from sentiment_core import trainer
+
+    real_collate = trainer.collate
+
+    def boom(data, index, padding="post"):
+        if len(index) == FAST["batch_size"]:  # training batches only; evaluation uses 256
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1000 GB")
+        return real_collate(data, index, padding)
+
+    monkeypatch.setattr(trainer, "collate", boom)
+    out = train_on_splits(splits, dict(TINY), TrainConfig(**FAST))
+    assert out.fit.stop_reason == "out_of_memory" and "smaller batch size" in out.fit.message
+
+
+def test_bucketing_groups_similar_lengths():
+    lengths = np.random.default_rng(0).integers(1, 200, size=3200)
+    rng = np.random.default_rng(1)
+    buckets = make_batches(lengths, 32, shuffle=True, bucketing=True, rng=rng)
+    plain = make_batches(lengths, 32, shuffle=True, bucketing=False, rng=np.random.default_rng(1))
+    waste = lambda batches: sum(lengths[b].max() * len(b) - lengths[b].sum() for b in batches)
+    assert sorted(np.concatenate(buckets).tolist()) == list(range(3200))
+    assert waste(buckets) < 0.1 * waste(plain)
+
+
+def test_train_config_validation_lists_choices():
+    with pytest.raises(ValueError, match="adam, adamw, sgd"):
+        TrainConfig(optimizer="lion")
+    with pytest.raises(ValueError, match="valid"):
+        TrainConfig(device="tpu")
+    with pytest.raises(ValueError, match="minimum"):
+        TrainConfig(batch_size=0)
