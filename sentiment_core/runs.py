@@ -1,0 +1,806 @@
+"""Training runs that survive refreshes and restarts: a directory registry, a background
+worker (a spawned process by default, a thread for tests) and one shared queue that caps
+how many runs train at once.
+
+Every run lives in ``<runs dir>/<name>/``::
+
+    config.json      what was asked for: data description, model/training options, sizes
+    status.json      state, progress, pid and heartbeat (rewritten atomically)
+    epochs.jsonl     one line per finished epoch (EpochInfo)
+    batches.jsonl    one line per optimisation step (BatchInfo)
+    best.safetensors the best bundle so far (written after every improving epoch)
+    result.json      validation/test metrics once training ends
+    stop             present when someone asked the run to stop
+    error.log        the traceback when the worker failed (never shown to students)
+
+A run whose worker died (server restart, crash, kill) is reported as ``interrupted``: its
+epochs up to the last finished one and its best checkpoint stay usable.
+
+Environment:
+    ``GATESCOPE_RUNS_DIR``            the runs directory (default ``./runs``).
+    ``GATESCOPE_MAX_CONCURRENT_RUNS`` how many runs train at once (default 1).
+    ``GATESCOPE_RUN_EXECUTOR``        ``process`` (default) or ``thread``.
+    ``GATESCOPE_WORKER_THREADS``      torch threads per worker process (default 1).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import GateScopeError
+
+RUNS_DIR_ENV = "GATESCOPE_RUNS_DIR"
+MAX_CONCURRENT_ENV = "GATESCOPE_MAX_CONCURRENT_RUNS"
+EXECUTOR_ENV = "GATESCOPE_RUN_EXECUTOR"
+WORKER_THREADS_ENV = "GATESCOPE_WORKER_THREADS"
+
+STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
+ACTIVE_STATES = ("queued", "running")
+FINAL_STATES = ("completed", "stopped", "failed", "interrupted")
+EXECUTORS = ("process", "thread")
+MAX_CONCURRENT_LIMIT = 16
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TIMEOUT = 60.0
+BEST_FILE = "best.safetensors"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+# Identifies this Python process, so a run started by an earlier server (whose pid may
+# have been reused) is never mistaken for one of ours.
+PROCESS_TOKEN = secrets.token_hex(8)
+
+
+class RunError(GateScopeError, ValueError):
+    """A run name, request or directory cannot be used."""
+
+
+# ---------------------------------------------------------------- names and files
+
+
+def runs_dir(root: str | os.PathLike | None = None) -> Path:
+    """The runs directory: ``root``, else ``$GATESCOPE_RUNS_DIR``, else ``./runs``."""
+    return Path(root if root is not None else os.environ.get(RUNS_DIR_ENV) or "runs").expanduser()
+
+
+def validate_run_name(name: str) -> str:
+    """Return ``name`` when it is a safe folder name, else raise RunError saying why.
+
+    Safe names are 1-80 characters of letters, digits, ``.``, ``_`` and ``-``, start with a
+    letter or digit, and contain no ``..`` (so ``../x``, ``/etc`` or ``a/b`` are refused).
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise RunError(
+            f"run name {name!r} is not allowed: use 1-80 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, without '..' or slashes"
+        )
+    return name
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    """Turn free text into a safe name fragment ("My LSTM #2" -> "my-lstm-2")."""
+    slug = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:limit].strip("-")
+    return slug or "run"
+
+
+def new_run_name(label: str = "run", root: str | os.PathLike | None = None) -> str:
+    """A fresh, unique, safe name such as ``lstm-0622-101502-a3f1``."""
+    base = slugify(label)
+    stamp = time.strftime("%m%d-%H%M%S")
+    for _ in range(100):
+        name = f"{base}-{stamp}-{secrets.token_hex(2)}"
+        if not (runs_dir(root) / name).exists():
+            return name
+    raise RunError("could not find a free run name")  # pragma: no cover
+
+
+def run_path(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder of run ``name`` (the name is validated first)."""
+    return runs_dir(root) / validate_run_name(name)
+
+
+def _json_default(value: Any) -> Any:
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """NaN/inf are not JSON: store them as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(_clean(data), default=_json_default, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def read_jsonl(path: Path, start: int = 0) -> list[dict]:
+    """Rows of a JSON-lines file from row ``start``; a half-written last line is skipped."""
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for i, line in enumerate(handle):
+                if i < start or not line.endswith("\n"):
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return rows
+
+
+# ---------------------------------------------------------------- process liveness
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when a (non-zombie) process with this id exists."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a finished child that nobody reaped yet is a zombie: dead for our purpose
+        with open(f"/proc/{int(pid)}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@dataclass
+class RunRecord:
+    """What the pages show about one run.
+
+    Attributes:
+        name: folder name.
+        path: the run folder.
+        state: one of ``STATES`` (``interrupted`` when its worker died).
+        config: config.json (data, model, train, ...).
+        status: status.json (progress, times, message).
+        result: result.json once training ended, else None.
+        queue_position: 1-based place in this server's queue, 0 when running, None otherwise.
+    """
+
+    name: str
+    path: Path
+    state: str
+    config: dict
+    status: dict
+    result: dict | None = None
+    queue_position: int | None = None
+
+    @property
+    def message(self) -> str:
+        return self.status.get("message", "")
+
+    @property
+    def display_name(self) -> str:
+        return self.config.get("display_name") or self.name
+
+    @property
+    def label(self) -> str:
+        """Short text for pickers: ``name · BiLSTM x2 · completed``."""
+        return f"{self.name} · {self.display_name} · {self.state}"
+
+    @property
+    def best_path(self) -> Path | None:
+        path = self.path / BEST_FILE
+        return path if path.is_file() else None
+
+    @property
+    def created(self) -> float:
+        return float(self.status.get("created") or self.config.get("created") or 0.0)
+
+    def epochs(self) -> list[dict]:
+        return read_jsonl(self.path / "epochs.jsonl")
+
+    def batches(self, start: int = 0) -> list[dict]:
+        return read_jsonl(self.path / "batches.jsonl", start)
+
+    def progress(self) -> dict:
+        """Fraction done, elapsed and estimated remaining seconds (None when unknown)."""
+        s = self.status
+        epochs = int(s.get("total_epochs") or self.config.get("train", {}).get("epochs") or 1)
+        per_epoch = int(s.get("batches_per_epoch") or 0)
+        done_epochs = max(0, int(s.get("epoch") or 1) - 1)
+        fraction = 0.0
+        if per_epoch:
+            fraction = (done_epochs + int(s.get("batch") or 0) / per_epoch) / epochs
+        if self.state == "completed":
+            fraction = 1.0
+        elapsed = float(s.get("elapsed") or 0.0)
+        if self.state == "running" and s.get("started"):
+            elapsed = max(elapsed, time.time() - float(s["started"]))
+        eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
+        return {"fraction": min(1.0, max(0.0, fraction)), "elapsed": elapsed, "eta": eta,
+                "epoch": s.get("epoch"), "epochs": epochs}
+
+    def summary(self) -> dict:
+        """One row for the Compare table."""
+        epochs = self.epochs()
+        result = self.result or {}
+        best_val = max((e.get("val_accuracy") or 0.0 for e in epochs), default=None)
+        seconds = [e["seconds"] for e in epochs if e.get("seconds")]
+        return {
+            "run": self.name,
+            "model": self.display_name,
+            "state": self.state,
+            "dataset": self.config.get("data", {}).get("label") or self.config.get("data", {}).get("name", ""),
+            "epochs": len(epochs),
+            "best val acc": best_val,
+            "test acc": result.get("test_accuracy"),
+            "test macro-F1": result.get("test_macro_f1"),
+            "params": self.config.get("params") or result.get("params"),
+            "s / epoch": sum(seconds) / len(seconds) if seconds else None,
+        }
+
+
+def _effective_state(status: dict, tracked: bool) -> str:
+    """The state to show: a ``running``/``queued`` run whose worker is gone is ``interrupted``."""
+    state = status.get("state", "failed")
+    if state not in ACTIVE_STATES:
+        return state if state in STATES else "failed"
+    if tracked:
+        return state
+    ours = status.get("owner_token") == PROCESS_TOKEN
+    if state == "running":
+        beat = float(status.get("heartbeat") or status.get("started") or 0.0)
+        if time.time() - beat > HEARTBEAT_TIMEOUT:
+            return "interrupted"
+        if (not ours or status.get("executor") == "process") and not pid_alive(status.get("pid")):
+            return "interrupted"
+        return "running"
+    if ours:
+        return "queued"
+    return "queued" if pid_alive(status.get("owner_pid")) else "interrupted"
+
+
+def _interrupted_message(status: dict) -> str:
+    epoch = status.get("last_finished_epoch") or 0
+    what = (f"its metrics up to epoch {epoch} and its best checkpoint are kept" if epoch
+            else "no epoch had finished, so there is no checkpoint")
+    return f"the training process stopped unexpectedly (server restart or crash); {what}"
+
+
+def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue | None" = None) -> RunRecord:
+    """Read one run's folder.
+
+    Raises:
+        RunError: unsafe name or no such run.
+    """
+    path = run_path(name, root)
+    queue = queue if queue is not None else _QUEUE
+    tracked = queue is not None and queue.root == runs_dir(root) and queue.tracks(name)
+    status = read_json(path / "status.json")
+    if not isinstance(status, dict):
+        raise RunError(f"there is no run called {name!r} in {runs_dir(root)}")
+    config = read_json(path / "config.json", {}) or {}
+    state = _effective_state(status, tracked)
+    if state == "interrupted" and status.get("state") != "interrupted":
+        status = {**status, "state": "interrupted", "message": _interrupted_message(status),
+                  "ended": status.get("heartbeat") or time.time()}
+        try:
+            write_json(path / "status.json", status)
+        except OSError:
+            pass
+    result = read_json(path / "result.json")
+    position = queue.position(name) if tracked and state in ACTIVE_STATES else None
+    return RunRecord(name, path, state, config, status, result if isinstance(result, dict) else None, position)
+
+
+def list_runs(root: str | os.PathLike | None = None, queue: "RunQueue | None" = None) -> list[RunRecord]:
+    """Every readable run, newest first. Folders that are not runs are ignored."""
+    base = runs_dir(root)
+    if not base.is_dir():
+        return []
+    records = []
+    for child in base.iterdir():
+        if not child.is_dir() or not _NAME.match(child.name) or ".." in child.name:
+            continue
+        if not (child / "status.json").is_file():
+            continue
+        try:
+            records.append(load_run(child.name, root, queue))
+        except RunError:
+            continue
+    records.sort(key=lambda r: r.created, reverse=True)
+    return records
+
+
+def delete_run(name: str, root: str | os.PathLike | None = None) -> None:
+    """Remove a finished run's folder.
+
+    Raises:
+        RunError: the run is still queued or running (stop it first), or does not exist.
+    """
+    import shutil
+
+    record = load_run(name, root)
+    if record.state in ACTIVE_STATES:
+        raise RunError(f"run {name!r} is {record.state}; stop it before deleting it")
+    shutil.rmtree(record.path)
+
+
+# ---------------------------------------------------------------- the worker
+
+
+@dataclass
+class RunRequest:
+    """Everything one training run needs.
+
+    Attributes:
+        splits: a ``DatasetSplits`` (passed to the worker as is).
+        model_options: ``ModelConfig`` fields except vocab_size/num_classes/pad_idx.
+        train_config: ``TrainConfig`` fields.
+        data: JSON description of where the data came from (shown and shared in links).
+        tokenizer: ``TokenizerConfig`` fields.
+        vocab: ``VocabConfig`` fields.
+        label: free text used in the run name and tables (e.g. "grid lr=0.01").
+    """
+
+    splits: Any
+    model_options: dict = field(default_factory=dict)
+    train_config: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    tokenizer: dict = field(default_factory=dict)
+    vocab: dict = field(default_factory=dict)
+    label: str = ""
+
+
+def validate_request(request: RunRequest) -> dict:
+    """Check options before anything is queued; returns the config.json content.
+
+    Raises:
+        RunError: with the engine's message (what is out of range and what is allowed).
+    """
+    from .models import ModelConfig, model_summary
+    from .pipeline import VocabConfig
+    from .text import TokenizerConfig
+    from .trainer import TrainConfig
+
+    splits = request.splits
+    try:
+        train = TrainConfig.from_dict(dict(request.train_config))
+        tokenizer = TokenizerConfig(**request.tokenizer)
+        vocab = VocabConfig(**request.vocab)
+        options = dict(request.model_options)
+        if options.get("embeddings") == "glove":
+            options["emb_dim"] = 50
+        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes, **options)
+    except (TypeError, ValueError) as error:
+        raise RunError(f"these settings cannot be trained: {error}") from None
+    if len(splits.train) == 0 or len(splits.validation) == 0:
+        raise RunError("the dataset needs at least one training and one validation example")
+    return {
+        "data": {**request.data, "fingerprint": splits.fingerprint},
+        "label_names": list(splits.label_names),
+        "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "model": {k: v for k, v in model.to_dict().items() if k not in ("vocab_size", "num_classes", "pad_idx")},
+        "train": train.to_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "vocab": asdict(vocab),
+        "display_name": model.display_name,
+        "label": request.label,
+        "params_estimate": sum(r.count for r in model_summary(model)),
+    }
+
+
+class _FileStop:
+    """Stop event backed by a ``stop`` file (works across processes and restarts)."""
+
+    def __init__(self, path: Path, event: threading.Event | None = None):
+        self.path, self.event = path, event
+        self._checked, self._value = 0.0, False
+
+    def is_set(self) -> bool:
+        if self._value or (self.event is not None and self.event.is_set()):
+            return True
+        now = time.monotonic()
+        if now - self._checked > 0.2:
+            self._checked = now
+            self._value = self.path.exists()
+        return self._value
+
+
+class _Recorder:
+    """Trainer callback that writes epochs, batches and progress to the run folder."""
+
+    def __init__(self, path: Path, status: dict):
+        self.path, self.status = path, status
+        self.lock = threading.Lock()
+        self._batches = open(path / "batches.jsonl", "a", encoding="utf-8")
+        self._last_flush = 0.0
+
+    def update_status(self, **changes) -> None:
+        with self.lock:
+            self.status.update(changes)
+            self.status["heartbeat"] = time.time()
+            write_json(self.path / "status.json", self.status)
+
+    def on_batch_end(self, info) -> None:
+        self._batches.write(json.dumps(_clean(asdict(info))) + "\n")
+        now = time.monotonic()
+        if now - self._last_flush >= 0.25 or info.batch == info.batches_per_epoch:
+            self._batches.flush()
+            self._last_flush = now
+            self.update_status(epoch=info.epoch, batch=info.batch, batches_per_epoch=info.batches_per_epoch,
+                               step=info.step, elapsed=info.seconds, last_loss=info.loss)
+
+    def on_epoch_end(self, info) -> None:
+        with open(self.path / "epochs.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(_clean(info.to_dict())) + "\n")
+        self.update_status(last_finished_epoch=info.epoch, epoch=info.epoch + 1, batch=0)
+
+    def close(self) -> None:
+        try:
+            self._batches.close()
+        except OSError:
+            pass
+
+
+def _friendly_error(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, MemoryError):
+        return "ran out of memory: choose a smaller batch size, max length, vocabulary or hidden size"
+    if isinstance(error, GateScopeError):
+        return text
+    return f"training failed ({type(error).__name__}: {text}); check the settings and try again"
+
+
+def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Event | None = None,
+                executor: str = "thread") -> dict:
+    """Train the run described by ``path/config.json`` on ``splits``, recording as it goes.
+
+    Never raises for training problems: failures end in state ``failed`` with a message.
+
+    Returns:
+        The final status dict.
+    """
+    from .pipeline import VocabConfig, train_on_splits
+    from .text import TokenizerConfig
+    from .trainer import TrainConfig
+
+    path = Path(path)
+    config = read_json(path / "config.json", {})
+    status = read_json(path / "status.json", {}) or {}
+    status.update(state="running", pid=os.getpid(), executor=executor, started=time.time(),
+                  message="training", epoch=1, batch=0, total_epochs=config["train"]["epochs"])
+    if status.get("owner_token") is None:
+        status["owner_token"] = PROCESS_TOKEN
+    recorder = _Recorder(path, status)
+    recorder.update_status()
+    alive = threading.Event()
+
+    def beat() -> None:
+        while not alive.wait(HEARTBEAT_SECONDS):
+            try:
+                recorder.update_status()
+            except OSError:
+                pass
+
+    heart = threading.Thread(target=beat, name=f"heartbeat-{path.name}", daemon=True)
+    heart.start()
+    stop = _FileStop(path / "stop", stop_event)
+    try:
+        outcome = train_on_splits(
+            splits,
+            model_options=config["model"],
+            train_config=TrainConfig.from_dict(config["train"]),
+            tokenizer_config=TokenizerConfig(**config.get("tokenizer", {})),
+            vocab_config=VocabConfig(**config.get("vocab", {})),
+            callbacks=[recorder],
+            stop_event=stop,
+            checkpoint_path=path / BEST_FILE,
+        )
+        fit = outcome.fit
+        metrics = outcome.bundle.metrics
+        seconds = [h.seconds for h in fit.history]
+        result = {
+            "stop_reason": fit.stop_reason, "message": fit.message, "best_epoch": fit.best_epoch,
+            "seconds": fit.seconds, "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+            "device": fit.device, "params": metrics.get("params"),
+            "val_accuracy": outcome.validation.accuracy, "val_macro_f1": outcome.validation.macro_f1,
+            "test_accuracy": outcome.test.accuracy, "test_macro_f1": outcome.test.macro_f1,
+            "validation": outcome.validation.to_dict(), "test": outcome.test.to_dict(),
+            "vocab_size": len(outcome.prepared.vocab), "has_checkpoint": fit.best_epoch is not None,
+        }
+        write_json(path / "result.json", result)
+        state = {"completed": "completed", "early_stopping": "completed", "stopped": "stopped"}.get(
+            fit.stop_reason, "failed")
+        message = fit.message
+        if fit.best_epoch is None:
+            message += "; no epoch finished, so there is no model to download"
+        recorder.update_status(state=state, message=message, ended=time.time(), elapsed=fit.seconds)
+    except BaseException as error:  # noqa: BLE001 - a worker must always leave a final state
+        (path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        recorder.update_status(state="failed", message=_friendly_error(error), ended=time.time())
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+    finally:
+        alive.set()
+        recorder.close()
+    return dict(status)
+
+
+def _process_entry(path: str, splits: Any, threads: int) -> None:
+    """Entry point of a spawned worker process."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    execute_run(path, splits, executor="process")
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def default_max_concurrent() -> int:
+    """``$GATESCOPE_MAX_CONCURRENT_RUNS`` or 1, clamped to 1..16."""
+    try:
+        value = int(os.environ.get(MAX_CONCURRENT_ENV, "1"))
+    except ValueError:
+        value = 1
+    return min(MAX_CONCURRENT_LIMIT, max(1, value))
+
+
+@dataclass
+class _Job:
+    name: str
+    path: Path
+    splits: Any
+    handle: Any = None
+    stop_event: threading.Event | None = None
+
+
+class RunQueue:
+    """A first-come first-served queue shared by every session of one server process.
+
+    At most ``max_concurrent`` runs train at once; the others wait with a visible position.
+    A scheduler thread starts queued runs and notices finished (or crashed) workers.
+
+    Args:
+        root: runs directory (default ``runs_dir()``).
+        max_concurrent: concurrent runs (default ``$GATESCOPE_MAX_CONCURRENT_RUNS`` or 1).
+        executor: ``process`` (spawned worker, keeps the page responsive) or ``thread``.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, max_concurrent: int | None = None,
+                 executor: str | None = None):
+        self.root = runs_dir(root)
+        self.max_concurrent = max_concurrent or default_max_concurrent()
+        self.executor = executor or os.environ.get(EXECUTOR_ENV, "process")
+        if self.executor not in EXECUTORS:
+            raise RunError(f"unknown run executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
+        self._cond = threading.Condition()
+        self._pending: deque[_Job] = deque()
+        self._active: dict[str, _Job] = {}
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="gatescope-run-queue", daemon=True)
+        self._thread.start()
+
+    # -- public API
+    def submit(self, request: RunRequest, name: str | None = None, owner: str = "") -> str:
+        """Validate, create the run folder and queue the run.
+
+        Returns:
+            The run name.
+
+        Raises:
+            RunError: unsafe or taken name, or settings the engine refuses.
+        """
+        config = validate_request(request)
+        name = validate_run_name(name) if name else new_run_name(
+            request.label or config["display_name"], self.root)
+        path = self.root / name
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise RunError(f"a run called {name!r} already exists; choose another name") from None
+        now = time.time()
+        config.update(name=name, created=now, owner=owner)
+        write_json(path / "config.json", config)
+        with self._cond:
+            if self._closed:
+                raise RunError("the training queue is shut down; restart the app")
+            write_json(path / "status.json", {
+                "state": "queued", "message": "waiting for a free training slot", "created": now,
+                "owner_pid": os.getpid(), "owner_token": PROCESS_TOKEN, "owner": owner,
+                "total_epochs": config["train"]["epochs"],
+            })
+            self._pending.append(_Job(name, path, request.splits))
+            self._cond.notify_all()
+        return name
+
+    def stop(self, name: str) -> bool:
+        """Ask a run to stop (a queued run is cancelled). True when something was stopped."""
+        path = self.root / validate_run_name(name)
+        with self._cond:
+            for job in list(self._pending):
+                if job.name == name:
+                    self._pending.remove(job)
+                    status = read_json(path / "status.json", {}) or {}
+                    status.update(state="stopped", message="cancelled before it started", ended=time.time())
+                    write_json(path / "status.json", status)
+                    return True
+            job = self._active.get(name)
+            if job is not None and job.stop_event is not None:
+                job.stop_event.set()
+        if path.is_dir():
+            record = load_run(name, self.root, self)
+            if record.state == "running":
+                (path / "stop").touch()
+                return True
+        return False
+
+    def tracks(self, name: str) -> bool:
+        with self._cond:
+            return name in self._active or any(j.name == name for j in self._pending)
+
+    def position(self, name: str) -> int | None:
+        """0 when running, 1.. when waiting, None when this queue does not hold it."""
+        with self._cond:
+            if name in self._active:
+                return 0
+            for i, job in enumerate(self._pending, start=1):
+                if job.name == name:
+                    return i
+        return None
+
+    def snapshot(self) -> dict:
+        """Running and waiting run names plus the concurrency setting."""
+        with self._cond:
+            return {"running": list(self._active), "queued": [j.name for j in self._pending],
+                    "max_concurrent": self.max_concurrent, "executor": self.executor}
+
+    def set_max_concurrent(self, value: int) -> None:
+        """Change how many runs train at once (1..16); applies to the next scheduling round."""
+        value = int(value)
+        if not 1 <= value <= MAX_CONCURRENT_LIMIT:
+            raise RunError(f"concurrent runs must be between 1 and {MAX_CONCURRENT_LIMIT}, got {value}")
+        with self._cond:
+            self.max_concurrent = value
+            self._cond.notify_all()
+
+    def wait(self, name: str, timeout: float = 60.0) -> RunRecord:
+        """Block until run ``name`` reaches a final state (tests, scripts, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = load_run(name, self.root, self)
+            if record.state in FINAL_STATES:
+                return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {name} is still {record.state} after {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def close(self, stop_running: bool = True) -> None:
+        """Stop the scheduler (and, by default, ask running runs to stop)."""
+        with self._cond:
+            self._closed = True
+            pending = list(self._pending)
+            self._pending.clear()
+            active = list(self._active.values())
+            self._cond.notify_all()
+        for job in pending:
+            status = read_json(job.path / "status.json", {}) or {}
+            status.update(state="stopped", message="cancelled: the server shut down", ended=time.time())
+            write_json(job.path / "status.json", status)
+        if stop_running:
+            for job in active:
+                (job.path / "stop").touch()
+                if job.stop_event is not None:
+                    job.stop_event.set()
+        self._thread.join(timeout=5)
+
+    # -- scheduler
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed and not self._active:
+                    return
+                self._reap()
+                while not self._closed and self._pending and len(self._active) < self.max_concurrent:
+                    job = self._pending.popleft()
+                    try:
+                        self._start(job)
+                    except Exception as error:  # noqa: BLE001
+                        status = read_json(job.path / "status.json", {}) or {}
+                        status.update(state="failed", message=f"could not start the worker: {error}",
+                                      ended=time.time())
+                        write_json(job.path / "status.json", status)
+                self._cond.wait(0.2)
+
+    def _start(self, job: _Job) -> None:
+        status = read_json(job.path / "status.json", {}) or {}
+        status.update(state="running", message="starting", started=time.time(), heartbeat=time.time(),
+                      executor=self.executor, pid=os.getpid())
+        write_json(job.path / "status.json", status)
+        if self.executor == "thread":
+            job.stop_event = threading.Event()
+            job.handle = threading.Thread(target=execute_run, args=(job.path, job.splits, job.stop_event, "thread"),
+                                          name=f"run-{job.name}", daemon=True)
+        else:
+            import multiprocessing
+
+            threads = int(os.environ.get(WORKER_THREADS_ENV, "1") or 1)
+            job.handle = multiprocessing.get_context("spawn").Process(
+                target=_process_entry, args=(str(job.path), job.splits, threads), name=f"run-{job.name}",
+                daemon=True)
+        job.handle.start()
+        if self.executor == "process":
+            status["pid"] = job.handle.pid
+            write_json(job.path / "status.json", status)
+        job.splits = None  # the worker has its own copy; free ours
+        self._active[job.name] = job
+
+    def _reap(self) -> None:
+        for name, job in list(self._active.items()):
+            if job.handle.is_alive():
+                continue
+            job.handle.join(timeout=0)
+            del self._active[name]
+            status = read_json(job.path / "status.json", {}) or {}
+            if status.get("state") in ACTIVE_STATES:
+                code = getattr(job.handle, "exitcode", None)
+                status.update(state="interrupted", ended=time.time(),
+                              message=_interrupted_message(status) + f" (worker exit code {code}; "
+                              "a negative code means it was killed, e.g. out of memory)")
+                write_json(job.path / "status.json", status)
+
+
+_QUEUE: RunQueue | None = None
+_QUEUE_LOCK = threading.Lock()
+
+
+def shared_queue() -> RunQueue:
+    """The process-wide queue every session shares (created on first use)."""
+    global _QUEUE
+    with _QUEUE_LOCK:
+        if _QUEUE is None or _QUEUE._closed or _QUEUE.root != runs_dir():
+            _QUEUE = RunQueue()
+        return _QUEUE
+
+
+def set_shared_queue(queue: RunQueue | None) -> None:
+    """Replace the shared queue (tests)."""
+    global _QUEUE
+    with _QUEUE_LOCK:
+        _QUEUE = queue
