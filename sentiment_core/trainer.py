@@ -117,8 +117,9 @@ class EpochInfo:
     val_loss: float
     val_accuracy: float
     val_macro_f1: float
-    seconds: float
-    tokens_per_second: float
+    seconds: float              # whole epoch, validation included
+    train_seconds: float        # optimisation steps only
+    tokens_per_second: float    # real (non-pad) training tokens per train second
     is_best: bool
 
     def to_dict(self) -> dict:
@@ -331,6 +332,7 @@ class Trainer:
                     self._emit("on_batch_end", info)
                 if stop_reason in ("stopped", "nan_loss") or seen == 0:
                     break
+                train_seconds = time.perf_counter() - epoch_start
                 val = evaluate(model, validation, max(cfg.batch_size, 256), padding, self.device)
                 if not math.isfinite(val.loss):
                     stop_reason = "nan_loss"
@@ -345,7 +347,8 @@ class Trainer:
                     stale += 1
                 seconds = time.perf_counter() - epoch_start
                 info = EpochInfo(epoch, loss_sum / seen, correct / seen, val.loss, val.accuracy, val.macro_f1,
-                                 seconds, tokens / seconds if seconds > 0 else 0.0, is_best)
+                                 seconds, train_seconds, tokens / train_seconds if train_seconds > 0 else 0.0,
+                                 is_best)
                 history.append(info)
                 self._emit("on_epoch_end", info)
                 if cfg.patience and stale >= cfg.patience:

@@ -1,0 +1,348 @@
+"""Command line: ``gatescope`` / ``python -m sentiment_core``.
+
+Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``,
+``pretrain``. Every model and training option is a flag generated from the same
+``ModelConfig``/``TrainConfig`` specs the app's sliders use.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import GateScopeError
+from .models import MODEL_SPEC, ModelConfig
+from .pipeline import VOCAB_SPEC, VocabConfig
+from .spec import ParamSpec
+from .text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig
+from .trainer import TRAIN_SPEC, TrainConfig
+
+MODEL_OPTION_FIELDS = [f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "num_classes", "pad_idx")]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_spec_flags(parser: argparse.ArgumentParser, spec: dict[str, ParamSpec], names: list[str], title: str) -> None:
+    group = parser.add_argument_group(title)
+    for name in names:
+        p = spec[name]
+        default_text = f" (default: {p.default})"
+        if isinstance(p.default, bool):
+            group.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, default=p.default,
+                               help=p.help + default_text)
+            continue
+        kind = type(p.default) if p.default is not None else str
+        extra = {"choices": p.choices} if p.choices else {}
+        rng = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
+        group.add_argument(_flag(name), dest=name, type=kind, default=p.default, help=p.help + rng + default_text,
+                           **extra)
+
+
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    source = group.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="catalogue dataset name (see `gatescope datasets list`)")
+    source.add_argument("--file", type=Path, help="your own CSV/TSV/TXT/JSONL/Parquet file")
+    group.add_argument("--text-column", help="column holding the text (uploads; detected by default)")
+    group.add_argument("--label-column", help="column holding the label (uploads; detected by default)")
+    group.add_argument("--threshold", type=float, help="threshold for continuous score labels")
+    group.add_argument("--mirror", type=Path, help="local mirror folder with one folder per dataset "
+                       "(default: $GATESCOPE_DATA_MIRROR)")
+    group.add_argument("--cache-dir", type=Path, help="download cache (default: $GATESCOPE_CACHE_DIR or platform cache)")
+    group.add_argument("--max-examples", type=int, help="keep at most this many examples per part (quick runs)")
+    group.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default: 0.1)")
+    group.add_argument("--test-fraction", type=float, default=0.1,
+                       help="test share when the dataset has no official test split (default: 0.1)")
+    group.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="dataset option, e.g. distance=30 for synthetic_long_range or source=yelp for uci_sentences")
+
+
+def _parse_options(items: list[str]) -> dict:
+    options = {}
+    for item in items:
+        if "=" not in item:
+            raise GateScopeError(f"--option {item!r} must look like KEY=VALUE")
+        key, value = item.split("=", 1)
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+class _Progress:
+    """Download progress on stderr."""
+
+    def __call__(self, done: int, total: int | None, message: str = "") -> None:
+        if total:
+            sys.stderr.write(f"\r{message} {done / 2**20:7.1f}/{total / 2**20:.1f} MB ({100 * done / total:5.1f}%)")
+        else:
+            sys.stderr.write(f"\r{message} {done / 2**20:7.1f} MB")
+        sys.stderr.flush()
+
+
+def _load_splits(args: argparse.Namespace):
+    from .data import load_dataset, make_splits, parse_upload
+
+    if args.file is not None:
+        if not args.file.is_file():
+            raise GateScopeError(f"no such file: {args.file}")
+        dataset, report = parse_upload(args.file.read_bytes(), args.file.name, text_column=args.text_column,
+                                       label_column=args.label_column, threshold=args.threshold)
+        print(f"read {args.file.name}: {report.rows_kept} rows kept of {report.rows_read} "
+              f"(text column {report.text_column!r}, label column {report.label_column!r})")
+    else:
+        dataset = load_dataset(args.dataset, mirror=args.mirror, cache_dir=args.cache_dir, progress=_Progress(),
+                               max_examples=args.max_examples, seed=getattr(args, "seed", 0),
+                               **_parse_options(args.option))
+        sys.stderr.write("\n")
+    return make_splits(dataset, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                       seed=getattr(args, "seed", 0))
+
+
+class _ConsoleReporter:
+    """Progress bar on stderr and an epoch table on stdout."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.start = time.perf_counter()
+        print(f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'val loss':>9} {'val acc':>8} {'val F1':>7} "
+              f"{'sec':>6} {'tok/s':>8}")
+
+    def on_batch_end(self, info) -> None:
+        done = ((info.epoch - 1) * info.batches_per_epoch + info.batch) / (self.epochs * info.batches_per_epoch)
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done - elapsed if done > 0 else 0.0
+        bar = "#" * int(30 * done)
+        sys.stderr.write(f"\r[{bar:<30}] {100 * done:5.1f}% epoch {info.epoch} loss {info.loss:.4f} "
+                         f"ETA {eta:5.0f}s")
+        sys.stderr.flush()
+
+    def on_epoch_end(self, info) -> None:
+        sys.stderr.write("\r" + " " * 79 + "\r")
+        star = " *" if info.is_best else ""
+        print(f"{info.epoch:>5} {info.train_loss:>10.4f} {info.train_accuracy:>9.3f} {info.val_loss:>9.4f} "
+              f"{info.val_accuracy:>8.3f} {info.val_macro_f1:>7.3f} {info.seconds:>6.1f} "
+              f"{info.tokens_per_second:>8.0f}{star}", flush=True)
+
+
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import get_info, list_datasets, load_dataset
+
+    if args.action == "list":
+        for info in list_datasets():
+            print(f"{info.name:<22} {info.kind:<9} {len(info.classes)} classes  {info.size:<22} {info.title}")
+        return 0
+    if not args.name:
+        raise GateScopeError(f"`gatescope datasets {args.action}` needs a dataset name")
+    info = get_info(args.name)
+    if args.action == "show":
+        print(f"{info.title} ({info.name})\n\n{info.description}\n")
+        print(f"classes:  {', '.join(info.classes)}\nsize:     {info.size}\nkind:     {info.kind}")
+        print(f"license:  {info.license}\ncitation: {info.citation}")
+        if info.urls:
+            print("urls:     " + "\n          ".join(info.urls))
+        return 0
+    dataset = load_dataset(args.name, mirror=args.mirror, cache_dir=args.cache_dir, progress=_Progress())
+    sys.stderr.write("\n")
+    parts = ", ".join(f"{k}: {len(v):,}" for k, v in dataset.parts.items())
+    print(f"{args.name}: {len(dataset):,} examples ({parts}); fingerprint {dataset.fingerprint()}")
+    for note in dataset.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import save_checkpoint
+    from .pipeline import train_on_splits
+
+    _set_threads(args.threads)
+    train_cfg = TrainConfig(**{name: getattr(args, name) for name in TRAIN_SPEC})
+    model_options = {name: getattr(args, name) for name in MODEL_OPTION_FIELDS}
+    tokenizer_cfg = TokenizerConfig(kind=args.tokenizer, lowercase=args.lowercase,
+                                    strip_punctuation=args.strip_punctuation,
+                                    remove_stopwords=args.remove_stopwords, keep_negations=args.keep_negations)
+    vocab_cfg = VocabConfig(**{name: getattr(args, name) for name in VOCAB_SPEC})
+    ModelConfig(vocab_size=2, **model_options)  # validate options before loading data
+    splits = _load_splits(args)
+    print(f"{splits.name}: train {len(splits.train):,}, validation {len(splits.validation):,}, "
+          f"test {len(splits.test):,}; classes {', '.join(splits.label_names)}")
+    out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg,
+                          callbacks=[_ConsoleReporter(train_cfg.epochs)], checkpoint_path=args.out)
+    fit, test = out.fit, out.test
+    print(f"{fit.message} ({fit.seconds:.1f}s on {fit.device}); best epoch {fit.best_epoch}")
+    print(f"vocabulary {len(out.bundle.vocab):,} words, OOV rate on validation "
+          f"{out.prepared.validation_coverage.oov_rate:.1%}; parameters {out.bundle.metrics['params']:,}")
+    if out.embedding_coverage is not None:
+        print(f"GloVe knows {out.embedding_coverage.found:,} of {out.embedding_coverage.vocab_words:,} "
+              f"vocabulary words ({out.embedding_coverage.share:.1%})")
+    print(f"validation accuracy {out.validation.accuracy:.4f}; test accuracy {test.accuracy:.4f}, "
+          f"macro-F1 {test.macro_f1:.4f}")
+    _print_confusion(test.confusion, splits.label_names)
+    if args.out and fit.best_epoch is None:
+        save_checkpoint(args.out, out.bundle)
+    if args.out:
+        print(f"model bundle written to {args.out}")
+    return 0 if fit.stop_reason in ("completed", "early_stopping", "stopped") else 1
+
+
+def _print_confusion(confusion: list[list[int]], names: list[str]) -> None:
+    width = max(8, *(len(n) for n in names))
+    print("confusion (rows: true, columns: predicted)")
+    print(" " * width + "".join(f"{n:>{width + 1}}" for n in names))
+    for name, row in zip(names, confusion):
+        print(f"{name:<{width}}" + "".join(f"{v:>{width + 1}}" for v in row))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .pipeline import encode_examples
+    from .trainer import evaluate
+
+    _set_threads(args.threads)
+    bundle = load_checkpoint(args.model)
+    splits = _load_splits(args)
+    if splits.label_names != bundle.label_names:
+        raise GateScopeError(f"the model predicts {bundle.label_names} but the data has classes "
+                             f"{splits.label_names}: evaluate on data with the same classes")
+    examples = {"train": splits.train, "validation": splits.validation, "test": splits.test}[args.split]
+    data = encode_examples(examples, Tokenizer(bundle.tokenizer_config), bundle.vocab, bundle.encoding)
+    metrics = evaluate(bundle.model, data)
+    if args.json:
+        print(json.dumps(metrics.to_dict(), indent=2))
+        return 0
+    print(f"{splits.name} {args.split} ({metrics.count:,} examples): accuracy {metrics.accuracy:.4f}, "
+          f"macro-F1 {metrics.macro_f1:.4f}, loss {metrics.loss:.4f}")
+    _print_confusion(metrics.confusion, bundle.label_names)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .predict import Predictor
+
+    _set_threads(args.threads)
+    texts = list(args.texts)
+    if args.input:
+        texts += [line.rstrip("\n") for line in args.input.read_text(encoding="utf-8", errors="replace").split("\n")
+                  if line.strip()]
+    if not texts and not sys.stdin.isatty():
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise GateScopeError("nothing to predict: give texts as arguments, --input FILE or on standard input")
+    predictions = Predictor(load_checkpoint(args.model)).predict(texts)
+    if args.json:
+        print(json.dumps([{"text": p.text, "label": p.label, "probabilities": p.probabilities,
+                           "truncated": p.truncated, "notes": p.notes} for p in predictions], indent=2))
+        return 0
+    for p in predictions:
+        probs = "  ".join(f"{k} {v:.3f}" for k, v in p.probabilities.items())
+        print(f"{p.label:<10} {probs}  | {p.text[:80]}")
+        for note in p.notes:
+            print(f"           note: {note}")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pretrained import build_pretrained
+
+    _set_threads(args.threads)
+    results = build_pretrained(args.mirror, args.out_dir, only=args.only or None,
+                               progress=lambda message: print(message, flush=True))
+    for row in results:
+        print(json.dumps(row))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gatescope", description="GateScope: train, evaluate and explain "
+                                     "RNN / LSTM / BiLSTM / GRU sentiment classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ds = sub.add_parser("datasets", help="list, show or fetch catalogue datasets",
+                        description="List, describe or fetch the catalogue datasets.")
+    ds.add_argument("action", choices=("list", "show", "fetch"))
+    ds.add_argument("name", nargs="?", help="dataset name (for show and fetch)")
+    ds.add_argument("--mirror", type=Path, help="local mirror folder (default: $GATESCOPE_DATA_MIRROR)")
+    ds.add_argument("--cache-dir", type=Path, help="download cache folder")
+    ds.set_defaults(func=cmd_datasets)
+
+    tr = sub.add_parser("train", help="train a model", description="Train a model and optionally save its bundle.")
+    _add_data_flags(tr)
+    _add_spec_flags(tr, MODEL_SPEC, [n for n in MODEL_OPTION_FIELDS if n in MODEL_SPEC], "model")
+    _add_spec_flags(tr, TRAIN_SPEC, list(TRAIN_SPEC), "training")
+    _add_spec_flags(tr, VOCAB_SPEC, list(VOCAB_SPEC), "vocabulary")
+    tok = tr.add_argument_group("tokenizer")
+    tok.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="nltk", help="tokenizer (default: nltk)")
+    tok.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True, help="lowercase text")
+    tok.add_argument("--strip-punctuation", action=argparse.BooleanOptionalAction, default=False,
+                     help="drop punctuation tokens")
+    tok.add_argument("--remove-stopwords", action=argparse.BooleanOptionalAction, default=False,
+                     help="drop English stopwords")
+    tok.add_argument("--keep-negations", action=argparse.BooleanOptionalAction, default=True,
+                     help="with --remove-stopwords, keep not/no/never/but ...")
+    tr.add_argument("--out", type=Path, help="write the best model bundle here (.safetensors)")
+    tr.add_argument("--threads", type=int, help="CPU threads for torch")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a saved model on a dataset",
+                        description="Accuracy, macro-F1 and confusion matrix of a bundle on a dataset split.")
+    ev.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    _add_data_flags(ev)
+    ev.add_argument("--split", choices=("train", "validation", "test"), default="test")
+    ev.add_argument("--seed", type=int, default=0, help="split seed (use the training seed)")
+    ev.add_argument("--json", action="store_true", help="print metrics as JSON")
+    ev.add_argument("--threads", type=int, help="CPU threads for torch")
+    ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="predict the sentiment of texts",
+                        description="Predict texts given as arguments, from --input FILE (one per line) or stdin.")
+    pr.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    pr.add_argument("texts", nargs="*", help="texts to classify")
+    pr.add_argument("--input", type=Path, help="file with one text per line")
+    pr.add_argument("--json", action="store_true", help="print JSON")
+    pr.add_argument("--threads", type=int, help="CPU threads for torch")
+    pr.set_defaults(func=cmd_predict)
+
+    pt = sub.add_parser("pretrain", help="rebuild the shipped pretrained models from a dataset mirror",
+                        description="Rebuild pretrained/ (RNN, LSTM, BiLSTM, GRU movie models and the airline "
+                        "model) from a local dataset mirror. Deterministic; takes a while on CPU.")
+    pt.add_argument("--mirror", type=Path, default=os.environ.get("GATESCOPE_DATA_MIRROR"),
+                    help="dataset mirror folder (e.g. ../shared/datasets)")
+    pt.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[1] / "pretrained",
+                    help="where to write bundles and model cards")
+    pt.add_argument("--only", nargs="*", help="build only these bundles")
+    pt.add_argument("--threads", type=int, help="CPU threads for torch")
+    pt.set_defaults(func=cmd_pretrain)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code. Errors a user can fix print one line, no traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (GateScopeError, ValueError, FileNotFoundError) as error:
+        print(f"gatescope: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gatescope: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
