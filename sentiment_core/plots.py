@@ -504,3 +504,21 @@ def line_chart(x: Iterable, series: Mapping[str, Sequence[float]], x_title: str 
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None)
     return style(fig, title, height)
+
+
+def gate_means(gates: Mapping[str, np.ndarray], activations: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Per-token mean over units of each gate, mapped to 0..1 for one shared colour scale.
+
+    Sigmoid gates are already in 0..1; tanh values (LSTM ``cell_candidate``, GRU ``new``)
+    are mapped with (x+1)/2; unbounded values (plain RNN pre-activation) go through tanh first.
+    """
+    out = {}
+    for name, values in gates.items():
+        v = np.asarray(values, dtype=float)  # (T, H)
+        kind = (activations or {}).get(name, "sigmoid")
+        if kind == "tanh":
+            v = (v + 1.0) / 2.0
+        elif kind == "none":
+            v = (np.tanh(v) + 1.0) / 2.0
+        out[name] = v.mean(axis=1) if v.ndim == 2 else v
+    return out

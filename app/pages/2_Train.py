@@ -1,0 +1,304 @@
+"""Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from sentiment_core import plots, runs, ui_state  # noqa: E402
+from sentiment_core.errors import GateScopeError  # noqa: E402
+from sentiment_core.models import ModelConfig, model_summary  # noqa: E402
+
+ui_state.page("Train", "🏋️")
+specs = ui_state._specs()
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def load_data(key: tuple, data: dict):
+    return ui_state.load_catalogue_splits(data)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def counts_for(key: tuple, tokenizer: tuple, _texts):
+    return ui_state.token_counts(_texts, dict(tokenizer))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def upload_data(key: tuple, _content: bytes, filename: str, data: dict):
+    return ui_state.load_upload_splits(_content, filename, data)
+
+
+def get_splits(data: dict):
+    """The chosen dataset's splits, or None after showing an error."""
+    try:
+        if data.get("name") == "upload":
+            upload = st.session_state.get("gs_upload")
+            if not upload:
+                st.warning("The uploaded file is gone (uploads live only in this browser tab). "
+                           "Upload it again on the Data page, or pick a catalogue dataset.")
+                return None
+            return upload_data(ui_state.dataset_key(data), upload["bytes"], upload["filename"], data)[2]
+        return load_data(ui_state.dataset_key(data), data)[1]
+    except GateScopeError as error:
+        st.error(f"The dataset could not be loaded: {error}")
+    except Exception as error:  # noqa: BLE001
+        st.error(f"The dataset could not be loaded ({type(error).__name__}: {error}). "
+                 "Pick another dataset on the Data page.")
+    return None
+
+
+queue = runs.shared_queue()
+data = ui_state.group_state("data")
+model_opts = ui_state.group_state("model")
+train_opts = ui_state.group_state("train")
+vocab_opts = ui_state.group_state("vocab")
+tokenizer_opts = st.session_state.get("gs_tokenizer", {})
+
+# ---------------------------------------------------------------- sidebar: the teacher's knob
+with st.sidebar:
+    st.subheader("Training queue")
+    snap = queue.snapshot()
+    st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · "
+               f"up to {snap['max_concurrent']} at once")
+    with st.expander("Teacher settings"):
+        st.number_input("Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT,
+                        value=int(snap["max_concurrent"]), key="gs_concurrency",
+                        help="Shared by everyone using this server. On a small machine keep it at 1-2: "
+                             "extra runs wait in the queue and start automatically. Default from "
+                             f"${runs.MAX_CONCURRENT_ENV}.")
+        if st.session_state["gs_concurrency"] != snap["max_concurrent"]:
+            queue.set_max_concurrent(int(st.session_state["gs_concurrency"]))
+            st.success(f"Now up to {st.session_state['gs_concurrency']} runs at once.")
+
+st.title("🏋️ Train a model")
+st.markdown("Pick a recurrent cell and its settings, press **Start training**, and watch the curves grow. "
+            "Training runs in the background: you can switch pages or refresh, and the run keeps going "
+            "(it is saved in the runs folder as it trains).")
+
+splits = get_splits(data)
+top = st.columns([3, 1])
+top[0].markdown(f"**Dataset:** {ui_state.data_label(data)}" + (
+    f" — {len(splits.train):,} train / {len(splits.validation):,} validation / {len(splits.test):,} test, "
+    f"classes: {', '.join(splits.label_names)}" if splits else ""))
+ui_state.link("data", "Change dataset", "📚", top[1])
+
+# ---------------------------------------------------------------- settings
+settings, summary_col = st.columns([3, 2], gap="large")
+
+
+def seeded(prefix: str, group: dict, names) -> None:
+    for name in names:
+        st.session_state.setdefault(f"{prefix}_{name}", group[name])
+
+
+seeded("m", model_opts, [n for n in ui_state.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")])
+seeded("t", train_opts, ui_state.TRAIN_FIELDS)
+seeded("v", vocab_opts, ui_state.VOCAB_FIELDS)
+st.session_state.setdefault("m_embedding_choice", ui_state.embedding_choice(model_opts))
+
+with settings:
+    tab_model, tab_train, tab_text = st.tabs(["🧠 Model", "⚙️ Training", "🔤 Text & vocabulary"])
+    ms = specs["model"]
+    with tab_model:
+        c1, c2 = st.columns(2)
+        c1.segmented_control("Cell", ["rnn", "lstm", "gru"], key="m_cell", help=ms["cell"].help,
+                             format_func=str.upper, selection_mode="single")
+        c2.selectbox("Embeddings", list(ui_state.EMBEDDING_CHOICES), key="m_embedding_choice",
+                     format_func=ui_state.EMBEDDING_CHOICES.get,
+                     help="Random vectors learn from your data only. GloVe vectors were trained on 6 billion "
+                          "words; frozen keeps them fixed, fine-tuned lets training adjust them. GloVe fixes "
+                          "the embedding size at 50.")
+        c1.toggle(ms["bidirectional"].label, key="m_bidirectional", help=ms["bidirectional"].help)
+        c2.toggle(ms["packed"].label, key="m_packed", help=ms["packed"].help)
+        ui_state.widget(ms["num_layers"], "m_num_layers", c1)
+        ui_state.widget(ms["hidden_dim"], "m_hidden_dim", c2)
+        glove = st.session_state["m_embedding_choice"] != "random"
+        if glove:
+            st.session_state["m_emb_dim"] = 50
+        ui_state.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=glove,
+                        help=ms["emb_dim"].help + (" (fixed at 50 by GloVe)" if glove else ""))
+        ui_state.widget(ms["pooling"], "m_pooling", c2)
+        ui_state.widget(ms["embedding_dropout"], "m_embedding_dropout", c1)
+        ui_state.widget(ms["head_dropout"], "m_head_dropout", c2)
+        ui_state.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2)
+    ts = specs["train"]
+    with tab_train:
+        c1, c2 = st.columns(2)
+        ui_state.widget(ts["epochs"], "t_epochs", c1)
+        ui_state.widget(ts["lr"], "t_lr", c2)
+        ui_state.widget(ts["batch_size"], "t_batch_size", c1)
+        ui_state.widget(ts["optimizer"], "t_optimizer", c2)
+        ui_state.widget(ts["clip_norm"], "t_clip_norm", c1)
+        ui_state.widget(ts["weight_decay"], "t_weight_decay", c2)
+        ui_state.widget(ts["patience"], "t_patience", c1)
+        ui_state.widget(ts["seed"], "t_seed", c2)
+    with tab_text:
+        c1, c2 = st.columns(2)
+        ui_state.widget(ts["max_len"], "t_max_len", c1)
+        ui_state.widget(specs["vocab"]["max_size"], "v_max_size", c2)
+        ui_state.widget(ts["truncation"], "t_truncation", c1)
+        ui_state.widget(specs["vocab"]["min_freq"], "v_min_freq", c2)
+        ui_state.widget(ts["padding"], "t_padding", c1, disabled=st.session_state["m_packed"],
+                        help=ts["padding"].help + (" Packed models skip padding, so the side does not matter."
+                                                   if st.session_state["m_packed"] else ""))
+        c2.caption("The Data page shows the length histogram and how much of the data a max length keeps.")
+
+# write the widget values back to the shared settings (and the URL)
+model_opts = {n: st.session_state[f"m_{n}"] for n in ui_state.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")}
+model_opts["cell"] = model_opts["cell"] or ui_state.group_state("model")["cell"]  # a deselected cell keeps the last one
+model_opts = ui_state.apply_embedding_choice(model_opts, st.session_state["m_embedding_choice"])
+train_opts = {n: st.session_state[f"t_{n}"] for n in ui_state.TRAIN_FIELDS}
+vocab_opts = {n: st.session_state[f"v_{n}"] for n in ui_state.VOCAB_FIELDS}
+for group, values in (("model", model_opts), ("train", train_opts), ("vocab", vocab_opts)):
+    ui_state.set_group_state(group, values)
+ui_state.sync_query()
+
+# ---------------------------------------------------------------- live model summary
+with summary_col:
+    st.subheader("Model summary")
+    vocab_size = vocab_opts["max_size"]
+    if splits is not None:
+        counts = counts_for(ui_state.dataset_key(data), tuple(sorted(tokenizer_opts.items())), splits.train.texts)
+        vocab_size = ui_state.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
+    try:
+        config = ModelConfig(vocab_size=vocab_size, num_classes=splits.num_classes if splits else 2, **model_opts)
+        rows = model_summary(config)
+        total = sum(r.count for r in rows)
+        trainable = sum(r.count for r in rows if r.trainable)
+        m1, m2 = st.columns(2)
+        m1.metric(config.display_name, f"{total:,} parameters")
+        m2.metric("Trainable", f"{trainable:,}", help="Frozen GloVe embeddings are not trained.")
+        st.plotly_chart(plots.parameter_bars(rows), width="stretch", config={"displayModeBar": False})
+        st.dataframe(pd.DataFrame([{"layer": r.layer, "parameters": r.count, "formula": r.formula,
+                                    "trained": "yes" if r.trainable else "frozen"} for r in rows]),
+                     hide_index=True, width="stretch")
+        st.caption(f"Vocabulary of {vocab_size:,} words (from the training split). The recurrent layers "
+                   "have g·H·(in+H) + 2·g·H parameters each: g = 1 (RNN), 3 (GRU) or 4 (LSTM) gate blocks, "
+                   "two bias vectors per gate as in PyTorch. See *Inside the cell* for the derivation.")
+    except ValueError as error:
+        st.error(f"These settings do not make a valid model: {error}")
+
+# ---------------------------------------------------------------- start
+st.divider()
+start_cols = st.columns([2, 2, 1])
+run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", max_chars=40,
+                                     placeholder="e.g. lstm-dropout-0.3",
+                                     help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
+start_cols[1].markdown("&nbsp;")
+start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None, width="stretch")
+if start and splits is not None:
+    label = run_label.strip() or model_opts["cell"]
+    try:
+        name = queue.submit(runs.RunRequest(
+            splits=splits, model_options=model_opts, train_config=train_opts,
+            data={**{k: v for k, v in data.items()}, "label": ui_state.data_label(data)},
+            tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)),
+            owner=st.session_state.get("gs_owner", ""))
+        st.session_state["gs_current_run"] = name
+        st.toast(f"Queued {name}")
+    except GateScopeError as error:
+        st.error(f"Training could not start: {error}")
+
+# ---------------------------------------------------------------- runs
+all_runs = runs.list_runs(queue=queue)
+if not all_runs:
+    st.info("No runs yet. Press **Start training**: a small LSTM on the synthetic set takes a few seconds.")
+    st.stop()
+
+names = [r.name for r in all_runs]
+current = st.session_state.get("gs_current_run")
+if current not in names:
+    mine = [r.name for r in all_runs if r.config.get("owner") == st.session_state.get("gs_owner")]
+    current = (mine or names)[0]
+labels = {r.name: r.label for r in all_runs}
+st.subheader("Run")
+choice = st.selectbox("Show run", names, index=names.index(current), format_func=labels.get, key="gs_show_run",
+                      help="Every run on this server, newest first. Runs survive refreshes and restarts.")
+st.session_state["gs_current_run"] = choice
+STATE_BADGES = {"queued": "⏳ queued", "running": "🟢 running", "completed": "✅ completed",
+                "stopped": "⏹ stopped", "failed": "❌ failed", "interrupted": "⚠️ interrupted"}
+
+
+def fmt_seconds(seconds) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def show_run(name: str) -> None:
+    try:
+        record = runs.load_run(name, queue=queue)
+    except runs.RunError as error:
+        st.error(str(error))
+        return
+    active = record.state in runs.ACTIVE_STATES
+    head = st.columns([3, 1])
+    head[0].markdown(f"### {STATE_BADGES.get(record.state, record.state)} · {record.display_name}")
+    cfg = record.config
+    head[0].caption(f"{record.name} · {cfg.get('data', {}).get('label', '')} · "
+                    f"lr {cfg.get('train', {}).get('lr')} · batch {cfg.get('train', {}).get('batch_size')} · "
+                    f"{cfg.get('train', {}).get('epochs')} epochs")
+    if active and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
+        queue.stop(name)
+        st.toast("Stopping after the current batch…")
+    if record.state == "queued":
+        pos = record.queue_position
+        st.info(f"Waiting in the shared queue{f' at position {pos}' if pos else ''}: "
+                f"{queue.snapshot()['max_concurrent']} run(s) train at once on this server. It starts by itself.")
+    progress = record.progress()
+    if record.state == "running":
+        eta = progress["eta"]
+        st.progress(progress["fraction"], text=f"Epoch {min(progress['epoch'] or 1, progress['epochs'])} of "
+                    f"{progress['epochs']} · {progress['fraction']:.0%} · elapsed {fmt_seconds(progress['elapsed'])}"
+                    f" · about {fmt_seconds(eta)} left")
+    elif record.state in ("failed", "interrupted", "stopped"):
+        (st.error if record.state == "failed" else st.warning)(record.message)
+    elif record.state == "completed" and record.message:
+        st.caption(f"Finished: {record.message}.")
+    epochs = record.epochs()
+    batches = record.batches()
+    if epochs or batches or active:
+        st.plotly_chart(plots.training_curves(epochs), width="stretch", key=f"curves_{name}",
+                        config={"displayModeBar": False})
+        if len(batches) > 4000:  # keep the browser fast on long runs
+            step = len(batches) // 2000 + 1
+            batches = batches[::step]
+        st.plotly_chart(plots.batch_curves(batches, cfg.get("train", {}).get("clip_norm")), width="stretch",
+                        key=f"batches_{name}", config={"displayModeBar": False})
+    result = record.result
+    if result:
+        st.markdown("#### Results on the test set")
+        m = st.columns(4)
+        m[0].metric("Test accuracy", f"{result['test_accuracy']:.1%}")
+        m[1].metric("Test macro-F1", f"{result['test_macro_f1']:.3f}")
+        m[2].metric("Best epoch", result.get("best_epoch") or "–")
+        m[3].metric("Time per epoch", fmt_seconds(result.get("seconds_per_epoch")))
+        left, right = st.columns([1, 1])
+        left.plotly_chart(plots.confusion_matrix(result["test"]["confusion"], cfg.get("label_names", [])),
+                          width="stretch", key=f"cm_{name}", config={"displayModeBar": False})
+        right.markdown("Rows are the true class, columns the prediction: the diagonal is correct. "
+                       "Off-diagonal cells show which classes the model confuses.")
+    if record.best_path is not None:
+        st.download_button("⬇ Download the model bundle (.safetensors)", record.best_path.read_bytes(),
+                           file_name=f"{name}.safetensors", mime="application/octet-stream", key=f"dl_{name}",
+                           help="One self-describing file: weights, vocabulary, settings and metrics. "
+                                "Open it on the Explain page.")
+        if record.state != "completed":
+            st.caption("The download holds the best epoch so far.")
+    if active:
+        st.session_state["gs_was_active"] = name
+    elif st.session_state.get("gs_was_active") == name:
+        st.session_state.pop("gs_was_active")
+        st.rerun()  # the run just ended: refresh the whole page once (stops the timer)
+
+
+selected = runs.load_run(choice, queue=queue)
+live = selected.state in runs.ACTIVE_STATES
+st.fragment(run_every=1.0 if live else None)(show_run)(choice)

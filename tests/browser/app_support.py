@@ -1,0 +1,125 @@
+"""Shared helpers for the AppTest and browser tests: tiny models, runs and a live server."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SMALL_DATA = {"name": "synthetic_negation", "n_examples": 300, "distance": 20, "noise": 0.0, "max_examples": 0,
+              "source": "all", "split_seed": 0}
+TIMEOUT = 90  # AppTest default_timeout: generous for 2 shared cores
+
+
+def page_path(name: str) -> str:
+    """Absolute path of a page script (``Home.py`` or ``pages/2_Train.py``)."""
+    return str(APP / name)
+
+
+def small_splits(n: int = 300, seed: int = 0):
+    from sentiment_core.data import make_negation, make_splits
+
+    return make_splits(make_negation(n, seed=seed), seed=seed)
+
+
+def train_bundle(cell: str = "lstm", epochs: int = 3, n: int = 400, **model):
+    """A small trained bundle on the synthetic negation set (a few seconds on CPU)."""
+    import torch
+
+    from sentiment_core.pipeline import VocabConfig, train_on_splits
+    from sentiment_core.trainer import TrainConfig
+
+    torch.set_num_threads(2)
+    options = {"cell": cell, "emb_dim": 16, "hidden_dim": 16, **model}
+    outcome = train_on_splits(small_splits(n), options, TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, max_len=30,
+                                                                       device="cpu", patience=0),
+                              vocab_config=VocabConfig(min_freq=1, max_size=500))
+    return outcome.bundle
+
+
+def tiny_pretrained_dir(target: Path, cells=("lstm", "gru")) -> Path:
+    """A folder laid out like ``pretrained/``: the real shipped models when present
+    (fast, realistic), else tiny ones trained here."""
+    from sentiment_core.checkpoint import save_checkpoint
+
+    real = ROOT / "pretrained"
+    target.mkdir(parents=True, exist_ok=True)
+    if (real / "lstm.safetensors").is_file():
+        for cell in cells:
+            src = real / f"{cell}.safetensors"
+            if src.is_file():
+                shutil.copy(src, target / src.name)
+        return target
+    for cell in cells:
+        bundle = train_bundle(cell)
+        bundle.card = {"title": f"Tiny {cell.upper()} (test)", "architecture": cell.upper(), "task": "movie",
+                       "metrics": {}}
+        save_checkpoint(target / f"{cell}.safetensors", bundle)
+    return target
+
+
+def completed_run(root: Path, cell: str = "lstm", epochs: int = 2, **model) -> str:
+    """Train a real (tiny) run into ``root`` with the thread executor and return its name."""
+    from sentiment_core import runs
+
+    queue = runs.RunQueue(root, max_concurrent=1, executor="thread")
+    try:
+        name = queue.submit(runs.RunRequest(small_splits(), {"cell": cell, "emb_dim": 16, "hidden_dim": 16, **model},
+                                            {"epochs": epochs, "batch_size": 32, "lr": 1e-2, "max_len": 30,
+                                             "device": "cpu"},
+                                            {**SMALL_DATA, "label": "Synthetic negation (300)"},
+                                            vocab={"min_freq": 1, "max_size": 500}, label=cell))
+        queue.wait(name, 120)
+    finally:
+        queue.close()
+    return name
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                 "--disable-dev-shm-usage"]
+
+
+def start_server(env: dict, port: int | None = None, script: str = "Home.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run app/Home.py`` on a free loopback port; returns the process and URL."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP / script), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, url
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
