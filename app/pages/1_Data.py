@@ -1,0 +1,312 @@
+"""Data: choose, upload or generate a dataset and see what the network will read."""
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import hashlib  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from sentiment_core import plots, ui_state  # noqa: E402
+from sentiment_core.data import list_datasets  # noqa: E402
+from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len  # noqa: E402
+from sentiment_core.errors import GateScopeError  # noqa: E402
+from sentiment_core.text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig  # noqa: E402
+from sentiment_core.vocab import Vocab  # noqa: E402
+
+ui_state.page("Data", "📚")
+data = ui_state.group_state("data")
+train_opts = ui_state.group_state("train")
+vocab_opts = ui_state.group_state("vocab")
+specs = ui_state._specs()
+KIND_BADGE = {"offline": "🟢 offline", "generated": "🧪 synthetic", "download": "⬇️ download"}
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def load_catalogue(key: tuple, data: dict, _progress=None):
+    return ui_state.load_catalogue_splits(data, progress=_progress)
+
+
+@st.cache_resource(show_spinner="Reading your file…", max_entries=4)
+def load_upload(key: tuple, _content: bytes, filename: str, data: dict):
+    return ui_state.load_upload_splits(_content, filename, data)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def preview(sha: str, _content: bytes, filename: str):
+    from sentiment_core.data import preview_columns
+
+    return preview_columns(_content, filename)
+
+
+@st.cache_resource(show_spinner="Tokenizing the training split…", max_entries=8)
+def tokenized(key: tuple, tokenizer: tuple, _texts):
+    tok = Tokenizer(TokenizerConfig(**dict(tokenizer)))
+    return [tok(t) for t in _texts]
+
+
+@st.cache_resource(show_spinner="Looking words up in GloVe (400,000 words)…", max_entries=4)
+def glove_coverage(key: tuple, tokenizer: tuple, min_freq: int, max_size: int, _tokens):
+    from sentiment_core.embeddings import embedding_matrix, load_glove_6b_50d
+
+    vocab = Vocab.build(_tokens, min_freq, max_size)
+    return embedding_matrix(vocab, load_glove_6b_50d())[1]
+
+
+st.title("📚 Data")
+st.markdown("Everything starts with the data: choose a dataset, upload your own file, or generate a synthetic "
+            "teaching set whose difficulty you control. The choice is used by **Train** and **Compare**.")
+
+infos = sorted(list_datasets(), key=lambda i: {"offline": 0, "generated": 1, "download": 2}[i.kind])
+by_name = {i.name: i for i in infos}
+SOURCES = ["Catalogue", "Synthetic teaching set", "Upload a file"]
+st.session_state.setdefault("d_source", "Upload a file" if data["name"] == "upload" else
+                            "Synthetic teaching set" if data["name"].startswith("synthetic") else "Catalogue")
+source = st.segmented_control("Where does the data come from?", SOURCES, key="d_source") or "Catalogue"
+
+splits = ds = report = None
+new = dict(data)
+if source == "Catalogue":
+    names = [i.name for i in infos if i.kind != "generated"]
+    current = data["name"] if data["name"] in names else names[0]
+    st.session_state.setdefault("d_name", current)
+    name = st.selectbox("Dataset", names, key="d_name",
+                        format_func=lambda n: f"{by_name[n].title} · {KIND_BADGE[by_name[n].kind]} · {by_name[n].size}")
+    info = by_name[name]
+    st.caption(f"{info.description} **License:** {info.license}")
+    with st.expander("Citation and source"):
+        st.markdown(f"{info.citation}\n\n" + "\n".join(f"- {u}" for u in info.urls))
+    c1, c2, c3 = st.columns(3)
+    st.session_state.setdefault("d_max_examples", int(data.get("max_examples") or 0))
+    ui_state.widget(ui_state.DATA_SPEC["max_examples"], "d_max_examples", c1)
+    st.session_state.setdefault("d_split_seed", int(data.get("split_seed", 0)))
+    ui_state.widget(ui_state.DATA_SPEC["split_seed"], "d_split_seed", c2)
+    if name == "uci_sentences":
+        st.session_state.setdefault("d_uci_source", data.get("source", "all"))
+        ui_state.widget(ui_state.DATA_SPEC["source"], "d_uci_source", c3)
+    new = {**ui_state.DATA_DEFAULT, "name": name, "max_examples": st.session_state["d_max_examples"],
+           "split_seed": st.session_state["d_split_seed"], "source": st.session_state.get("d_uci_source", "all")}
+    key = ui_state.dataset_key(new)
+    ready = info.kind == "offline" or st.session_state.get("d_loaded") == key
+    if info.kind == "download" and not ready:
+        st.info(f"**{info.title}** is downloaded from its official site the first time ({info.size}); later "
+                "loads use the local cache. Set `GATESCOPE_DATA_MIRROR` to a folder with the files to work offline.")
+        if st.button(f"⬇️ Download and load {info.title}", type="primary"):
+            bar = st.progress(0.0, text="Starting…")
+
+            def progress(done, total, message):
+                fraction = min(1.0, done / total) if total else 0.0
+                bar.progress(fraction, text=f"{message} · {done / 2**20:.1f} MB" + (
+                    f" of {total / 2**20:.1f} MB" if total else ""))
+            try:
+                load_catalogue(key, new, progress)
+                st.session_state["d_loaded"] = key
+                ready = True
+                bar.progress(1.0, text="Done")
+            except GateScopeError as error:
+                st.error(f"Could not load {info.title}: {error}")
+            except Exception as error:  # noqa: BLE001
+                st.error(f"Could not load {info.title} ({type(error).__name__}: {error}). Check the network "
+                         "connection or use a mirror folder.")
+    if ready:
+        try:
+            ds, splits = load_catalogue(key, new)
+            st.session_state["d_loaded"] = key
+        except GateScopeError as error:
+            st.error(f"Could not load {info.title}: {error}")
+        except Exception as error:  # noqa: BLE001
+            st.error(f"Could not load {info.title} ({type(error).__name__}: {error}).")
+
+elif source == "Synthetic teaching set":
+    generated = [i.name for i in infos if i.kind == "generated"]
+    st.session_state.setdefault("d_synth", data["name"] if data["name"] in generated else "synthetic_long_range")
+    name = st.radio("Teaching set", generated, key="d_synth", horizontal=True,
+                    format_func=lambda n: by_name[n].title.replace("Synthetic: ", ""))
+    st.caption(by_name[name].description)
+    cols = st.columns(3)
+    for i, option in enumerate(ui_state.SYNTHETIC_OPTIONS[name]):
+        st.session_state.setdefault(f"d_{option}", data.get(option, ui_state.DATA_DEFAULT[option]))
+        ui_state.widget(ui_state.DATA_SPEC[option], f"d_{option}", cols[i])
+    new = {**ui_state.DATA_DEFAULT, "name": name,
+           **{o: st.session_state[f"d_{o}"] for o in ui_state.SYNTHETIC_OPTIONS[name]}}
+    if name == "synthetic_long_range":
+        st.markdown("💡 *Lesson:* train an RNN and an LSTM at distance 5 and at distance 50 (Compare page, or the "
+                    "live experiment on **Gradients**). The plain RNN drops to a coin flip as the distance grows.")
+    try:
+        ds, splits = load_catalogue(ui_state.dataset_key(new), new)
+    except GateScopeError as error:
+        st.error(f"These settings cannot generate a dataset: {error}")
+
+else:
+    st.markdown("Upload **CSV, TSV, TXT** (`text<TAB>label` per line), **JSON/JSONL** or **Parquet** with a text "
+                "column and a label column (names like *text*/*review* and *label*/*sentiment* are found "
+                "automatically). Labels may be words, 0/1, or scores. Up to 50 MB; the file stays in this "
+                "browser tab's memory only.")
+    uploaded = st.file_uploader("Your labelled texts", type=["csv", "tsv", "txt", "json", "jsonl", "parquet"],
+                                key="d_file")
+    if uploaded is not None:
+        content = uploaded.getvalue()
+        sha = hashlib.sha256(content).hexdigest()[:16]
+        st.session_state["gs_upload"] = {"bytes": content, "filename": uploaded.name, "sha": sha}
+    upload = st.session_state.get("gs_upload")
+    if upload:
+        try:
+            cols = preview(upload["sha"], upload["bytes"], upload["filename"])
+        except GateScopeError as error:
+            st.error(f"**{upload['filename']}** cannot be used: {error}")
+            cols = None
+        except Exception as error:  # noqa: BLE001
+            st.error(f"**{upload['filename']}** could not be read ({type(error).__name__}). Save it as UTF-8 CSV "
+                     "with a header row and try again.")
+            cols = None
+        if cols is not None:
+            st.caption(f"{cols.format.upper()} · {cols.encoding} · {cols.rows:,} rows · columns: "
+                       f"{', '.join(cols.columns)}")
+            c1, c2, c3 = st.columns(3)
+            text_default = cols.text_column if cols.text_column in cols.columns else cols.columns[0]
+            label_default = cols.label_column if cols.label_column in cols.columns else cols.columns[-1]
+            text_col = c1.selectbox("Text column", cols.columns, index=cols.columns.index(text_default),
+                                    key=f"d_text_{upload['sha']}")
+            label_col = c2.selectbox("Label column", cols.columns, index=cols.columns.index(label_default),
+                                     key=f"d_label_{upload['sha']}")
+            threshold = c3.number_input("Score threshold (numeric labels)", value=None, key=f"d_thr_{upload['sha']}",
+                                        placeholder="automatic",
+                                        help="Scores below it become negative, the rest positive. Leave empty: "
+                                             "0..1 scores split at 0.5, others at the median; a few whole "
+                                             "numbers stay separate classes.")
+            new = {**ui_state.DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"],
+                   "text_column": text_col, "label_column": label_col, "threshold": threshold}
+            try:
+                ds, report, splits = load_upload(ui_state.dataset_key(new), upload["bytes"], upload["filename"], new)
+            except GateScopeError as error:
+                st.error(f"**{upload['filename']}** cannot be used yet: {error}")
+            except Exception as error:  # noqa: BLE001
+                st.error(f"**{upload['filename']}** could not be parsed ({type(error).__name__}: {error}). Check "
+                         "that it has one text column and one label column.")
+            if report is not None:
+                st.success(f"Read {report.rows_read:,} rows, kept {report.rows_kept:,} "
+                           f"({report.empty_dropped:,} empty and {report.duplicates_dropped:,} duplicate rows "
+                           f"dropped). Labels: " + ", ".join(f"{k} → {v}" for k, v in
+                                                             list(report.label_mapping.items())[:8]))
+                for warning in report.warnings:
+                    st.warning(warning)
+    else:
+        st.info("No file yet. Tip: a spreadsheet exported as CSV with columns *text* and *label* works.")
+
+if splits is None:
+    st.stop()
+
+# ---------------------------------------------------------------- the chosen dataset
+if new != data:
+    ui_state.set_group_state("data", new)
+    data = new
+ui_state.sync_query()
+label_names = splits.label_names
+st.success(f"**Using:** {ui_state.data_label(data)} for training — {len(splits.train):,} train · "
+           f"{len(splits.validation):,} validation · {len(splits.test):,} test examples.")
+c1, c2 = st.columns([1, 1], gap="large")
+with c1:
+    st.subheader("Examples")
+    rows = [{"text": t, "label": label_names[y]} for t, y in zip(splits.train.texts[:12], splits.train.labels[:12])]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=300)
+    if ds is not None and (ds.notes or splits.notes):
+        with st.expander("How the data was loaded and split"):
+            for note in list(dict.fromkeys([*ds.notes, *splits.notes])):
+                st.markdown(f"- {note}")
+with c2:
+    st.subheader("Class balance (training split)")
+    st.plotly_chart(plots.class_balance(ui_state.class_counts(splits.train.labels, label_names)), width="stretch",
+                    config={"displayModeBar": False})
+
+# ---------------------------------------------------------------- tokens and lengths
+st.divider()
+st.subheader("Tokens, lengths and padding")
+tok_opts = st.session_state.get("gs_tokenizer", {})
+t1, t2, t3, t4 = st.columns(4)
+kind = t1.selectbox("Tokenizer", TOKENIZER_KINDS, index=TOKENIZER_KINDS.index(tok_opts.get("kind", "nltk")),
+                    help="nltk splits \"don't\" into do + n't; tweet keeps @handles, #tags and :) ; whitespace "
+                         "splits on spaces only.")
+lower = t2.toggle("Lowercase", value=tok_opts.get("lowercase", True))
+strip = t3.toggle("Drop punctuation", value=tok_opts.get("strip_punctuation", False))
+stop = t4.toggle("Drop stopwords (keeps negations)", value=tok_opts.get("remove_stopwords", False))
+tok_opts = {"kind": kind, "lowercase": lower, "strip_punctuation": strip, "remove_stopwords": stop}
+st.session_state["gs_tokenizer"] = tok_opts
+tokenizer = Tokenizer(TokenizerConfig(**tok_opts))
+
+sample = st.text_input("Tokenization preview", value=splits.train.texts[0][:300] if splits.train.texts else "",
+                       help="Type any sentence to see the tokens the model will read.")
+tokens = tokenizer(sample)
+st.markdown(" ".join(f"<code style='font-size:1.05rem'>{t}</code>" for t in tokens) or "*no tokens*",
+            unsafe_allow_html=True)
+
+key = ui_state.dataset_key(data)
+train_tokens = tokenized(key, tuple(sorted(tok_opts.items())), splits.train.texts)
+lengths = [len(t) for t in train_tokens]
+recommended = recommend_max_len(lengths, 0.95)
+h1, h2 = st.columns([2, 1], gap="large")
+with h2:
+    st.session_state.setdefault("d_max_len", int(train_opts["max_len"]))
+    ui_state.widget(ENCODING_SPEC["max_len"], "d_max_len")
+    st.caption(f"Recommended for 95% coverage: **{recommended}** tokens "
+               f"(longest {max(lengths or [0])}, mean {sum(lengths) / max(1, len(lengths)):.1f}).")
+    st.session_state.setdefault("d_padding", train_opts["padding"])
+    st.radio("Padding side", ENCODING_SPEC["padding"].choices, key="d_padding", horizontal=True,
+             help=ENCODING_SPEC["padding"].help)
+    max_len = int(st.session_state["d_max_len"])
+    ui_state.set_group_state("train", {**train_opts, "max_len": max_len, "padding": st.session_state["d_padding"]})
+with h1:
+    st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config={"displayModeBar": False})
+
+short = sorted(train_tokens[:200], key=len)[:3]
+if short:
+    width = max(len(t) for t in short) + 2
+    side = st.session_state["d_padding"]
+    grid = [list(t) + ["<pad>"] * (width - len(t)) if side == "post" else ["<pad>"] * (width - len(t)) + list(t)
+            for t in short]
+    st.caption(f"A padded batch ({side}-padding): every row gets the same length. Packed models skip the <pad> "
+               "tokens; unpacked ones read them, which is why the side matters there.")
+    st.dataframe(pd.DataFrame(grid), hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------- vocabulary
+st.divider()
+st.subheader("Vocabulary")
+v1, v2 = st.columns(2)
+st.session_state.setdefault("d_min_freq", int(vocab_opts["min_freq"]))
+st.session_state.setdefault("d_max_size", int(vocab_opts["max_size"]))
+ui_state.widget(specs["vocab"]["min_freq"], "d_min_freq", v1)
+ui_state.widget(specs["vocab"]["max_size"], "d_max_size", v2)
+min_freq, max_size = int(st.session_state["d_min_freq"]), int(st.session_state["d_max_size"])
+ui_state.set_group_state("vocab", {"min_freq": min_freq, "max_size": max_size})
+vocab = Vocab.build(train_tokens, min_freq, max_size)
+val_tokens = [tokenizer(t) for t in splits.validation.texts[:3000]]
+coverage = vocab.coverage(val_tokens)
+m = st.columns(4)
+m[0].metric("Vocabulary size", f"{len(vocab):,}", help="Including <pad> and <unk>.")
+m[1].metric("Validation tokens known", f"{coverage.token_coverage:.1%}",
+            help="Share of validation tokens that have their own vector; the rest become <unk>.")
+m[2].metric("Distinct validation words known", f"{coverage.type_coverage:.1%}")
+m[3].metric("Most frequent", ", ".join(vocab.get_itos()[2:7]) or "–")
+
+with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
+    st.markdown("How many of your vocabulary words have a pretrained GloVe 6B 50d vector. Words without one start "
+                "from random vectors when you pick GloVe embeddings on the Train page.")
+    if st.button("Check GloVe coverage"):
+        st.session_state["d_glove"] = True
+    if st.session_state.get("d_glove"):
+        try:
+            cov = glove_coverage(key, tuple(sorted(tok_opts.items())), min_freq, max_size, train_tokens)
+            g = st.columns(2)
+            g[0].metric("Vocabulary words with a GloVe vector", f"{cov.share:.1%}", f"{cov.found:,} of {cov.vocab_words:,}",
+                        delta_color="off")
+            g[1].metric("Training tokens covered", f"{cov.found_token_share:.1%}")
+            if cov.missing_examples:
+                st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
+        except GateScopeError as error:
+            st.error(str(error))
+
+st.info("Next: train a model on this data.")
+ui_state.link("train", "Go to Train", "🏋️")
