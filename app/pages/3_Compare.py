@@ -1,0 +1,178 @@
+"""Compare: overlay runs, train a grid of configurations, put one sentence through every model."""
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from sentiment_core import plots, runs, ui_state  # noqa: E402
+from sentiment_core.errors import GateScopeError  # noqa: E402
+
+ui_state.page("Compare", "⚖️")
+queue = runs.shared_queue()
+
+GRIDS = {
+    "Cell: RNN vs LSTM vs GRU": ("cell", ["rnn", "lstm", "gru"]),
+    "Learning rate": ("lr", [1e-4, 1e-3, 1e-2, 1e-1]),
+    "Dropout (head + embedding)": ("dropout", [0.0, 0.3, 0.6]),
+    "Hidden size": ("hidden_dim", [8, 32, 128]),
+    "Bidirectional": ("bidirectional", [False, True]),
+    "Pooling": ("pooling", ["last", "mean", "max", "attention"]),
+}
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def load_data(key: tuple, data: dict):
+    return ui_state.load_catalogue_splits(data)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def bundle_at(path: str, mtime: float):
+    return ui_state.load_bundle_file(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def predict(path: str, mtime: float, text: str):
+    from sentiment_core.predict import Predictor
+
+    return Predictor(bundle_at(path, mtime)).predict([text])[0].probabilities
+
+
+st.title("⚖️ Compare")
+st.markdown(
+    "This is where the lessons happen. **RNN vs LSTM vs GRU:** train the three cells on the synthetic long-range "
+    "set and watch the plain RNN stall. **Learning rate:** too small barely moves, too large diverges. "
+    "**Dropout and overfitting:** when the dotted training curve keeps improving while the solid validation "
+    "curve turns back, the model memorises instead of learning. Same data, same budget, one click.")
+
+# ---------------------------------------------------------------- grid
+with st.expander("🧪 Train a grid of configurations on the same data and budget", expanded=False):
+    data = ui_state.group_state("data")
+    model_opts, train_opts = ui_state.group_state("model"), ui_state.group_state("train")
+    vocab_opts = ui_state.group_state("vocab")
+    st.caption(f"Base settings come from the Train page ({model_opts['cell'].upper()}, hidden "
+               f"{model_opts['hidden_dim']}, lr {train_opts['lr']:g}, {train_opts['epochs']} epochs); data: "
+               f"{ui_state.data_label(data)}.")
+    g1, g2 = st.columns([2, 1])
+    grid_name = g1.selectbox("Vary", list(GRIDS), key="c_grid")
+    field, values = GRIDS[grid_name]
+    chosen = g1.multiselect("Values", values, default=values, key=f"c_values_{field}",
+                            format_func=lambda v: str(v).upper() if field == "cell" else f"{v:g}"
+                            if isinstance(v, float) else str(v))
+    epochs = g2.slider("Epochs for every run", 1, 30, int(train_opts["epochs"]), key="c_epochs")
+    g2.caption(f"{len(chosen)} runs · they wait in the shared queue and train one after another "
+               f"({queue.snapshot()['max_concurrent']} at once).")
+    if st.button(f"▶ Train {len(chosen)} runs", type="primary", disabled=not chosen or data.get("name") == "upload"):
+        try:
+            _, splits = load_data(ui_state.dataset_key(data), data)
+            names = []
+            for value in chosen:
+                model, train = dict(model_opts), {**train_opts, "epochs": epochs}
+                if field == "lr":
+                    train["lr"] = value
+                elif field == "dropout":
+                    model["head_dropout"] = model["embedding_dropout"] = value
+                else:
+                    model[field] = value
+                label = f"grid-{field}-{value}"
+                names.append(queue.submit(runs.RunRequest(
+                    splits, model, train, {**data, "label": ui_state.data_label(data)},
+                    st.session_state.get("gs_tokenizer", {}), vocab_opts, runs.slugify(label)),
+                    owner=st.session_state.get("gs_owner", "")))
+            st.session_state["c_selected"] = names
+            st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
+        except GateScopeError as error:
+            st.error(f"The grid could not start: {error}")
+    if data.get("name") == "upload":
+        st.caption("Grids use catalogue or synthetic data; train uploads one run at a time on the Train page.")
+
+# ---------------------------------------------------------------- pick runs
+all_runs = runs.list_runs(queue=queue)
+if not all_runs:
+    st.info("No runs yet: train one on the Train page or start a grid above.")
+    st.stop()
+by_name = {r.name: r for r in all_runs}
+default = [n for n in st.session_state.get("c_selected", []) if n in by_name] or [r.name for r in all_runs[:3]]
+st.session_state["c_selected"] = default
+selected = st.multiselect("Runs to compare", list(by_name), key="c_selected", format_func=lambda n: by_name[n].label)
+if not selected:
+    st.info("Pick at least one run.")
+    st.stop()
+
+
+def render(selected: list[str]) -> None:
+    records = [runs.load_run(n, queue=queue) for n in selected if n in by_name]
+    active = [r for r in records if r.state in runs.ACTIVE_STATES]
+    if active:
+        st.caption("⏳ " + ", ".join(f"{r.name}: {r.state}" + (f" (queue position {r.queue_position})"
+                                                               if r.queue_position else "") for r in active))
+    series = {r.name: r.epochs() for r in records}
+    colors = {}
+    cells = [r.config.get("model", {}).get("cell", "") for r in records]
+    if len(set(cells)) == len(cells):  # one run per cell type: use the cell colours
+        colors = {r.name: plots.cell_color(c) for r, c in zip(records, cells)}
+    metric = st.segmented_control(
+        "Curve", ["val_accuracy", "val_loss", "both_loss", "both_accuracy", "val_macro_f1"], key="c_metric",
+        format_func={"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
+                     "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
+                     "val_macro_f1": "Validation macro-F1"}.get) or "val_accuracy"
+    st.plotly_chart(plots.compare_curves(series, metric, colors=colors), width="stretch", key="c_curves",
+                    config={"displayModeBar": False})
+    table = pd.DataFrame([r.summary() for r in records])
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "best val acc": st.column_config.NumberColumn(format="percent"),
+        "test acc": st.column_config.NumberColumn(format="percent"),
+        "test macro-F1": st.column_config.NumberColumn(format="%.3f"),
+        "params": st.column_config.NumberColumn(format="localized"),
+        "s / epoch": st.column_config.NumberColumn(format="%.2f"),
+    })
+    if active:
+        st.session_state["c_was_active"] = True
+    elif st.session_state.pop("c_was_active", False):
+        st.rerun()
+
+
+live = any(by_name[n].state in runs.ACTIVE_STATES for n in selected)
+st.fragment(run_every=1.5 if live else None)(render)(selected)
+
+# ---------------------------------------------------------------- one sentence, every model
+st.subheader("The same sentence through every selected model")
+st.session_state.setdefault("c_text", "not bad at all , i enjoyed it")
+text = st.text_input("Sentence", key="c_text", max_chars=1000)
+rows = []
+for name in selected:
+    record = by_name[name]
+    path = record.best_path
+    if path is None:
+        continue
+    try:
+        probs = predict(str(path), path.stat().st_mtime, text)
+        rows.append({"model": f"{record.display_name} · {name}", "probabilities": probs})
+    except GateScopeError as error:
+        st.warning(f"{name}: {error}")
+if rows and text.strip():
+    label_names = list(rows[0]["probabilities"])
+    st.plotly_chart(plots.model_probability_bars(rows, label_names), width="stretch", key="c_sentence",
+                    config={"displayModeBar": False})
+elif not rows:
+    st.caption("The selected runs have no checkpoint yet (one appears after the first epoch).")
+
+# ---------------------------------------------------------------- reference results
+results = Path(_ROOT) / "benchmarks" / "results"
+files = sorted(p for p in results.glob("*") if p.suffix in (".md", ".csv")) if results.is_dir() else []
+if files:
+    st.subheader("Reference results")
+    st.caption("Measured by `benchmarks/` scripts on the project's reference machine.")
+    for path in files:
+        with st.expander(path.name):
+            if path.suffix == ".csv":
+                try:
+                    st.dataframe(pd.read_csv(path), hide_index=True, width="stretch")
+                except Exception:  # noqa: BLE001
+                    st.code(path.read_text(encoding="utf-8", errors="replace")[:5000])
+            else:
+                st.markdown(path.read_text(encoding="utf-8", errors="replace")[:20000])
