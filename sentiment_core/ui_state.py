@@ -535,3 +535,72 @@ def load_uploaded_bundle(content: bytes, filename: str):
         path = Path(tmp) / (Path(filename).name or "upload.safetensors")
         path.write_bytes(content)
         return load_bundle_file(path)
+
+
+_CACHED: dict = {}
+UPLOAD_CHOICE = "upload"
+
+
+def cached_bundle(path: str | Path, mtime: float):
+    """A bundle shared by every session (``st.cache_resource``): read-only, never mutate it."""
+    import streamlit as st
+
+    fn = _CACHED.get("bundle")
+    if fn is None:
+        fn = st.cache_resource(show_spinner="Loading the model…", max_entries=16)(
+            lambda path, mtime: load_bundle_file(path))
+        _CACHED["bundle"] = fn
+    return fn(str(path), float(mtime))
+
+
+def model_picker(prefix: str, container=None, help: str | None = None) -> LoadedModel | None:
+    """Shipped models, runs with a checkpoint, or an uploaded bundle. The choice is shared
+    by the Explain, Inside-the-cell and Gradients pages. Errors are shown, never raised."""
+    import hashlib
+
+    import streamlit as st
+
+    from . import runs
+    from .errors import CheckpointError
+
+    where = container or st
+    choices = model_choices(runs.list_runs(), list_shipped())
+    keys = [c.key for c in choices] + [UPLOAD_CHOICE]
+    labels = {c.key: c.label for c in choices}
+    labels[UPLOAD_CHOICE] = "Upload a model bundle (.safetensors)…"
+    wanted = st.session_state.get("gs_model_key")
+    if wanted not in keys:
+        shipped = [k for k in keys if k.startswith("shipped:")]
+        preferred = [f"shipped:{n}" for n in HOME_PREFERENCE if f"shipped:{n}" in keys]
+        wanted = (preferred or shipped or keys)[0]
+    st.session_state[f"{prefix}_model"] = wanted
+    key = where.selectbox("Model", keys, key=f"{prefix}_model", format_func=labels.get,
+                          help=help or "Shipped models, your runs' best checkpoints, or a bundle file.")
+    st.session_state["gs_model_key"] = key
+    if key != UPLOAD_CHOICE:
+        choice = next(c for c in choices if c.key == key)
+        try:
+            bundle = cached_bundle(choice.path, choice.path.stat().st_mtime)
+        except (CheckpointError, OSError) as error:
+            where.error(f"This model cannot be loaded: {error}")
+            return None
+        return LoadedModel(f"{key}@{choice.path.stat().st_mtime}", choice.label, bundle)
+    uploaded = where.file_uploader("Model bundle", type=["safetensors"], key=f"{prefix}_bundle_file",
+                                   help="A .safetensors bundle downloaded from the Train page (or saved with "
+                                        "GateScope's save_checkpoint). Pickled .pt/.pth files are refused because "
+                                        "loading them can run code.")
+    if uploaded is not None:
+        content = uploaded.getvalue()
+        sha = hashlib.sha256(content).hexdigest()[:16]
+        current = st.session_state.get("gs_uploaded_bundle")
+        if not current or current[0] != sha:
+            try:
+                st.session_state["gs_uploaded_bundle"] = (sha, uploaded.name, load_uploaded_bundle(content, uploaded.name))
+            except CheckpointError as error:
+                where.error(f"**{uploaded.name}** cannot be used: {error}")
+                return None
+    current = st.session_state.get("gs_uploaded_bundle")
+    if not current:
+        where.info("Upload a bundle to explain it.")
+        return None
+    return LoadedModel(f"upload:{current[0]}", f"Upload · {current[1]}", current[2])

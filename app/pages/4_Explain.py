@@ -1,0 +1,236 @@
+"""Explain: why did the model decide that? Gates, states, trajectory, attributions, what-ifs."""
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from sentiment_core import plots, ui_state  # noqa: E402
+from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits,  # noqa: E402
+                                    integrated_gradients, occlusion, saliency, trace, trajectory)
+from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS  # noqa: E402
+from sentiment_core.predict import Predictor  # noqa: E402
+
+ui_state.page("Explain", "🔍")
+NOBAR = {"displayModeBar": False}
+
+# Cached per (model key, text, options); the bundle itself is shared and never mutated.
+MODELS: dict = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_trace(model_key: str, text: str):
+    return trace(MODELS[model_key], text)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_trajectory(model_key: str, text: str):
+    return trajectory(MODELS[model_key], text)
+
+
+@st.cache_data(show_spinner="Integrating gradients…", max_entries=128)
+def cached_ig(model_key: str, text: str, target: int, baseline: str, n_steps: int, output: str):
+    return integrated_gradients(MODELS[model_key], text, target=target, baseline=baseline, n_steps=n_steps,
+                                output=output)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_saliency(model_key: str, text: str, target: int, output: str):
+    return saliency(MODELS[model_key], text, target=target, output=output)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_occlusion(model_key: str, text: str, target: int, mode: str, output: str):
+    return occlusion(MODELS[model_key], text, mode=mode, target=target, output=output)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_edits(model_key: str, text: str, edit: str, replacement: str, target: int):
+    return counterfactual_edits(MODELS[model_key], text, edit=edit, replacement=replacement, target=target)
+
+
+st.title("🔍 Explain a prediction")
+top = st.columns([2, 3], gap="large")
+with top[0]:
+    loaded = ui_state.model_picker("e")
+if loaded is None:
+    st.stop()
+MODELS[loaded.key] = loaded.bundle
+bundle = loaded.bundle
+cfg = bundle.model_config
+label_names = list(bundle.label_names)
+with top[1]:
+    st.session_state.setdefault("e_text", ui_state.EXAMPLES[3])
+    text = st.text_input("Sentence", key="e_text", max_chars=2000)
+    st.pills("Examples", ui_state.EXAMPLES, key="e_example", label_visibility="collapsed",
+             on_change=lambda: st.session_state.update(e_text=st.session_state["e_example"] or st.session_state["e_text"]))
+st.caption(f"{loaded.label} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
+           f"classes: {', '.join(label_names)}")
+
+check = check_explainable(bundle, text)
+if not check.ok:
+    st.error(f"{check.message}")
+    st.stop()
+for note in check.notes:
+    st.caption(f"ℹ️ {note}")
+
+traced = cached_trace(loaded.key, text)
+pred = traced.prediction
+tokens = list(traced.tokens)
+
+p1, p2 = st.columns([1, 2], gap="large")
+with p1:
+    color = plots.class_color(pred.label_name)
+    st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
+                unsafe_allow_html=True)
+    st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
+                    width="stretch", config=NOBAR, key="e_probs")
+with p2:
+    st.session_state.setdefault("e_target", pred.label_name)
+    if st.session_state["e_target"] not in label_names:
+        st.session_state["e_target"] = pred.label_name
+    st.segmented_control("Explain which class?", label_names, key="e_target",
+                         help="Attributions and what-if edits follow this class (default: the prediction).")
+    target_name = st.session_state.get("e_target") or pred.label_name
+    target = label_names.index(target_name)
+    st.markdown("**Integrated gradients** — how much each word pushed the model towards "
+                f"*{target_name}* (green) or away from it (red):")
+    a1, a2, a3 = st.columns(3)
+    st.session_state.setdefault("e_baseline", EXPLAIN_SPEC["baseline"].default)
+    st.session_state.setdefault("e_steps", EXPLAIN_SPEC["n_steps"].default)
+    st.session_state.setdefault("e_output", EXPLAIN_SPEC["output"].default)
+    ui_state.widget(EXPLAIN_SPEC["baseline"], "e_baseline", a1)
+    ui_state.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
+    ui_state.widget(EXPLAIN_SPEC["output"], "e_output", a3)
+    ig = cached_ig(loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
+                   st.session_state["e_output"])
+    st.markdown(plots.token_html(ig.tokens, ig.scores), unsafe_allow_html=True)
+    st.markdown(plots.color_legend_html(f"pushes towards {target_name}", "pushes away"), unsafe_allow_html=True)
+    ok = ig.relative_delta < 0.05
+    st.caption(f"{'✅' if ok else '⚠️'} Convergence delta {ig.delta:+.4f} ({ig.relative_delta:.1%} of the score "
+               f"change {ig.input_score:.3f} → baseline {ig.baseline_score:.3f}). "
+               + ("Small: the attributions add up." if ok else "Large: raise the integration steps."))
+
+tab_gates, tab_states, tab_traj, tab_attr, tab_edit = st.tabs(
+    ["🚪 Gates", "🧠 Hidden & cell states", "📈 Word by word", "🎯 Saliency & occlusion", "✏️ What if?"])
+
+directions = traced.directions
+dir_names = [d.name for d in directions]
+
+with tab_gates:
+    g1, g2, g3, g4 = st.columns(4)
+    which = g1.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
+                         key="e_dir") if len(directions) > 1 else 0
+    d = directions[which]
+    gate_names = list(d.gates)
+    gate = g2.selectbox("Gate", gate_names, key="e_gate",
+                        format_func=lambda g: f"{g.replace('_', ' ')} ({GATE_SYMBOLS.get(g, '')})")
+    sort = g3.selectbox("Sort units", ["index", "variance", "mean", "last"], key="e_sort",
+                        format_func={"index": "by index", "variance": "most changing first", "mean": "most open first",
+                                     "last": "by value at the last word"}.get)
+    top_k = g4.slider("Show top units", 1, cfg.hidden_dim, min(cfg.hidden_dim, 32), key="e_topk")
+    values, order = plots.sort_units(np.asarray(d.gates[gate]).T, sort, top_k)
+    act = ACTIVATIONS.get(gate, "none")
+    zmin, zmax = plots.GATE_RANGES.get(act, (None, None))
+    scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
+    st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
+                                  f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale, act,
+                                  value_name=gate), width="stretch", config=NOBAR, key="e_gate_map")
+    st.caption({"input": "Input gate: how much of the new candidate is written into the memory (1 = all).",
+                "forget": "Forget gate: how much of the old memory is kept (1 = keep, 0 = erase). Watch it drop "
+                          "at words like 'but'.",
+                "cell_candidate": "Cell candidate: the new information proposed at this word (−1..1).",
+                "output": "Output gate: how much of the memory is shown as the hidden state.",
+                "reset": "Reset gate: how much of the past the new candidate may look at.",
+                "update": "Update gate: PyTorch's z. h_t = (1−z)·n + z·h_{t−1}: 1 keeps the old state.",
+                "new": "New candidate n (−1..1).",
+                "preactivation": "Plain RNN: the value before tanh (no gates)."}.get(gate, ""))
+
+with tab_states:
+    s_which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
+                           key="e_sdir") if len(directions) > 1 else 0
+    sd = directions[s_which]
+    hv, horder = plots.sort_units(np.asarray(sd.hidden).T, st.session_state.get("e_sort", "index"),
+                                  st.session_state.get("e_topk", 32))
+    st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in horder], f"hidden state h · {sd.name}", -1, 1,
+                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=NOBAR, key="e_hidden")
+    if sd.cell is not None:
+        cv, corder = plots.sort_units(np.asarray(sd.cell).T, st.session_state.get("e_sort", "index"),
+                                      st.session_state.get("e_topk", 32))
+        bound = float(np.abs(cv).max()) or 1.0
+        st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in corder], f"cell state c · {sd.name}",
+                                      -bound, bound, plots.DIVERGING, "c", value_name="c"),
+                        width="stretch", config=NOBAR, key="e_cell")
+        st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
+    st.caption("Sorting and top-k follow the Gates tab.")
+
+with tab_traj:
+    traj = cached_trajectory(loaded.key, text)
+    if traj.available:
+        probs = np.asarray(traj.probabilities)
+        st.plotly_chart(plots.trajectory(traj.tokens, {n: probs[:, i] for i, n in enumerate(traj.label_names)},
+                                         "Prediction after each word"), width="stretch", config=NOBAR, key="e_traj")
+        st.caption("Each point is the model's answer if the text ended at that word: watch it flip at 'not' or 'but'.")
+    else:
+        st.info(traj.reason)
+        if traj.forward_scores is not None:
+            fs = np.asarray(traj.forward_scores)
+            st.plotly_chart(plots.line_chart(range(len(traj.tokens)), {n: fs[:, i] for i, n in enumerate(traj.label_names)},
+                                             "reading position", "forward-half score (logit scale)"),
+                            width="stretch", config=NOBAR, key="e_fwd")
+
+with tab_attr:
+    st.caption("Three ways to ask 'which words mattered?'. They often agree on the big words and disagree on the "
+               "small ones: that disagreement is worth discussing.")
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG"),
+                        width="stretch", config=NOBAR, key="e_ig_bars")
+    with c2:
+        sal = cached_saliency(loaded.key, text, target, st.session_state["e_output"])
+        st.plotly_chart(plots.attribution_bars(sal.tokens, sal.gradient_x_input, "Saliency (gradient × input)",
+                                               value_name="grad×input"), width="stretch", config=NOBAR, key="e_sal")
+    with c3:
+        st.session_state.setdefault("e_occ", EXPLAIN_SPEC["occlusion_mode"].default)
+        occ = cached_occlusion(loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
+        st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop"),
+                        width="stretch", config=NOBAR, key="e_occ_bars")
+        ui_state.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
+        st.caption(occ.description)
+
+with tab_edit:
+    st.markdown("Click a word to edit it and see the prediction change.")
+    clicked = st.pills("Words", list(range(len(tokens))), format_func=lambda i: tokens[i], key="e_click",
+                       label_visibility="collapsed")
+    e1, e2 = st.columns(2)
+    action = e1.radio("Edit", ["drop", "replace"], horizontal=True, key="e_action",
+                      format_func={"drop": "drop the word", "replace": "replace it with…"}.get)
+    replacement = e2.text_input("Replacement word", "good", key="e_replacement", disabled=action == "drop",
+                                max_chars=40)
+    if clicked is not None and clicked < len(tokens):
+        edited = [t for i, t in enumerate(tokens) if i != clicked] if action == "drop" else \
+            [replacement.strip() or "<unk>" if i == clicked else t for i, t in enumerate(tokens)]
+        new_text = " ".join(edited)
+        after = Predictor(bundle).predict([new_text])[0]
+        before_p = float(pred.probabilities[target])
+        after_p = float(after.probabilities[target_name])
+        st.markdown(f"**Edited:** {new_text}")
+        m1, m2 = st.columns(2)
+        m1.metric(f"P({target_name})", f"{after_p:.1%}", f"{after_p - before_p:+.1%}")
+        m2.metric("Prediction", after.label, "flipped!" if after.label != pred.label_name else "unchanged",
+                  delta_color="off")
+    st.divider()
+    st.markdown(f"**Every edit at once** — change of P({target_name}) when each word is "
+                f"{'dropped' if action == 'drop' else 'replaced'}:")
+    edits = cached_edits(loaded.key, text, action, replacement.strip() or "<unk>", target)
+    st.plotly_chart(plots.attribution_bars(edits.tokens, edits.delta, value_name="Δ probability"), width="stretch",
+                    config=NOBAR, key="e_edits")
+    flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]
+    st.caption(("Editing " + ", ".join(f"'{t}'" for t in flips) + " flips the prediction.") if flips
+               else "No single edit flips the prediction.")
+    if action == "replace" and not edits.replacement_known:
+        st.caption(f"'{replacement}' is not in the vocabulary, so it is read as <unk>.")
