@@ -1,7 +1,7 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
 Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``,
-``pretrain``. Every model and training option is a flag generated from the same
+``pretrain``, ``serve``. Every model and training option is a flag generated from the same
 ``ModelConfig``/``TrainConfig`` specs the app's sliders use.
 """
 from __future__ import annotations
@@ -267,6 +267,12 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import serve
+
+    return serve(args.host, args.port, args.model, args.threads)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatescope", description="GateScope: train, evaluate and explain "
                                      "RNN / LSTM / BiLSTM / GRU sentiment classifiers.")
@@ -327,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--only", nargs="*", help="build only these bundles")
     pt.add_argument("--threads", type=int, help="CPU threads for torch")
     pt.set_defaults(func=cmd_pretrain)
+
+    sv = sub.add_parser("serve", help="run the REST API", description="Serve POST /predict, POST /explain, "
+                        "GET /models and GET /health (OpenAPI docs at /docs) with uvicorn.")
+    sv.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1; 0.0.0.0 for all)")
+    sv.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    sv.add_argument("--model", help="default model: a shipped name or run:<run name> (see GET /models)")
+    sv.add_argument("--threads", type=int, help="requests evaluated at once, one CPU thread each (default: 2)")
+    sv.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The bad-input corpus (small files in this folder) and its generator (``corpus``)."""
