@@ -1,0 +1,123 @@
+"""Inside the cell: one time step with the real numbers, the parameter count, the RNN types."""
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from sentiment_core import ui_state  # noqa: E402
+from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace  # noqa: E402
+
+ui_state.page("Inside the cell", "🧮")
+ASSETS = Path(_ROOT) / "assets"
+MODELS: dict = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_trace(model_key: str, text: str):
+    return trace(MODELS[model_key], text)
+
+
+st.title("🧮 Inside the cell")
+st.markdown("One time step of one hidden unit, with the model's real weights: every term of every gate, the "
+            "equations with the numbers filled in, and a check that NumPy gets exactly what PyTorch computed.")
+
+tab_step, tab_params, tab_types = st.tabs(["🔢 Step through", "🧾 Counting parameters", "🔀 RNN types & cells"])
+
+with tab_step:
+    c1, c2 = st.columns([2, 3], gap="large")
+    with c1:
+        loaded = ui_state.model_picker("i")
+    if loaded is not None:
+        MODELS[loaded.key] = loaded.bundle
+        cfg = loaded.bundle.model_config
+        with c2:
+            st.session_state.setdefault("i_text", "the movie was not good")
+            text = st.text_input("Sentence", key="i_text", max_chars=500)
+        check = check_explainable(loaded.bundle, text)
+        if not check.ok:
+            st.error(check.message)
+        else:
+            traced = cached_trace(loaded.key, text)
+            tokens = list(traced.tokens)
+            s1, s2, s3 = st.columns(3)
+            dirs = traced.directions
+            which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name,
+                                 key="i_dir") if len(dirs) > 1 else 0
+            d = dirs[which]
+            st.session_state["i_t"] = min(st.session_state.get("i_t", min(3, len(tokens) - 1)), len(tokens) - 1)
+            t = s2.select_slider("Time step (word)", options=list(range(len(tokens))), key="i_t",
+                                 format_func=lambda i: f"{i}: {tokens[i]}") if len(tokens) > 1 else 0
+            st.session_state["i_unit"] = min(st.session_state.get("i_unit", 0), cfg.hidden_dim - 1)
+            unit = s3.number_input("Hidden unit j", 0, cfg.hidden_dim - 1, key="i_unit",
+                                   help=f"0 to {cfg.hidden_dim - 1}: each unit has its own row in every weight matrix.")
+            step = step_through(loaded.bundle, text, d.layer, d.direction, int(t), int(unit), traced=traced)
+            if step.matches_pytorch:
+                st.success(f"NumPy recompute = PyTorch ✓ (largest difference {step.max_abs_error:.1e})")
+            else:
+                st.error(f"NumPy and PyTorch differ by {step.max_abs_error:.1e}: please report this model.")
+            st.markdown(f"**{cfg.cell.upper()}**, {step.direction_name}, reading **'{step.token}'** (t = {step.t}), "
+                        f"unit j = {step.unit}. Previous hidden value h = {step.hidden_prev:+.4f}"
+                        + (f", previous memory c = {step.cell_prev:+.4f}" if step.cell_prev is not None else "") + ".")
+            for eq in step.equations:
+                st.markdown(f"**{eq.name.replace('_', ' ')}**")
+                st.latex(eq.symbolic)
+                st.latex(eq.numeric)
+            st.dataframe(pd.DataFrame([{
+                "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W·x": g.wx, "U·h": g.uh, "b_ih": g.b_ih,
+                "b_hh": g.b_hh, "before activation": g.preactivation, "activation": g.activation,
+                "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]),
+                hide_index=True, width="stretch",
+                column_config={k: st.column_config.NumberColumn(format="%.4f") for k in
+                               ("W·x", "U·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
+            new = f"new hidden value h = {step.hidden_new:+.4f} (PyTorch {step.pytorch_hidden:+.4f})"
+            if step.cell_new is not None:
+                new += f", new memory c = {step.cell_new:+.4f} (PyTorch {step.pytorch_cell:+.4f})"
+            st.info(new)
+            st.caption("W·x: the gate's input-weight row times this word's input vector. U·h: its recurrent row times "
+                       "the previous hidden state. PyTorch keeps two biases per gate (b_ih and b_hh).")
+
+with tab_params:
+    if loaded is None:
+        st.info("Pick a model in the Step-through tab.")
+    else:
+        counts = parameter_counts(loaded.bundle)
+        cfg = loaded.bundle.model_config
+        g = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+        st.markdown(f"Each recurrent layer and direction of a **{cfg.cell.upper()}** has **g = {g}** gate block"
+                    f"{'s' if g > 1 else ''}, each with an input matrix, a recurrent matrix and two bias vectors:")
+        st.latex(r"\text{params} = \underbrace{g \cdot H \cdot \text{in}}_{W_{ih}} + "
+                 r"\underbrace{g \cdot H \cdot H}_{W_{hh}} + \underbrace{2 \cdot g \cdot H}_{b_{ih},\, b_{hh}} "
+                 r"= g \cdot H \cdot (\text{in} + H) + 2 g H")
+        st.dataframe(pd.DataFrame([{"layer": r.layer, "shapes": r.shape, "formula": r.formula, "parameters": r.count,
+                                    "trained": "yes" if r.trainable else "frozen"} for r in counts.rows]),
+                     hide_index=True, width="stretch",
+                     column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+        ok = "✓ equals" if counts.matches else "✗ differs from"
+        st.success(f"Sum of the rows: {counts.total:,} parameters — {ok} PyTorch's count "
+                   f"(sum of p.numel() = {counts.actual:,}).")
+        st.caption("Why two biases? Mathematically one would do; PyTorch keeps both for compatibility with NVIDIA's "
+                   "cuDNN kernels. Keras keeps one, so Keras counts are 2·g·H smaller.")
+
+with tab_types:
+    st.markdown("Recurrent networks reuse one cell at every step. What changes between tasks is where inputs go in "
+                "and outputs come out. Sentiment analysis is **many to one**: read every word, answer once.")
+    cols = st.columns(2)
+    for i, name in enumerate(["rnn_one_to_one", "rnn_one_to_many", "rnn_many_to_one", "rnn_many_to_many"]):
+        path = ASSETS / f"{name}.svg"
+        if path.is_file():
+            cols[i % 2].image(str(path), width="stretch")
+    st.divider()
+    cols = st.columns(2)
+    for col, name, caption in ((cols[0], "lstm_cell", "LSTM: a separate memory lane c; the forget gate decides "
+                                "what stays, so gradients can flow back through many steps."),
+                               (cols[1], "gru_cell", "GRU: no separate memory; the update gate z mixes old and new. "
+                                "Fewer parameters (3 gate blocks instead of 4).")):
+        path = ASSETS / f"{name}.svg"
+        if path.is_file():
+            col.image(str(path), width="stretch")
+            col.caption(caption)
