@@ -1,0 +1,211 @@
+"""Run registry, background worker and shared queue."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sentiment_core import runs
+from sentiment_core.checkpoint import load_checkpoint
+from sentiment_core.data import make_negation, make_splits
+
+MODEL = {"cell": "gru", "emb_dim": 8, "hidden_dim": 8}
+TRAIN = {"epochs": 2, "batch_size": 32, "lr": 1e-2, "max_len": 20, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(make_negation(200), seed=0)
+
+
+def request(splits, **train) -> runs.RunRequest:
+    return runs.RunRequest(splits, dict(MODEL), {**TRAIN, **train}, {"name": "synthetic_negation", "label": "neg"},
+                           vocab={"min_freq": 1, "max_size": 200}, label="test")
+
+
+@pytest.mark.parametrize("name", ["../evil", "..", "a/b", "/etc", "", ".hidden", "x" * 81, "a..b", "sp ace", "é"])
+def test_unsafe_names_rejected(name, tmp_path):
+    with pytest.raises(runs.RunError):
+        runs.validate_run_name(name)
+    with pytest.raises(runs.RunError):
+        runs.load_run(name, tmp_path)
+
+
+def test_safe_names_and_slugs():
+    assert runs.validate_run_name("lstm-0622_a.1") == "lstm-0622_a.1"
+    assert runs.slugify("My LSTM #2 / ../x") == "my-lstm-2-x"
+    assert runs.validate_run_name(runs.new_run_name("../../etc")).startswith("etc-")
+
+
+def test_submit_rejects_unsafe_name_and_bad_settings(tmp_path, splits):
+    queue = runs.RunQueue(tmp_path, executor="thread")
+    try:
+        with pytest.raises(runs.RunError):
+            queue.submit(request(splits), name="../escape")
+        with pytest.raises(runs.RunError, match="hidden_dim"):
+            queue.submit(runs.RunRequest(splits, {"cell": "lstm", "hidden_dim": 100000}, TRAIN))
+        with pytest.raises(runs.RunError, match="lr"):
+            queue.submit(request(splits, lr=100.0))
+        assert not any(tmp_path.iterdir())
+        assert not (tmp_path.parent / "escape").exists()
+    finally:
+        queue.close()
+
+
+def test_run_persists_and_reloads(tmp_path, splits):
+    queue = runs.RunQueue(tmp_path, executor="thread")
+    try:
+        name = queue.submit(request(splits), name="persist-1")
+        record = queue.wait(name, 60)
+    finally:
+        queue.close()
+    assert record.state == "completed"
+    for file in ("config.json", "status.json", "epochs.jsonl", "batches.jsonl", "result.json", runs.BEST_FILE):
+        assert (tmp_path / name / file).is_file(), file
+    # a "restarted server": no queue, read from disk only
+    runs.set_shared_queue(None)
+    again = runs.load_run(name, tmp_path, queue=None)
+    assert again.state == "completed"
+    assert len(again.epochs()) == 2 and again.batches()
+    assert again.result["test_accuracy"] is not None
+    assert again.summary()["params"] > 0
+    assert [r.name for r in runs.list_runs(tmp_path)] == [name]
+    bundle = load_checkpoint(again.best_path)
+    assert bundle.model_config.cell == "gru"
+    (tmp_path / "not-a-run").mkdir()
+    (tmp_path / "stray.txt").write_text("x")
+    assert [r.name for r in runs.list_runs(tmp_path)] == [name]
+    runs.delete_run(name, tmp_path)
+    assert runs.list_runs(tmp_path) == []
+
+
+def test_queue_respects_concurrency(tmp_path, splits):
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    try:
+        names = [queue.submit(request(splits, epochs=3)) for _ in range(3)]
+        seen_running = 0
+        positions = set()
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            snap = queue.snapshot()
+            seen_running = max(seen_running, len(snap["running"]))
+            for n in names:
+                pos = queue.position(n)
+                if pos:
+                    positions.add(pos)
+            if all(runs.load_run(n, tmp_path, queue).state == "completed" for n in names):
+                break
+            time.sleep(0.02)
+        assert seen_running == 1
+        assert {1, 2} <= positions  # runs waited with visible positions
+        queue.set_max_concurrent(2)
+        assert queue.snapshot()["max_concurrent"] == 2
+        with pytest.raises(runs.RunError):
+            queue.set_max_concurrent(0)
+    finally:
+        queue.close()
+
+
+def test_stop_queued_and_running(tmp_path, splits):
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    try:
+        first = queue.submit(request(splits, epochs=50))
+        second = queue.submit(request(splits))
+        assert queue.stop(second)
+        assert runs.load_run(second, tmp_path, queue).state == "stopped"
+        deadline = time.time() + 30
+        while runs.load_run(first, tmp_path, queue).state != "running" and time.time() < deadline:
+            time.sleep(0.02)
+        assert queue.stop(first)
+        record = queue.wait(first, 60)
+        assert record.state == "stopped"
+    finally:
+        queue.close()
+
+
+def test_default_concurrency_from_env(monkeypatch):
+    monkeypatch.setenv(runs.MAX_CONCURRENT_ENV, "3")
+    assert runs.default_max_concurrent() == 3
+    monkeypatch.setenv(runs.MAX_CONCURRENT_ENV, "nonsense")
+    assert runs.default_max_concurrent() == 1
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, "/tmp/some-runs")
+    assert runs.runs_dir() == Path("/tmp/some-runs")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_interrupted_run_keeps_metrics_and_checkpoint(tmp_path, splits):
+    """A run whose worker died mid-training shows as interrupted with what it had."""
+    queue = runs.RunQueue(tmp_path, executor="thread")
+    try:
+        name = queue.submit(request(splits))
+        queue.wait(name, 60)
+    finally:
+        queue.close()
+    status_path = tmp_path / name / "status.json"
+    status = json.loads(status_path.read_text())
+    # rewrite it as a run still "running" in a worker process that no longer exists
+    status.update(state="running", pid=_dead_pid(), executor="process", owner_token="another-server",
+                  heartbeat=time.time(), last_finished_epoch=2)
+    status_path.write_text(json.dumps(status))
+    (tmp_path / name / "result.json").unlink()
+    record = runs.load_run(name, tmp_path, queue=None)
+    assert record.state == "interrupted"
+    assert "epoch 2" in record.message
+    assert len(record.epochs()) == 2
+    assert load_checkpoint(record.best_path).model_config.cell == "gru"
+    assert json.loads(status_path.read_text())["state"] == "interrupted"  # persisted
+    # a stale heartbeat also means interrupted, even if the pid exists
+    status.update(state="running", pid=os.getpid(), heartbeat=time.time() - 3600)
+    status_path.write_text(json.dumps(status))
+    assert runs.load_run(name, tmp_path, queue=None).state == "interrupted"
+    # queued by a server that is gone
+    status.update(state="queued", owner_pid=_dead_pid())
+    status_path.write_text(json.dumps(status))
+    assert runs.load_run(name, tmp_path, queue=None).state == "interrupted"
+
+
+def test_process_worker_killed_is_interrupted(tmp_path, splits):
+    """The real thing: a spawned worker killed with SIGKILL after an epoch."""
+    queue = runs.RunQueue(tmp_path, executor="process")
+    try:
+        name = queue.submit(request(splits, epochs=100, patience=0))
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            record = runs.load_run(name, tmp_path, queue)
+            if record.state == "running" and len(record.epochs()) >= 1 and record.best_path:
+                break
+            time.sleep(0.1)
+        pid = record.status["pid"]
+        assert pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 30
+        while runs.load_run(name, tmp_path, queue).state != "interrupted" and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        queue.close()
+    record = runs.load_run(name, tmp_path, queue=None)
+    assert record.state == "interrupted"
+    assert record.epochs()
+    assert load_checkpoint(record.best_path).model_config.cell == "gru"
+
+
+def test_failed_run_has_friendly_message(tmp_path, splits):
+    path = tmp_path / "broken"
+    path.mkdir()
+    runs.write_json(path / "config.json", {"train": {"epochs": 1, "nonsense": 1}, "model": {}})
+    runs.write_json(path / "status.json", {"state": "queued"})
+    status = runs.execute_run(path, splits)
+    assert status["state"] == "failed"
+    assert "Traceback" not in status["message"]
+    assert (path / "error.log").read_text().startswith("Traceback")
