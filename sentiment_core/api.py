@@ -576,7 +576,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | None = None, t
     threads = threads or min(2, os.cpu_count() or 1)
     if threads < 1:
         raise GateScopeError(f"--threads must be at least 1, got {threads}")
-    torch.set_num_threads(1)
     app = create_app(default_model=model, concurrency=threads)
+    torch.set_num_threads(1)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
