@@ -123,3 +123,36 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+_SHARED: dict = {}
+
+
+def shared_pretrained_dir() -> Path:
+    """One pretrained folder for the whole test session (built once per process)."""
+    import tempfile
+
+    if "pretrained" not in _SHARED:
+        _SHARED["pretrained"] = tiny_pretrained_dir(Path(tempfile.mkdtemp(prefix="gatescope-pretrained-")))
+    return _SHARED["pretrained"]
+
+
+def app_env(monkeypatch, tmp_path: Path) -> Path:
+    """Point the app at a fresh runs folder, the thread executor and the shared models."""
+    runs_dir = tmp_path / "runs"
+    monkeypatch.setenv("GATESCOPE_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("GATESCOPE_RUN_EXECUTOR", "thread")
+    monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(shared_pretrained_dir()))
+    return runs_dir
+
+
+def wait_for(at, predicate, timeout: float = 90.0, interval: float = 0.5):
+    """Rerun an AppTest until ``predicate(at)`` holds (background training)."""
+    deadline = time.time() + timeout
+    while True:
+        at.run()
+        if predicate(at):
+            return at
+        if time.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
