@@ -1,0 +1,35 @@
+"""Compare page: overlaid runs, table, one sentence through every model, grid training."""
+from __future__ import annotations
+
+from browser.app_support import SMALL_DATA, TIMEOUT, app_env, completed_run, page_path, wait_for
+from streamlit.testing.v1 import AppTest
+
+
+def test_compare_existing_runs_and_sentence(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    completed_run(runs_dir, "rnn", epochs=1)
+    completed_run(runs_dir, "lstm", epochs=1)
+    at = AppTest.from_file(page_path("pages/3_Compare.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert set(table["model"]) == {"RNN", "LSTM"}
+    assert table["params"].notna().all()
+    assert len(at.get("plotly_chart")) == 2  # curves + sentence through both models
+    at.text_input(key="c_text").input("awful").run()
+    assert not at.exception
+    at.segmented_control(key="c_metric").set_value("both_loss").run()
+    assert not at.exception
+
+
+def test_grid_trains_on_the_same_data(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = AppTest.from_file(page_path("pages/3_Compare.py"), default_timeout=TIMEOUT)
+    at.session_state["gs_data"] = dict(SMALL_DATA)
+    at.run()
+    assert any("No runs yet" in i.value for i in at.info)
+    at.multiselect(key="c_values_cell").set_value(["rnn", "gru"]).run()
+    at.slider(key="c_epochs").set_value(1).run()
+    next(b for b in at.button if b.label.startswith("▶ Train")).click().run()
+    assert not at.exception and "Queued 2 runs" in at.success[0].value
+    wait_for(at, lambda a: a.dataframe and set(a.dataframe[0].value["state"]) == {"completed"})
+    assert set(at.dataframe[0].value["model"]) == {"RNN", "GRU"}
