@@ -1,0 +1,77 @@
+"""Nothing lost: a process that trains through the run registry (as the app does: the shared
+queue, a spawned worker process) is killed with SIGKILL after its first epoch finished. When
+GateScope starts again the run is listed as interrupted, with the metrics of every finished
+epoch, and its best checkpoint loads and serves predictions."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from fastapi.testclient import TestClient
+
+from conftest import ROOT
+from sentiment_core.api import create_app
+from sentiment_core.checkpoint import load_checkpoint
+from sentiment_core.predict import Predictor
+from sentiment_core.runs import list_runs, pid_alive, read_json, read_jsonl
+
+RUN = "crash-run"
+APP = textwrap.dedent(f"""
+    import sys, time
+    sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+    from conftest import rule_splits
+    from sentiment_core import runs
+
+    queue = runs.shared_queue()  # GATESCOPE_RUNS_DIR, process executor: the app's defaults
+    queue.submit(runs.RunRequest(rule_splits(600), {{"emb_dim": 8, "hidden_dim": 8}},
+                                 {{"epochs": 100, "patience": 0, "batch_size": 16, "device": "cpu"}},
+                                 label="crash"), name={RUN!r})
+    time.sleep(120)  # the test kills this process long before
+""")
+
+
+def test_sigkill_mid_run_keeps_finished_epochs_and_the_best_checkpoint(tmp_path):
+    runs_dir = tmp_path / "runs"
+    env = {**os.environ, "GATESCOPE_RUNS_DIR": str(runs_dir), "GATESCOPE_RUN_EXECUTOR": "process",
+           "GATESCOPE_MAX_CONCURRENT_RUNS": "1", "GATESCOPE_WORKER_THREADS": "1"}
+    app = subprocess.Popen([sys.executable, "-c", APP], cwd=tmp_path, env=env, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    epochs_file = runs_dir / RUN / "epochs.jsonl"
+    try:
+        deadline = time.monotonic() + 90
+        while not read_jsonl(epochs_file):
+            assert app.poll() is None, app.stderr.read().decode()
+            assert time.monotonic() < deadline, "the first epoch did not finish in time"
+            time.sleep(0.05)
+    finally:
+        os.killpg(app.pid, signal.SIGKILL)  # the app process and its worker, mid-run
+        app.wait(timeout=10)
+        app.stderr.close()
+    worker = read_json(runs_dir / RUN / "status.json")["pid"]
+    deadline = time.monotonic() + 10
+    while pid_alive(worker):  # SIGKILL is delivered asynchronously: let the worker die too
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    (record,) = list_runs(runs_dir)  # "starting again": a new process reads the registry
+    assert record.name == RUN and record.state == "interrupted"
+    assert "stopped unexpectedly" in record.message and "best checkpoint are kept" in record.message
+    epochs = record.epochs()
+    finished = [e["epoch"] for e in epochs]
+    assert finished == list(range(1, len(finished) + 1)) and len(finished) < 100
+    assert all(e["val_loss"] is not None for e in epochs)
+    assert record.status["state"] == "interrupted"  # written back, so every page sees the same
+
+    bundle = load_checkpoint(record.best_path)
+    assert bundle.metrics["best_epoch"] in finished
+    assert len(bundle.history) <= len(finished)
+    assert Predictor(bundle).predict(["good film"])[0].label in ("negative", "positive")
+
+    client = TestClient(create_app(tmp_path / "no-shipped-models", runs_dir))
+    (listed,) = client.get("/models").json()["models"]
+    assert listed["name"] == f"run:{RUN}" and listed["state"] == "interrupted"
+    assert client.post("/predict", json={"text": "good film", "model": f"run:{RUN}"}).status_code == 200
