@@ -573,7 +573,8 @@ def model_picker(prefix: str, container=None, help: str | None = None) -> Loaded
         shipped = [k for k in keys if k.startswith("shipped:")]
         preferred = [f"shipped:{n}" for n in HOME_PREFERENCE if f"shipped:{n}" in keys]
         wanted = (preferred or shipped or keys)[0]
-    st.session_state[f"{prefix}_model"] = wanted
+    if st.session_state.get(f"{prefix}_model") not in keys:  # entering the page: use the shared choice
+        st.session_state[f"{prefix}_model"] = wanted
     key = where.selectbox("Model", keys, key=f"{prefix}_model", format_func=labels.get,
                           help=help or "Shipped models, your runs' best checkpoints, or a bundle file.")
     st.session_state["gs_model_key"] = key

@@ -1,0 +1,56 @@
+"""Explain page: prediction, gates, states, IG colouring, saliency/occlusion, what-if edits."""
+from __future__ import annotations
+
+import pytest
+from browser.app_support import TIMEOUT, app_env, completed_run, page_path
+from streamlit.testing.v1 import AppTest
+
+from sentiment_core import ui_state
+from sentiment_core.errors import CheckpointError
+
+
+def ig_html(at) -> str:
+    return next(m.value for m in at.markdown if "gs-tokens" in m.value)
+
+
+def test_explain_shows_everything_and_reacts(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) >= 8  # probs, gates, hidden, cell, trajectory, IG/saliency/occlusion, edits
+    assert any("Convergence delta" in c.value for c in at.caption)
+    before = ig_html(at)
+    at.text_input(key="e_text").input("the film was not good").run()
+    after = ig_html(at)
+    assert after != before and ">good<" in after and "rgba(" in after
+    at.selectbox(key="e_gate").set_value("forget").run()
+    at.selectbox(key="e_sort").set_value("variance").run()
+    at.slider(key="e_steps").set_value(20).run()
+    at.select_slider(key="e_baseline").set_value("unk").run() if False else at.selectbox(key="e_baseline").set_value("unk").run()
+    assert not at.exception
+    at.pills(key="e_click").set_value(3).run()  # click "not"... a token: drop it
+    assert {m.label for m in at.metric} >= {"Prediction"}
+    at.radio(key="e_action").set_value("replace").run()
+    assert not at.exception
+
+
+def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "gru", epochs=1, bidirectional=True)
+    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT).run()
+    at.text_input(key="e_text").input("qqqq zzzz").run()
+    assert not at.exception and "vocabulary" in at.error[0].value
+    at.selectbox(key="e_model").set_value(f"run:{name}").run()
+    at.text_input(key="e_text").input("good but bad").run()
+    assert not at.exception and not at.error
+    assert any("layer 0 backward" in str(o) for o in at.selectbox(key="e_dir").options)
+    assert at.info  # bidirectional: no word-by-word trajectory, explained
+
+
+def test_bad_bundle_uploads_raise_checkpoint_errors():
+    with pytest.raises(CheckpointError):
+        ui_state.load_uploaded_bundle(b"", "empty.safetensors")
+    with pytest.raises(CheckpointError, match="pickle"):
+        ui_state.load_uploaded_bundle(b"\x80\x04\x95" + b"\x00" * 64, "model.safetensors")
+    with pytest.raises(CheckpointError):
+        ui_state.load_uploaded_bundle(b"garbage" * 10, "x.safetensors")
