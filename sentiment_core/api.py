@@ -4,7 +4,7 @@
 Endpoints: ``POST /predict``, ``POST /explain``, ``GET /models``, ``GET /health``; the
 OpenAPI schema is at ``/openapi.json`` and interactive docs at ``/docs``.
 
-Models are named ``<name>`` for a shipped bundle (``pretrained/<name>.safetensors``) and
+Models are named ``<name>`` for a shipped bundle (``<pretrained dir>/<name>.safetensors``) and
 ``run:<run name>`` for the best checkpoint of a run saved by the app. Each bundle is loaded
 once, shared read-only by all requests, and reloaded only when its file changes (a run that
 is still training writes a new best checkpoint). Request sizes are limited: too many or too
@@ -89,7 +89,8 @@ class ModelStore:
     """Finds, loads and caches the models the API serves.
 
     Args:
-        pretrained_dir: folder of shipped bundles (default: the repository's ``pretrained/``).
+        pretrained_dir: folder of shipped bundles (default: ``$GATESCOPE_PRETRAINED_DIR`` or the
+            repository's ``pretrained/``, as in the app).
         runs_root: runs directory (default: ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
         default: model used when a request names none (default: ``bilstm`` when shipped,
             else the first available model).
@@ -98,10 +99,10 @@ class ModelStore:
 
     def __init__(self, pretrained_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike | None = None,
                  default: str | None = None, cache_size: int = 8):
-        from .pretrained import DEFAULT_DIR
         from .runs import runs_dir
+        from .ui_state import pretrained_dir as default_pretrained_dir
 
-        self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else DEFAULT_DIR
+        self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else default_pretrained_dir()
         self.runs_root = runs_dir(runs_root)
         self.default = default
         self.cache_size = cache_size
@@ -474,7 +475,8 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     """Build the API.
 
     Args:
-        pretrained_dir: folder of shipped bundles (default: the repository's ``pretrained/``).
+        pretrained_dir: folder of shipped bundles (default: ``$GATESCOPE_PRETRAINED_DIR`` or the
+            repository's ``pretrained/``).
         runs_root: runs directory (default: ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
         default_model: model used when a request names none.
         limits: request limits.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
@@ -328,3 +329,26 @@ def test_out_of_memory_run_suggests_a_smaller_batch(queue, monkeypatch):
     response = TestClient(create_app(queue.root / "none", queue.root)).post(
         "/predict", json={"text": "good", "model": f"run:{name}"})
     assert response.status_code == 404 and "no checkpoint yet" in response.json()["detail"]
+
+
+# ---------------------------------------------------------------- deployment files
+
+
+def test_dockerfile_copies_files_that_exist_and_installs_the_cpu_torch():
+    """Docker cannot run here: check what can be checked without it."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    copied = [source for line in dockerfile.splitlines() if line.startswith("COPY ")
+              for source in line.split()[1:-1]]
+    assert {"requirements.txt", "sentiment_core", "app", "pretrained"} <= set(copied)
+    for source in copied:
+        assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which does not exist"
+        assert not any(fnmatch(source, pattern) or source.startswith(pattern + "/") for pattern in ignored), \
+            f".dockerignore leaves {source} out of the build context"
+    pin = next(line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line.startswith("torch=="))
+    assert f"pip install {pin} --index-url https://download.pytorch.org/whl/cpu" in dockerfile
+    assert '"app/Home.py"' in dockerfile and (ROOT / "app" / "Home.py").is_file()
+    assert "EXPOSE 8501 8000" in dockerfile and "python -m sentiment_core serve --host 0.0.0.0" in dockerfile
+    assert "python -m sentiment_core serve" in (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
