@@ -1,0 +1,95 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright against `streamlit run`.
+
+Skipped (not failed) where playwright or chromium is missing. Never runs `playwright install`.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+PLOT_POINTS = """(name) => {
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    for (const t of (el.data || [])) { if (t.name === name) return (t.x || []).length; }
+  }
+  return -1;
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("browser-runs")
+    proc, url = start_server({"GATESCOPE_RUNS_DIR": str(runs_dir), "GATESCOPE_PRETRAINED_DIR": str(shared_pretrained_dir()),
+                              "GATESCOPE_RUN_EXECUTOR": "process"})
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                                  headless=True, args=CHROMIUM_ARGS)
+        except Exception as error:  # noqa: BLE001
+            pytest.skip(f"chromium could not be launched: {error}")
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_home_prediction_and_heatmap(server, page):
+    page.goto(server, wait_until="domcontentloaded")
+    verdict = page.locator(".gs-verdict")
+    verdict.wait_for(timeout=60_000)
+    first = verdict.inner_text()
+    page.locator(".heatmaplayer image, .heatmaplayer").first.wait_for(timeout=30_000)
+    box = page.get_by_role("textbox", name="Type a review")
+    box.fill("bad awful terrible boring dull")
+    box.press("Enter")
+    page.wait_for_function("(old) => { const v = document.querySelector('.gs-verdict'); return v && v.innerText !== old; }",
+                           arg=first, timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() >= 2
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_training_curve_grows(server, page):
+    page.goto(f"{server}/Train?dataset=synthetic_negation&n=6000&epochs=40&hidden_dim=32&emb_dim=16",
+              wait_until="domcontentloaded")
+    page.get_by_role("button", name="▶ Start training").click(timeout=60_000)
+    seen = set()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        n = page.evaluate(PLOT_POINTS, "batch loss")
+        if n > 0:
+            seen.add(n)
+        if len(seen) >= 3 and page.evaluate(PLOT_POINTS, "validation") >= 1:
+            break
+        time.sleep(0.3)
+    assert len(seen) >= 3, f"the batch-loss curve did not grow live: {sorted(seen)}"
+    assert page.evaluate(PLOT_POINTS, "validation") >= 1
+    page.get_by_role("button", name="⏹ Stop").click(timeout=10_000)
+
+
+def test_explain_integrated_gradients_colouring(server, page):
+    page.goto(f"{server}/Explain", wait_until="domcontentloaded")
+    chips = page.locator(".gs-tokens span")
+    chips.first.wait_for(timeout=60_000)
+    styles = [chips.nth(i).get_attribute("style") for i in range(chips.count())]
+    assert any("rgba(" in s and "0.00)" not in s for s in styles)
+    assert page.get_by_text("Convergence delta").count() >= 1
