@@ -1,0 +1,105 @@
+"""How the prediction evolves while the model reads: class probabilities after each token.
+
+For a left-to-right model the prediction after token t is a real model output: the text cut
+after token t, run through the model (all prefixes in one batched pass). A bidirectional
+model has no such output: its backward direction starts at the last token, so nothing it
+computes exists before the whole sentence has been read, and feeding a prefix would be a
+different input (the backward direction would then start at the cut). For those models
+``available`` is False and the forward direction's running summary is given instead, as a
+projection through the classifier's forward half.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .inputs import ModelOrBundle, TextOrIds, label_names, logits_per_row, model_device, prepare_input, resolve
+from .trace import Trace, trace as run_trace
+
+BIDIRECTIONAL_REASON = (
+    "This model reads the text in both directions. Its backward direction starts at the last word, so "
+    "until the whole text has been read there is nothing to combine with the forward direction: a "
+    "prediction 'after word t' does not exist. Running the model on the first t words would answer a "
+    "different question (the backward direction would start at word t), so it is not shown. Instead, "
+    "forward_scores shows the forward direction's hidden state after each word, multiplied by the "
+    "classifier weights that read the forward half: a logit-scale score without the backward half or "
+    "the bias, not a probability."
+)
+
+PREFIX_CHUNK = 256  # prefixes per forward pass; texts up to this length use a single pass
+
+
+@dataclass
+class Trajectory:
+    """The prediction word by word.
+
+    Attributes:
+        available: prefix predictions exist (unidirectional models).
+        tokens: (T,) the tokens read.
+        label_names: class names.
+        probabilities: (T, C) class probabilities of the text cut after token t; None when not
+            available. The last row equals the full prediction.
+        reason: why the trajectory is not available (empty when it is).
+        forward_scores: (T, C) bidirectional models only: the top layer's forward hidden state
+            after token t times the classifier's forward-half weights (logit scale, no bias).
+    """
+
+    available: bool
+    tokens: list[str]
+    label_names: list[str]
+    probabilities: np.ndarray | None = None
+    reason: str = ""
+    forward_scores: np.ndarray | None = None
+
+
+def prefix_probabilities(model, ids: torch.Tensor) -> np.ndarray:
+    """Class probabilities of every prefix of one text.
+
+    Args:
+        model: the classifier.
+        ids: (1, T) token ids.
+
+    Returns:
+        (T, C) probabilities; row t is the prediction for ``ids[0, :t + 1]``.
+    """
+    T = ids.shape[1]
+    lengths = torch.arange(1, T + 1)  # (T,)
+    positions = torch.arange(T, device=ids.device)
+    beyond = positions.unsqueeze(0) > positions.unsqueeze(1)  # (T, T): row t keeps tokens 0..t
+    prefixes = ids.expand(T, T).masked_fill(beyond, model.config.pad_idx)  # (T, T)
+    out = []
+    with torch.no_grad():
+        for start in range(0, T, PREFIX_CHUNK):
+            rows, row_lengths = prefixes[start:start + PREFIX_CHUNK], lengths[start:start + PREFIX_CHUNK]
+            logits = logits_per_row(model, model.embedding(rows), rows, row_lengths)  # (b, C)
+            out.append(torch.softmax(logits, dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
+def trajectory(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, traced: Trace | None = None) -> Trajectory:
+    """Class probabilities after each token (see the module docstring for bidirectional models).
+
+    Args:
+        model_or_bundle: a bundle or a bare model.
+        text_or_ids: the text, token ids or a prepared input.
+        traced: an existing trace of the same text (reused for bidirectional models).
+
+    Returns:
+        The trajectory.
+
+    Raises:
+        ExplanationInputError: the text cannot be explained.
+    """
+    model, _ = resolve(model_or_bundle)
+    prepared = traced.input if traced is not None else prepare_input(model_or_bundle, text_or_ids)
+    names = label_names(model_or_bundle)
+    if not model.config.bidirectional:
+        probs = prefix_probabilities(model, prepared.tensor(model_device(model)))
+        return Trajectory(True, prepared.tokens, names, probs)
+    traced = traced if traced is not None else run_trace(model_or_bundle, prepared)
+    forward_top = traced.get(model.config.num_layers - 1, 0).hidden  # (T, H)
+    H = model.config.hidden_dim
+    w_forward = model.classifier.weight.detach()[:, :H].cpu().numpy()  # (C, H)
+    return Trajectory(False, prepared.tokens, names, None, BIDIRECTIONAL_REASON, forward_top @ w_forward.T)

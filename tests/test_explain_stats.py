@@ -1,0 +1,49 @@
+"""Dataset gate statistics: histograms, saturation and class-correlated units."""
+import numpy as np
+import pytest
+
+from sentiment_core.explain import gate_statistics
+from tests.explain_fixtures import (single_thread, synthetic_splits, tiny_bundle,  # noqa: F401 (fixtures)
+                                    trained_bundle)
+
+
+@pytest.mark.parametrize("cell,gates", [("lstm", {"input", "forget", "cell_candidate", "output", "hidden", "cell"}),
+                                        ("gru", {"reset", "update", "new", "hidden"}),
+                                        ("rnn", {"preactivation", "hidden"})])
+def test_histograms_cover_every_gate_layer_and_direction(cell, gates):
+    bundle = tiny_bundle(cell, bidirectional=True, num_layers=2)
+    texts = synthetic_splits(60).validation.texts
+    stats = gate_statistics(bundle, texts, n=50, bins=10, top_k=5)
+    assert stats.n_texts == 50 and stats.skipped == 0
+    assert {(h.layer, h.direction) for h in stats.histograms} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert {h.gate for h in stats.histograms} == gates
+    for h in stats.histograms:
+        assert h.counts.shape == (10,) and h.bin_edges.shape == (11,)
+        assert h.counts.sum() == h.n_values == stats.n_tokens * 8
+        if h.activation == "none":
+            assert h.saturated_share is None
+        else:
+            assert 0.0 <= h.saturated_share <= 1.0
+            assert h.bin_edges[0] == (0.0 if h.activation == "sigmoid" else -1.0)
+    assert stats.histogram(0, 1, "hidden").name == "layer 0 backward"
+    assert len(stats.top_units) == 5
+    assert all(-1 <= u.r_probability <= 1 and -1 <= u.r_label <= 1 for u in stats.top_units)
+    strengths = [abs(u.r_probability) for u in stats.top_units]
+    assert strengths == sorted(strengths, reverse=True)
+
+
+def test_saturation_is_counted_with_the_margin():
+    bundle = tiny_bundle("lstm")
+    texts = synthetic_splits(60).validation.texts
+    narrow = gate_statistics(bundle, texts, n=20, saturation_margin=0.01)
+    wide = gate_statistics(bundle, texts, n=20, saturation_margin=0.25)
+    for gate in ("input", "forget", "output", "hidden"):
+        assert narrow.histogram(0, 0, gate).saturated_share <= wide.histogram(0, 0, gate).saturated_share
+
+
+def test_trained_model_has_a_unit_tracking_the_class(trained_bundle):
+    stats = gate_statistics(trained_bundle, synthetic_splits(60).validation.texts, n=100, top_k=3)
+    assert stats.class_name == "positive"
+    assert abs(stats.top_units[0].r_probability) > 0.8
+    assert abs(stats.top_units[0].r_label) > 0.8
+    assert np.isfinite([u.r_probability for u in stats.top_units]).all()
