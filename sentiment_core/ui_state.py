@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from .spec import ParamSpec
 
 PRETRAINED_ENV = "GATESCOPE_PRETRAINED_DIR"
+APP_THREADS_ENV = "GATESCOPE_APP_THREADS"
 ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------- settings shown on pages
@@ -467,6 +468,13 @@ def page(title: str, icon: str = "🔬", layout: str = "wide") -> None:
     except Exception:  # noqa: BLE001 - already set (AppTest reruns)
         pass
     st.markdown(CSS, unsafe_allow_html=True)
+    if not _CACHED.get("threads"):
+        # Training runs in worker processes; the UI process keeps to few threads so the two
+        # never oversubscribe the cores (OpenMP spinning makes every click slow).
+        import torch
+
+        torch.set_num_threads(max(1, int(os.environ.get(APP_THREADS_ENV, "1") or 1)))
+        _CACHED["threads"] = True
     for warning in init_state():
         st.warning(warning)
 

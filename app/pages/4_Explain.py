@@ -121,7 +121,8 @@ tab_gates, tab_states, tab_traj, tab_attr, tab_edit = st.tabs(
 directions = traced.directions
 dir_names = [d.name for d in directions]
 
-with tab_gates:
+@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+def gates_view() -> None:
     g1, g2, g3, g4 = st.columns(4)
     which = g1.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                          key="e_dir") if len(directions) > 1 else 0
@@ -150,7 +151,13 @@ with tab_gates:
                 "new": "New candidate n (−1..1).",
                 "preactivation": "Plain RNN: the value before tanh (no gates)."}.get(gate, ""))
 
-with tab_states:
+
+
+with tab_gates:
+    gates_view()
+
+@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+def states_view() -> None:
     s_which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                            key="e_sdir") if len(directions) > 1 else 0
     sd = directions[s_which]
@@ -168,7 +175,13 @@ with tab_states:
         st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
     st.caption("Sorting and top-k follow the Gates tab.")
 
-with tab_traj:
+
+
+with tab_states:
+    states_view()
+
+@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+def trajectory_view() -> None:
     traj = cached_trajectory(loaded.key, text)
     if traj.available:
         probs = np.asarray(traj.probabilities)
@@ -183,7 +196,13 @@ with tab_traj:
                                              "reading position", "forward-half score (logit scale)"),
                             width="stretch", config=NOBAR, key="e_fwd")
 
-with tab_attr:
+
+
+with tab_traj:
+    trajectory_view()
+
+@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+def attribution_view() -> None:
     st.caption("Three ways to ask 'which words mattered?'. They often agree on the big words and disagree on the "
                "small ones: that disagreement is worth discussing.")
     c1, c2, c3 = st.columns(3)
@@ -202,7 +221,13 @@ with tab_attr:
         ui_state.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
         st.caption(occ.description)
 
-with tab_edit:
+
+
+with tab_attr:
+    attribution_view()
+
+@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+def edit_view() -> None:
     st.markdown("Click a word to edit it and see the prediction change.")
     clicked = st.pills("Words", list(range(len(tokens))), format_func=lambda i: tokens[i], key="e_click",
                        label_visibility="collapsed")
@@ -234,3 +259,8 @@ with tab_edit:
                else "No single edit flips the prediction.")
     if action == "replace" and not edits.replacement_known:
         st.caption(f"'{replacement}' is not in the vocabulary, so it is read as <unk>.")
+
+
+with tab_edit:
+    edit_view()
+
