@@ -16,10 +16,9 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import __version__
 from .errors import GateScopeError
+from .explain.spec import BASELINES
 
 RUN_PREFIX = "run:"
 _SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -296,6 +296,7 @@ class IntegratedGradientsOut(BaseModel):
     scores: list[float] = Field(description="attribution of each token to the target class")
     delta: float = Field(description="completeness gap: sum of scores minus (F(input) - F(baseline))")
     steps: int
+    baseline: str
     target: str
 
 
@@ -345,6 +346,8 @@ def _request_models(limits: ApiLimits) -> tuple[type[BaseModel], type[BaseModel]
                                    description="class to explain (default: the predicted one)")
         steps: int = Field(default=50, ge=5, le=limits.max_ig_steps,
                            description="integrated-gradients steps (more: smaller delta, slower)")
+        baseline: Literal[BASELINES] = Field(default="pad", description="what each token is compared with: "
+                                             "<pad>, <unk> or an all-zero embedding")
 
     return PredictRequest, ExplainRequest
 
@@ -405,8 +408,8 @@ def _validation_message(errors: list[dict]) -> str:
 
 def _finite(name: str, values) -> None:
     if not all(math.isfinite(v) for v in values):
-        raise ApiError(f"model {name!r} produced non-finite probabilities: its weights are damaged "
-                       "(NaN or infinity); retrain or re-export it", 422)
+        raise ApiError(f"model {name!r} produced NaN or infinite numbers: its weights are damaged; "
+                       "retrain or re-export it", 422)
 
 
 SATURATION_MARGIN = 0.05
@@ -438,11 +441,9 @@ def _gate_summaries(traced) -> dict[str, Any]:
     return {"cell": traced.cell, "directions": directions}
 
 
-def _explain(name: str, predictor, text: str, target: str | None, steps: int) -> "ExplainResponse":
+def _explain(name: str, predictor, text: str, target: str | None, steps: int, baseline: str) -> "ExplainResponse":
     """Integrated gradients and gate summaries of one text (see ``POST /explain``)."""
-    from .explain.attribution import integrated_gradients
-    from .explain.inputs import check_explainable
-    from .explain.trace import trace
+    from .explain import check_explainable, integrated_gradients, trace
 
     bundle = predictor.bundle
     check = check_explainable(bundle, text)
@@ -454,7 +455,7 @@ def _explain(name: str, predictor, text: str, target: str | None, steps: int) ->
             raise ApiError(f"target {target!r} is not a class of model {name!r}; classes: "
                            f"{', '.join(bundle.label_names)}", 422, available=list(bundle.label_names))
         index = bundle.label_names.index(target)
-    ig = integrated_gradients(bundle, check.input, target=index, n_steps=steps)
+    ig = integrated_gradients(bundle, check.input, target=index, baseline=baseline, n_steps=steps)
     traced = trace(bundle, check.input)
     probabilities = [float(p) for p in ig.input_probabilities]
     scores = [float(s) for s in ig.scores]
@@ -464,7 +465,7 @@ def _explain(name: str, predictor, text: str, target: str | None, steps: int) ->
         probabilities=dict(zip(bundle.label_names, probabilities)), tokens=list(check.input.tokens),
         unknown=list(check.input.unknown), truncated=check.input.truncated,
         integrated_gradients=IntegratedGradientsOut(scores=scores, delta=float(ig.delta), steps=steps,
-                                                    target=ig.target_name),
+                                                    baseline=baseline, target=ig.target_name),
         gates=_gate_summaries(traced), notes=list(check.notes),
     )
 
@@ -495,13 +496,8 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     store = ModelStore(pretrained_dir, runs_root, default_model)
     if preload and (default_model or store.default_name()):
         store.get(default_model)
-    slots = threading.BoundedSemaphore(max(1, concurrency))
+    compute = threading.BoundedSemaphore(max(1, concurrency))
     PredictRequest, ExplainRequest = _request_models(limits)
-
-    @contextmanager
-    def compute() -> Iterator[None]:
-        with slots:
-            yield
 
     app = FastAPI(
         title="GateScope API", version=__version__,
@@ -529,7 +525,7 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     def predict(request: PredictRequest) -> PredictResponse:
         texts = [request.text] if request.text is not None else list(request.texts)
         name, loaded = store.get(request.model)
-        with compute():
+        with compute:
             predictions = loaded.predictor.predict(texts)
         for p in predictions:
             _finite(name, p.probabilities.values())
@@ -541,8 +537,8 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
               summary="Token attributions (integrated gradients) and gate summaries for one text")
     def explain(request: ExplainRequest) -> ExplainResponse:
         name, loaded = store.get(request.model)
-        with compute():
-            return _explain(name, loaded.predictor, request.text, request.target, request.steps)
+        with compute:
+            return _explain(name, loaded.predictor, request.text, request.target, request.steps, request.baseline)
 
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
     def models() -> ModelsResponse:

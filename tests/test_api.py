@@ -177,8 +177,10 @@ def test_explain_returns_tokens_ig_with_delta_and_gate_summaries(client):
 
 
 def test_explain_bidirectional_gru_and_chosen_target(client):
-    body = client.post("/explain", json={"text": "awful plot", "model": "tiny_gru", "target": "negative"}).json()
+    body = client.post("/explain", json={"text": "awful plot", "model": "tiny_gru", "target": "negative",
+                                         "baseline": "zero"}).json()
     assert body["integrated_gradients"]["target"] == "negative"
+    assert body["integrated_gradients"]["baseline"] == "zero"
     assert [d["direction"] for d in body["gates"]["directions"]] == ["forward", "backward"]
     assert set(body["gates"]["directions"][1]["gates"]) == {"reset", "update", "new"}
 
@@ -189,6 +191,7 @@ def test_explain_bidirectional_gru_and_chosen_target(client):
     ({"text": "good", "target": "neutral"}, "classes: negative, positive"),
     ({"text": "good", "steps": 61}, "less than or equal to 60"),
     ({"text": "good", "steps": 1}, "greater than or equal to 5"),
+    ({"text": "good", "baseline": "mean"}, "'pad', 'unk' or 'zero'"),
 ])
 def test_explain_refusals_are_422_with_a_message(client, body, says):
     response = client.post("/explain", json=body)
