@@ -390,7 +390,7 @@ def parameter_bars(rows: Sequence, title: str | None = None, height: int | None 
                                                            for i, l in enumerate(layers)],
         text=[f"{c:,} ({c / total:.0%})" for c in counts], textposition="outside", cliponaxis=False,
         customdata=[get(r, "formula") for r in rows], hovertemplate="%{y}<br>%{x:,}<br>%{customdata}<extra></extra>"))
-    fig.update_xaxes(title="parameters", range=[0, max(counts + [1]) * 1.35])
+    fig.update_xaxes(title="parameters", range=[0, max(counts + [1]) * 1.7])
     fig.update_yaxes(autorange="reversed")
     return style(fig, title, height or 90 + 40 * len(rows), legend=False)
 

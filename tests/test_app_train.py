@@ -17,11 +17,11 @@ def test_summary_follows_the_sliders(monkeypatch, tmp_path):
     assert not at.exception and not at.error
     lstm = params(at)
     at.segmented_control(key="m_cell").set_value("gru").run()
-    assert at.metric[0].label == "GRU" and params(at) != lstm
+    assert at.metric[0].label == "GRU parameters" and params(at) != lstm
     at.slider(key="m_hidden_dim").set_value(64).run()
     assert at.query_params["hidden_dim"] == ["64"] or at.query_params["hidden_dim"] == "64"
     at.toggle(key="m_bidirectional").set_value(True).run()
-    assert at.metric[0].label == "BiGRU"
+    assert at.metric[0].label == "BiGRU parameters"
     assert any("No runs yet" in i.value for i in at.info)
 
 
@@ -34,7 +34,7 @@ def test_link_reopens_the_same_setup(monkeypatch, tmp_path):
     at.query_params["n"] = "300"
     at.run()
     assert not at.exception
-    assert at.metric[0].label == "RNN"
+    assert at.metric[0].label == "RNN parameters"
     assert any("hidden_dim" in w.value for w in at.warning)
 
 

@@ -171,7 +171,7 @@ with summary_col:
         total = sum(r.count for r in rows)
         trainable = sum(r.count for r in rows if r.trainable)
         m1, m2 = st.columns(2)
-        m1.metric(config.display_name, f"{total:,} parameters")
+        m1.metric(f"{config.display_name} parameters", f"{total:,}")
         m2.metric("Trainable", f"{trainable:,}", help="Frozen GloVe embeddings are not trained.")
         st.plotly_chart(plots.parameter_bars(rows), width="stretch", config={"displayModeBar": False})
         st.dataframe(pd.DataFrame([{"layer": r.layer, "parameters": r.count, "formula": r.formula,
