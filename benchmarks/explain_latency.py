@@ -99,8 +99,11 @@ def main() -> None:
         results["tutorial-style baseline"].append(timed(baseline))
     breakdown = {name: [timed(fn) for _ in range(args.runs)] for name, fn in parts.items()}
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, load average "
-          f"{os.getloadavg()[0]:.1f} (1 min)")
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, load average {load:.1f} (1 min)")
+    if load > os.cpu_count() and torch.get_num_threads() > 1:
+        print("  note: the machine is busier than its cores; multi-threaded timings are then dominated by "
+              "threads waiting for each other (compare with --threads 1)")
     print(f"BiLSTM emb 100, hidden 128, 1 layer, vocab 20,000, 2 classes, random weights; "
           f"{TOKENS}-token sentence; {STEPS} IG steps; {args.runs} runs")
     for name, times in results.items():

@@ -116,7 +116,8 @@ def integrated_gradients(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds,
     Raises:
         ExplanationInputError: the text cannot be explained.
     """
-    for name, value in (("baseline", baseline), ("n_steps", n_steps), ("output", output)):
+    for name, value in (("baseline", baseline), ("n_steps", n_steps), ("output", output),
+                        ("internal_batch_size", internal_batch_size or 0)):
         EXPLAIN_SPEC[name].validate(name, value)
     model, _ = resolve(model_or_bundle)
     prepared = prepare_input(model_or_bundle, text_or_ids)
@@ -136,6 +137,7 @@ def integrated_gradients(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds,
             ids, baselines=base, target=target, additional_forward_args=(lengths,), n_steps=n_steps,
             internal_batch_size=internal_batch_size or n_steps)  # (1, T, E)
     scores = attributions[0].sum(dim=-1).detach().cpu().numpy()  # (T,)
+    # Captum's compute_convergence_delta, from the endpoint scores above (saves its two passes).
     delta = float(scores.sum() - (endpoint[0] - endpoint[1]))
     return IntegratedGradientsResult(prepared.tokens, scores, target, label_names(model_or_bundle)[target],
                                      baseline, output, n_steps, float(endpoint[0]), float(endpoint[1]), delta,
