@@ -266,9 +266,17 @@ def test_no_label_column():
     check_error(data, "n.csv", "no label column", "'comment'", "label_column")
 
 
-def test_label_column_that_is_text():
-    data = csv_bytes("text,label", [(f"review {i}", f"free text {i}") for i in range(60)])
-    check_error(data, "t.csv", "looks like text", "label_column")
+@pytest.mark.parametrize("n", [12, 60, 5000])
+def test_label_column_that_is_text(n):
+    data = csv_bytes("text,label", [(f"review {i}", f"the reviewer felt {i} kinds of sad") for i in range(n)])
+    msg = check_error(data, "t.csv", "looks like free text", f"{n:,} different values", "such as", "label_column")
+    assert len(msg) < 400
+
+
+def test_messages_stay_short_for_huge_headers():
+    header = ",".join(f"column number {i} with a long name" for i in range(20000))
+    msg = check_error((header + "\n").encode(), "wide.csv", "no data rows", "and 19,992 more")
+    assert len(msg) < 600
 
 
 def test_binary_junk_and_known_binary_formats():

@@ -108,6 +108,17 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
 
+def _short(value: Any, width: int = 40) -> str:
+    text = str(value)
+    return repr(text if len(text) <= width else text[: width - 3] + "...")
+
+
+def _listing(items: list[Any], limit: int = 8) -> str:
+    """Comma-separated, quoted and shortened; at most ``limit`` items shown."""
+    shown = ", ".join(_short(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit:,} more" if len(items) > limit else "")
+
+
 def _detect_format(data: bytes, filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if data[:4] == b"PAR1":
@@ -393,11 +404,11 @@ def _read_table(data: bytes, filename: str, max_bytes: int) -> _Table:
             table = _parse_delimited(text, filename, fmt, encoding)
     if table.columns and table.records == 0:
         raise DataError(
-            f"{filename} has a header ({', '.join(table.columns)}) but no data rows; add "
+            f"{filename} has a header ({_listing(table.columns)}) but no data rows; add "
             "examples below the header"
         )
     if len(table.columns) < 2:
-        found = ", ".join(repr(c) for c in table.columns) or "none"
+        found = _listing(table.columns) or "none"
         raise DataError(
             f"{filename}: only one column found ({found}); a text column and a label column "
             "are needed. Wrong delimiter? Separate them with commas (.csv) or tabs (.tsv/.txt)"
@@ -467,8 +478,8 @@ def _guess_label(table: _Table, exclude: str | None) -> str | None:
 
 def _check_override(table: _Table, column: str | None, what: str) -> None:
     if column is not None and column not in table.columns:
-        valid = ", ".join(repr(c) for c in table.columns)
-        raise DataError(f"{what} {column!r} is not a column of the file; valid columns are: {valid}")
+        valid = _listing(table.columns, limit=20)
+        raise DataError(f"{what} {_short(column)} is not a column of the file; valid columns are: {valid}")
 
 
 def _convert_labels(
@@ -499,7 +510,7 @@ def _convert_labels(
         if threshold is None:
             threshold = 0.5 if 0 <= distinct[0] and distinct[-1] <= 1 else statistics.median(numbers)
             warnings.append(
-                f"labels in {column!r} are scores; split into negative / positive at "
+                f"labels in {_short(column)} are scores; split into negative / positive at "
                 f"{threshold:g} (>= {threshold:g} is positive). Pass threshold= to change it"
             )
         names = ["positive" if n >= threshold else "negative" for n in numbers]
@@ -507,8 +518,8 @@ def _convert_labels(
         return names, mapping, float(threshold), warnings
     if threshold is not None:
         raise DataError(
-            f"threshold={threshold} needs numeric labels, but column {column!r} holds text labels "
-            f"such as {next(str(v) for v, n in zip(raw, numbers) if n is None)!r}"
+            f"threshold={threshold} needs numeric labels, but column {_short(column)} holds text labels "
+            f"such as {_short(next(v for v, n in zip(raw, numbers) if n is None))}"
         )
     names = []
     mapping: dict[str, str] = {}
@@ -592,8 +603,8 @@ def parse_upload(
     _check_override(table, text_column, "text_column")
     _check_override(table, label_column, "label_column")
     if text_column is not None and text_column == label_column:
-        raise DataError(f"text_column and label_column are both {text_column!r}; pick two different columns")
-    columns = ", ".join(repr(c) for c in table.columns)
+        raise DataError(f"text_column and label_column are both {_short(text_column)}; pick two different columns")
+    columns = _listing(table.columns)
     text_col = text_column or _guess_text(table, label_column)
     if text_col is None:
         raise DataError(
@@ -611,11 +622,18 @@ def parse_upload(
     empty_dropped = table.rows - len(keep)
     texts = [str(texts_raw[i]).strip() for i in keep]
     raw_labels = [labels_raw[i] for i in keep]
-    distinct_raw = {str(v).strip() for v in raw_labels}
-    if len(distinct_raw) > MAX_CLASSES and any(_as_number(v) is None for v in distinct_raw):
+    frequency: dict[str, int] = {}
+    for value in raw_labels:
+        key = str(value).strip()
+        frequency[key] = frequency.get(key, 0) + 1
+    singletons = sum(1 for n in frequency.values() if n == 1)
+    if any(_as_number(v) is None for v in frequency) and (
+        len(frequency) > MAX_CLASSES or (len(frequency) >= 10 and singletons >= 0.5 * len(frequency))
+    ):
         raise DataError(
-            f"the label column {label_col!r} has {len(distinct_raw):,} different values; it looks "
-            f"like text, not labels. Choose the label column with label_column (columns: {columns})"
+            f"the label column {_short(label_col)} looks like free text, not labels: "
+            f"{len(frequency):,} different values such as {_listing(list(frequency), limit=3)}. "
+            f"Choose the label column with label_column (columns: {columns})"
         )
     names, mapping, used_threshold, warnings = _convert_labels(raw_labels, label_col, threshold)
     seen: dict[tuple[str, str], None] = {}
@@ -631,17 +649,18 @@ def parse_upload(
     if len(counts) < 2:
         only = next(iter(counts), "none")
         raise DataError(
-            f"only one class ({only!r}) in the label column {label_col!r}; a classifier needs at "
+            f"only one class ({_short(only)}) in the label column {_short(label_col)}; a classifier needs at "
             "least two classes. Add examples of another class or choose another label column"
         )
     if len(counts) > MAX_CLASSES:
         raise DataError(
-            f"the label column {label_col!r} has {len(counts):,} classes (at most {MAX_CLASSES}); "
+            f"the label column {_short(label_col)} has {len(counts):,} classes (at most {MAX_CLASSES}); "
             "choose another label column or pass threshold= for numeric scores"
         )
     small = {n: c for n, c in counts.items() if c < min_rows_per_class}
     if small:
-        listed = ", ".join(f"{n!r} has {c} row{'s' if c != 1 else ''}" for n, c in sorted(small.items()))
+        described = [f"{_short(n)} has {c} row{'s' if c != 1 else ''}" for n, c in sorted(small.items())]
+        listed = ", ".join(described[:5]) + (f" and {len(described) - 5:,} more classes" if len(described) > 5 else "")
         raise DataError(
             f"too few rows per class: {listed}; each class needs at least {min_rows_per_class}. "
             "Add examples of these classes or remove their rows"
