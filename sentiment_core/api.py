@@ -494,8 +494,9 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
 
     limits = limits or ApiLimits()
     store = ModelStore(pretrained_dir, runs_root, default_model)
-    if preload and (default_model or store.default_name()):
-        store.get(default_model)
+    store.default = store.default_name()  # fixed now, so requests naming no model scan nothing
+    if preload and store.default:
+        store.get(store.default)
     compute = threading.BoundedSemaphore(max(1, concurrency))
     PredictRequest, ExplainRequest = _request_models(limits)
 
@@ -506,7 +507,6 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
                     f"{limits.max_body_bytes:,} bytes per body.",
     )
     app.state.store = store
-    app.state.limits = limits
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
     errors = {404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
