@@ -29,14 +29,6 @@ TINY_TRAIN = ["--epochs", "1", "--emb-dim", "8", "--hidden-dim", "8", "--batch-s
               "--device", "cpu", "--val-fraction", "0.2", "--test-fraction", "0.2"]
 ALL_UPLOADS = [*corpus.BAD_UPLOADS, *corpus.ODD_UPLOADS]
 ALL_BUNDLES = [*corpus.BAD_BUNDLES, *corpus.GENERATED_BUNDLES]
-# Refusals whose message is not yet short and clear (sentiment_core/data/upload.py).
-LONG_MESSAGES = {
-    corpus.BIG_LINE: "the 'no data rows' message quotes the whole (10 MB) header line; it should cut it short",
-    "free_text_labels.csv": "'too few rows per class' lists every distinct label (grows with the file); it should "
-                            "say the label column looks like free text and show a few examples",
-}
-PARSER_CASES = [pytest.param(name, marks=pytest.mark.xfail(reason=LONG_MESSAGES[name], strict=False))
-                if name in LONG_MESSAGES else name for name in [*corpus.BAD_UPLOADS, corpus.BIG_LINE]]
 
 
 class World:
@@ -118,7 +110,7 @@ def assert_clear(message: str, *mentions: str) -> None:
 # ---------------------------------------------------------------- uploads
 
 
-@pytest.mark.parametrize("name", PARSER_CASES)
+@pytest.mark.parametrize("name", [*corpus.BAD_UPLOADS, corpus.BIG_LINE])
 def test_upload_parser_refuses_bad_files(world, name):
     with pytest.raises(DataError) as caught:
         parse_upload(world.files[name].read_bytes(), name)
@@ -139,8 +131,7 @@ def test_cli_train_answers_every_upload(world, capsys, name):
     code, out, err = run_cli(capsys, "train", "--file", world.files[name], *TINY_TRAIN)
     if name in corpus.BAD_UPLOADS:
         assert code == 2 and err.startswith("gatescope: error: ") and err.count("\n") == 1
-        if name not in LONG_MESSAGES:
-            assert_clear(err)
+        assert_clear(err)
     else:
         assert code == 0, err
         assert "test accuracy" in out
