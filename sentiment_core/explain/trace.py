@@ -80,33 +80,29 @@ def _recur(cell: str, nonlinearity: str, x: torch.Tensor, weights: dict[str, tor
     h = x.new_zeros(B, H)
     c = x.new_zeros(B, H) if cell == "lstm" else None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        act, h_new = gates[t], hidden[t]  # (B, G*H), (B, H): results are written in place
         if cell == "lstm":
             pre = torch.addmm(xp[t], h, w_hh_t)  # (B, 4H)
-            act = torch.sigmoid(pre)  # i, f, o (the g block is overwritten next)
+            torch.sigmoid(pre, out=act)  # i, f, o (the g block is overwritten next)
             act[:, 2 * H:3 * H] = _tanh(pre[:, 2 * H:3 * H])
             i, f, g, o = act.split(H, dim=1)
-            c_new = torch.addcmul(f * c, i, g)
-            h_new = o * _tanh(c_new)
+            c_new = torch.addcmul(f * c, i, g, out=cells[t])
+            torch.mul(o, _tanh(c_new), out=h_new)
         elif cell == "gru":
             hp = torch.addmm(weights["b_hh"], h, w_hh_t)  # (B, 3H)
-            rz = torch.sigmoid(xp[t, :, :2 * H] + hp[:, :2 * H])
-            r, z = rz.split(H, dim=1)
-            n = _tanh(torch.addcmul(xp[t, :, 2 * H:], r, hp[:, 2 * H:]))
-            act = torch.cat([rz, n], dim=1)
-            h_new = n + z * (h - n)  # (1 - z) * n + z * h
+            act[:, :2 * H] = torch.sigmoid(xp[t, :, :2 * H] + hp[:, :2 * H])
+            r, z = act[:, :H], act[:, H:2 * H]
+            act[:, 2 * H:] = _tanh(torch.addcmul(xp[t, :, 2 * H:], r, hp[:, 2 * H:]))
+            n = act[:, 2 * H:]
+            torch.addcmul(n, z, h - n, out=h_new)  # (1 - z) * n + z * h
         else:
-            act = torch.addmm(xp[t], h, w_hh_t)  # (B, H) pre-activation
-            h_new = _tanh(act) if nonlinearity == "tanh" else torch.relu(act)
-        gates[t] = act
-        hidden[t] = h_new
+            torch.addmm(xp[t], h, w_hh_t, out=act)  # (B, H) pre-activation
+            h_new.copy_(_tanh(act) if nonlinearity == "tanh" else torch.relu(act))
         if steps_valid is None:
-            h = h_new
-            if cells is not None:
-                cells[t] = c = c_new
+            h, c = h_new, (c_new if cells is not None else None)
         else:
             h = torch.where(steps_valid[t], h_new, h)
             if cells is not None:
-                cells[t] = c_new
                 c = torch.where(steps_valid[t], c_new, c)
     out = {name: gates[:, :, k * H:(k + 1) * H].transpose(0, 1)
            for k, name in enumerate(GATE_NAMES[cell])}  # each (B, T, H)
