@@ -103,3 +103,8 @@ def test_predict_edge_cases():
     assert unknown.unknown_share == 1.0 and "vocabulary" in unknown.notes[0]
     assert long.truncated and len(long.tokens) == 5 and "cut" in long.notes[0]
     assert normal.notes == [] and not normal.truncated
+
+
+def test_saved_bundle_is_readable_by_others(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_bundle())
+    assert path.stat().st_mode & 0o044 == 0o044  # group/other can read (umask 022), unlike mkstemp's 0600

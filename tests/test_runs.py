@@ -186,6 +186,8 @@ def test_process_worker_killed_is_interrupted(tmp_path, splits):
             if record.state == "running" and len(record.epochs()) >= 1 and record.best_path:
                 break
             time.sleep(0.1)
+        error_log = record.path / "error.log"
+        assert record.state == "running", (record.status, error_log.read_text() if error_log.exists() else "")
         pid = record.status["pid"]
         assert pid != os.getpid()
         os.kill(pid, signal.SIGKILL)

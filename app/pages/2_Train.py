@@ -66,14 +66,14 @@ with st.sidebar:
     st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · "
                f"up to {snap['max_concurrent']} at once")
     with st.expander("Teacher settings"):
-        st.number_input("Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT,
+        concurrency = st.number_input("Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT,
                         value=int(snap["max_concurrent"]), key="gs_concurrency",
                         help="Shared by everyone using this server. On a small machine keep it at 1-2: "
                              "extra runs wait in the queue and start automatically. Default from "
                              f"${runs.MAX_CONCURRENT_ENV}.")
-        if st.session_state["gs_concurrency"] != snap["max_concurrent"]:
-            queue.set_max_concurrent(int(st.session_state["gs_concurrency"]))
-            st.success(f"Now up to {st.session_state['gs_concurrency']} runs at once.")
+        if concurrency != snap["max_concurrent"]:
+            queue.set_max_concurrent(int(concurrency))
+            st.success(f"Now up to {int(concurrency)} runs at once.")
 
 st.title("🏋️ Train a model")
 st.markdown("Pick a recurrent cell and its settings, press **Start training**, and watch the curves grow. "
