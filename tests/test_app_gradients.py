@@ -17,10 +17,11 @@ def test_connectivity_and_clipping(monkeypatch, tmp_path):
 def test_long_range_experiment_runs(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     at = AppTest.from_file(page_path("pages/6_Gradients.py"), default_timeout=TIMEOUT).run()
-    at.multiselect(key="g_distances").set_value([2]).run()
+    at.multiselect(key="g_distances").set_value([5]).run()
     at.multiselect(key="g_cells").set_value(["rnn", "lstm"]).run()
     at.slider(key="g_epochs").set_value(1).run()
     next(b for b in at.button if "experiment" in b.label).click().run()
     assert not at.exception and not at.error
     assert len(at.session_state["g_runs"]) == 2
     wait_for(at, lambda a: not a.get("progress") and any("Expected" in c.value for c in a.caption))
+    assert set(at.session_state["g_runs"]) and any(c.value.startswith("Expected") for c in at.caption)

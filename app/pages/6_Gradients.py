@@ -8,7 +8,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from sentiment_core import plots, runs, ui_state  # noqa: E402
+from sentiment_core import lessons, plots, runs, ui_state  # noqa: E402
 from sentiment_core.errors import GateScopeError  # noqa: E402
 from sentiment_core.explain import EXPLAIN_SPEC, connectivity_profile  # noqa: E402
 
@@ -16,7 +16,7 @@ ui_state.page("Gradients", "📉")
 queue = runs.shared_queue()
 NOBAR = {"displayModeBar": False}
 MODELS: dict = {}
-EXPERIMENT_CELLS = ("rnn", "lstm", "gru")
+EXPERIMENT_CELLS = lessons.LONG_RANGE_CELLS
 
 
 @st.cache_data(show_spinner="Measuring gradients…", max_entries=32)
@@ -66,30 +66,27 @@ with tab_conn:
                        "fastest: words far from the end barely influence it.")
 
 with tab_exp:
-    st.markdown("**The experiment:** every sentence has one sentiment word followed by *d* neutral words "
-                "(*'terrible the window walked of …'*). A model must carry the cue to the end. Train a small RNN, "
-                "LSTM and GRU at a few distances and see which ones still beat a coin flip.")
+    st.markdown("**The experiment:** every sentence has one sentiment word followed by neutral words "
+                "(*'terrible the window walked of …'*). For each distance *d*, a small RNN, LSTM and GRU learn from "
+                "sentences with the cue 0 to *d* words from the end and are **tested with the cue exactly *d* words "
+                "from the end**: can they still carry it to the last word, which is all they classify from?")
     e1, e2, e3 = st.columns(3)
-    distances = e1.multiselect("Distances d", [2, 5, 10, 20, 40, 60, 80], default=[5, 20, 60], key="g_distances")
+    distances = e1.multiselect("Distances d", list(lessons.LONG_RANGE_DISTANCES),
+                               default=list(lessons.LONG_RANGE_DEFAULT_DISTANCES), key="g_distances")
     cells_chosen = e2.multiselect("Cells", EXPERIMENT_CELLS, default=list(EXPERIMENT_CELLS), key="g_cells",
                                   format_func=str.upper)
-    epochs = e3.slider("Epochs", 1, 15, 6, key="g_epochs")
+    epochs = e3.slider("Epochs", 1, 15, lessons.LONG_RANGE_EPOCHS, key="g_epochs")
     n_runs = len(distances) * len(cells_chosen)
-    st.caption(f"{n_runs} small runs (800 sentences, hidden 32, {epochs} epochs, clip 1.0). They join the shared "
-               "training queue; results appear as each one finishes.")
+    st.caption(f"{n_runs} small runs ({lessons.LONG_RANGE_EXAMPLES:,} sentences, hidden "
+               f"{lessons.LONG_RANGE_MODEL['hidden_dim']}, last-state pooling, {epochs} epochs, a few seconds each). "
+               "They join the shared training queue; results appear as each one finishes.")
     if st.button(f"▶ Run the experiment ({n_runs} runs)", type="primary", disabled=n_runs == 0):
         try:
             names = []
             for d in sorted(distances):
-                data = {**ui_state.DATA_DEFAULT, "name": "synthetic_long_range", "n_examples": 800, "distance": d}
-                _, splits = ui_state.load_catalogue_splits(data)
                 for cell in cells_chosen:
-                    names.append(queue.submit(runs.RunRequest(
-                        splits, {"cell": cell, "emb_dim": 16, "hidden_dim": 32, "pooling": "last"},
-                        {"epochs": epochs, "batch_size": 32, "lr": 5e-3, "clip_norm": 1.0, "max_len": max(20, d + 5),
-                         "patience": 0}, {**data, "label": ui_state.data_label(data)},
-                        vocab={"min_freq": 1, "max_size": 500}, label=f"longrange-{cell}-d{d}"),
-                        owner=st.session_state.get("gs_owner", "")))
+                    names.append(queue.submit(lessons.long_range_request(cell, d, epochs),
+                                              owner=st.session_state.get("gs_owner", "")))
             st.session_state["g_runs"] = names
         except GateScopeError as error:
             st.error(f"The experiment could not start: {error}")
@@ -99,25 +96,22 @@ with tab_exp:
         if not names:
             st.plotly_chart(plots.accuracy_vs_distance({}), width="stretch", config=NOBAR, key="g_acc_empty")
             return
-        results: dict = {}
-        pending = 0
+        records = []
         for name in names:
             try:
-                record = runs.load_run(name, queue=queue)
+                records.append(runs.load_run(name, queue=queue))
             except runs.RunError:
                 continue
-            if record.state in runs.ACTIVE_STATES:
-                pending += 1
-            if record.result:
-                cell = record.config["model"]["cell"].upper()
-                results.setdefault(cell, {})[int(record.config["data"]["distance"])] = record.result["test_accuracy"]
+        pending = sum(1 for r in records if r.state in runs.ACTIVE_STATES)
         if pending:
             st.progress(1 - pending / len(names), text=f"{len(names) - pending} of {len(names)} runs finished")
-        st.plotly_chart(plots.accuracy_vs_distance(results, "Test accuracy vs distance"), width="stretch",
-                        config=NOBAR, key="g_acc")
+        results = lessons.long_range_results(records)
+        st.plotly_chart(plots.accuracy_vs_distance(results, "Test accuracy with the cue d words from the end"),
+                        width="stretch", config=NOBAR, key="g_acc")
         if not pending and results:
-            st.caption("Expected: all cells do well at short distances; as d grows the plain RNN falls towards 50% "
-                       "while LSTM and GRU hold on. Open the runs on Compare to see their curves.")
+            st.caption("Expected: every cell is near 100% at short distances; by d = 60 the plain RNN is back at a "
+                       "coin flip while LSTM and GRU hold on (with 10 epochs). Open the runs on Compare to see their "
+                       "curves.")
             if st.session_state.pop("g_live", False):
                 st.rerun()
         elif pending:
