@@ -2,6 +2,9 @@
 
 * ``make_long_range``: the only sentiment word comes first, followed by ``distance``
   neutral fillers. A vanilla RNN reading to the end forgets it; LSTM and GRU do not.
+  (Training on a single long distance defeats all three cells: the error signal never
+  reaches the cue. ``sentiment_core.lessons`` trains on distances 0..d with all fillers
+  and tests at d, where the plain RNN is at chance by d = 60 and LSTM/GRU stay near 100 %.)
 * ``make_negation``: templated sentences where negation flips the adjective and the
   clause after "but" (or the main clause after "although") decides the label.
 
