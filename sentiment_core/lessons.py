@@ -5,9 +5,10 @@ neutral filler words. For each distance ``d`` one small model per cell is traine
 sentences whose cue is 0 to ``d`` words from the end (the short ones give the error
 signal a way in) and tested on sentences whose cue is exactly ``d`` words from the end.
 
-Measured with these settings (10 epochs, 3 seeds): every cell is near 100 % at d = 10-20;
-at d = 60 the plain RNN is at chance (about 50 %) while LSTM and GRU stay near 100 %.
-Each run takes a few seconds on one CPU thread.
+Measured with these settings (10 epochs, seeds 0-2, one CPU thread): every cell scores
+99.5-100 % at d = 10, 40; d = 50 is the edge (the RNN failed for 1 seed of 3); at d = 60 the
+plain RNN is at chance (47-51 %) while LSTM (99.8-100 %) and GRU (100 %) hold. A run takes
+5-12 s on one thread (d = 60 LSTM/GRU the slowest).
 
 Why these settings: with a *fixed* distance every cell fails at d = 60 (no short
 sentences, so no gradient reaches the cue at first); with distances drawn from 0..d the
