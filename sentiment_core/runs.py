@@ -24,14 +24,17 @@ Environment:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import secrets
+import sys
 import threading
 import time
 import traceback
+import types
 from collections import deque
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -562,6 +565,23 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     return dict(status)
 
 
+@contextlib.contextmanager
+def _plain_main_module():
+    """Hide the ``__main__`` module while a worker is spawned.
+
+    ``spawn`` re-runs the parent's ``__main__`` in the child. Under ``streamlit run`` (and
+    AppTest) ``__main__`` is the last page script executed, so the worker would run a whole
+    page, queue included, before training. A bare stand-in makes the child import nothing.
+    """
+    original = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if original is not None:
+            sys.modules["__main__"] = original
+
+
 def _process_entry(path: str, splits: Any, threads: int) -> None:
     """Entry point of a spawned worker process."""
     import torch
@@ -764,7 +784,8 @@ class RunQueue:
             job.handle = multiprocessing.get_context("spawn").Process(
                 target=_process_entry, args=(str(job.path), job.splits, threads), name=f"run-{job.name}",
                 daemon=True)
-        job.handle.start()
+        with _plain_main_module():
+            job.handle.start()
         if self.executor == "process":
             status["pid"] = job.handle.pid
             write_json(job.path / "status.json", status)
