@@ -158,17 +158,28 @@ class SentimentRNN(nn.Module):
             lengths: (B,) real lengths.
 
         Returns:
-            outputs (B, T, D*H) of the top layer (zeros at padding when packed) and the
-            final hidden state h_n (L*D, B, H).
+            outputs (B, T, D*H) of the top layer (zeros at padding unless ``packed=False``)
+            and the top layer's final hidden state per direction, (D, B, H).
         """
-        if self.config.packed:
+        if not self.config.packed:  # the tutorials' way: pads are read like words
+            outputs, state = self.rnn(embedded)
+        elif not self.config.bidirectional:
+            # Post-padding never changes a forward pass's earlier outputs, so read the whole
+            # batch unpacked (3-4x faster on CPU, where packed sequences skip oneDNN), zero the
+            # outputs at pads and take each text's own last output as its final state.
+            outputs, _ = self.rnn(embedded)
+            steps = torch.arange(embedded.shape[1], device=embedded.device)
+            valid = steps.unsqueeze(0) < lengths.to(embedded.device).unsqueeze(1)  # (B, T)
+            outputs = outputs * valid.unsqueeze(-1).to(outputs.dtype)
+            last = (lengths.to(embedded.device) - 1).clamp(min=0)
+            final = outputs[torch.arange(outputs.shape[0], device=embedded.device), last]  # (B, H)
+            return outputs, final.unsqueeze(0)
+        else:
             packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
             packed_out, state = self.rnn(packed)
             outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.shape[1])
-        else:
-            outputs, state = self.rnn(embedded)
         h_n = state[0] if isinstance(state, tuple) else state
-        return outputs, h_n
+        return outputs, h_n[-self.config.num_directions:]
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reduce (B, T, D*H) outputs to (B, D*H).

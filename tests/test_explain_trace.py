@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sentiment_core.explain import trace
 from sentiment_core.explain.trace import layer_weights, run_layers
@@ -135,9 +135,15 @@ def test_batched_recurrence_with_lengths_equals_packed_pytorch(cell, bidirection
     ids[torch.arange(7).unsqueeze(0) >= lengths.unsqueeze(1)] = 0
     with torch.no_grad():
         _, outputs, h_n = run_layers(model, model.embedding(ids), lengths)
-        expected_outputs, expected_h_n = model.encode(model.embedding(ids), lengths)
+        packed = pack_padded_sequence(model.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        packed_out, state = model.rnn(packed)
+        expected_outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=7)
+        expected_h_n = state[0] if isinstance(state, tuple) else state
+        model_outputs, model_final = model.encode(model.embedding(ids), lengths)
     assert torch.allclose(outputs, expected_outputs, atol=ATOL)
     assert torch.allclose(h_n, expected_h_n, atol=ATOL)
+    assert torch.allclose(model_outputs, expected_outputs, atol=ATOL)  # the model's own (fast) path agrees
+    assert torch.allclose(model_final, expected_h_n[-model.config.num_directions:], atol=ATOL)
 
 
 def test_trace_accepts_a_bundle_and_text():

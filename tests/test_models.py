@@ -34,13 +34,15 @@ def test_lstm_summary_formula_mentions_two_biases():
     assert "b_ih" in lstm.shape and "b_hh" in lstm.shape
 
 
-def test_packed_model_ignores_padding():
+@pytest.mark.parametrize("cell,bidirectional,layers", list(itertools.product(CELLS, [False, True], [1, 2])))
+def test_packed_model_ignores_padding(cell, bidirectional, layers):
     torch.manual_seed(0)
     for pooling in POOLINGS:
-        model = build_model(tiny_config(pooling=pooling, bidirectional=True)).eval()
-        short = model(torch.tensor([[3, 4, 5]]))
-        padded = model(torch.tensor([[3, 4, 5, 0, 0, 0]]))
-        assert torch.allclose(short, padded, atol=1e-6), pooling
+        model = build_model(tiny_config(cell=cell, pooling=pooling, bidirectional=bidirectional,
+                                        num_layers=layers)).eval()
+        alone = torch.cat([model(torch.tensor([[3, 4, 5]])), model(torch.tensor([[6, 7, 8, 9, 2, 3]]))])
+        batched = model(torch.tensor([[3, 4, 5, 0, 0, 0], [6, 7, 8, 9, 2, 3]]))
+        assert torch.allclose(alone, batched, atol=1e-5), pooling
 
 
 def test_unpacked_model_reads_padding_like_the_tutorials():
