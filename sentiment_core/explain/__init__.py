@@ -4,10 +4,9 @@ it does. Plain data only (dataclasses of tokens, NumPy arrays and scores); no pl
 Pages call ``check_explainable`` first; every explainer raises ``ExplanationInputError`` (with
 a user-facing message) for input it cannot explain. Option ranges live in ``EXPLAIN_SPEC``.
 """
-from .attribution import (IntegratedGradientsResult, OcclusionResult, SaliencyResult, integrated_gradients,
-                          occlusion, saliency)
+import importlib
+
 from .counterfactual import CounterfactualResult, counterfactual_edits
-from .explainer import Explanation, explain
 from .gradients import Connectivity, ConnectivityProfile, connectivity_profile, gradient_connectivity
 from .inputs import ExplainInput, ExplanationInputError, InputCheck, check_explainable, prepare_input
 from .spec import EXPLAIN_SPEC
@@ -15,6 +14,22 @@ from .stats import GateHistogram, GateStats, UnitCorrelation, gate_statistics
 from .stepthrough import Equation, GateStep, ParameterCounts, StepThrough, parameter_counts, step_through
 from .trace import GATE_NAMES, DirectionTrace, ModelPrediction, Trace, trace
 from .trajectory import Trajectory, trajectory
+
+# Captum-based names load on first use, so pages that need only the trace (Home) start faster.
+_LAZY = {
+    "IntegratedGradientsResult": "attribution", "OcclusionResult": "attribution", "SaliencyResult": "attribution",
+    "integrated_gradients": "attribution", "occlusion": "attribution", "saliency": "attribution",
+    "Explanation": "explainer", "explain": "explainer",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EXPLAIN_SPEC", "GATE_NAMES",
