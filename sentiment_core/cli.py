@@ -77,13 +77,15 @@ def _parse_options(items: list[str]) -> dict:
 
 
 class _Progress:
-    """Download progress on stderr."""
+    """Download and reading progress on stderr (bytes while downloading, items otherwise)."""
 
     def __call__(self, done: int, total: int | None, message: str = "") -> None:
+        in_bytes = message.startswith("downloading")
+        amount = (lambda n: f"{n / 2**20:.1f} MB") if in_bytes else (lambda n: f"{n:,}")
         if total:
-            sys.stderr.write(f"\r{message} {done / 2**20:7.1f}/{total / 2**20:.1f} MB ({100 * done / total:5.1f}%)")
+            sys.stderr.write(f"\r{message} {amount(done)}/{amount(total)} ({100 * done / total:5.1f}%)")
         else:
-            sys.stderr.write(f"\r{message} {done / 2**20:7.1f} MB")
+            sys.stderr.write(f"\r{message} {amount(done)}")
         sys.stderr.flush()
 
 
