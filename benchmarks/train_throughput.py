@@ -28,7 +28,7 @@ from sentiment_core.encoding import EncodingConfig, pad_batch  # noqa: E402
 from sentiment_core.models import ModelConfig, build_model  # noqa: E402
 from sentiment_core.pipeline import VocabConfig, prepare_data  # noqa: E402
 from sentiment_core.text import TokenizerConfig  # noqa: E402
-from sentiment_core.trainer import EncodedExamples, TrainConfig, Trainer, evaluate  # noqa: E402
+from sentiment_core.trainer import EncodedExamples, TrainConfig, Trainer  # noqa: E402
 
 
 def matmul_flops(n: int = 1024, repeats: int = 20) -> float:

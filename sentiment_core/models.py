@@ -2,13 +2,13 @@
 with last / mean / max / attention pooling, built from a single ``ModelConfig``."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .spec import ParamSpec
+from .spec import ParamSpec, dataclass_from_dict
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "attention")
@@ -112,11 +112,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Rebuild from ``to_dict`` output; unknown keys raise ValueError listing valid ones."""
-        valid = {f.name for f in fields(cls)}
-        unknown = set(data) - valid
-        if unknown:
-            raise ValueError(f"unknown model option(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "model option")
 
 
 _RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -5,7 +5,7 @@ read it to build sliders, select boxes and flags, so ranges live in exactly one 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -39,3 +39,21 @@ class ParamSpec:
             raise ValueError(f"{name}={value} is below the minimum {self.min}")
         if self.max is not None and value is not None and value > self.max:
             raise ValueError(f"{name}={value} is above the maximum {self.max}")
+
+
+def dataclass_from_dict(cls, data: dict, what: str):
+    """Build dataclass ``cls`` from ``data``; unknown keys raise ValueError listing valid ones.
+
+    Args:
+        cls: the config dataclass.
+        data: field values (e.g. from JSON).
+        what: words for the message, e.g. ``"model option"``.
+
+    Returns:
+        The instance (its own validation runs too).
+    """
+    valid = {f.name for f in fields(cls)}
+    unknown = set(data) - valid
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
+    return cls(**data)

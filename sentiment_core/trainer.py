@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -14,7 +14,7 @@ from torch import nn
 from .device import DEVICE_CHOICES, resolve_device
 from .encoding import ENCODING_SPEC, pad_batch
 from .metrics import Metrics, classification_metrics
-from .spec import ParamSpec
+from .spec import ParamSpec, dataclass_from_dict
 from .vocab import PAD_IDX
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -71,11 +71,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Rebuild from ``to_dict`` output; unknown keys raise ValueError listing valid ones."""
-        valid = {f.name for f in fields(cls)}
-        unknown = set(data) - valid
-        if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "training option")
 
 
 @dataclass

@@ -11,8 +11,8 @@ import torch
 
 from ..encoding import pad_batch
 from ..models import SentimentRNN
-from .inputs import (ExplainInput, ExplanationInputError, ModelOrBundle, TextOrIds, check_target, label_names,
-                     logits_per_row, model_device, no_cudnn, prepare_input, resolve, scores_of)
+from .inputs import (ModelOrBundle, TextOrIds, check_target, label_names,
+                     logits_per_row, model_device, no_cudnn, prepare_input, resolve, sample_inputs, scores_of)
 from .spec import EXPLAIN_SPEC
 
 
@@ -158,17 +158,7 @@ def connectivity_profile(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrI
     EXPLAIN_SPEC["output"].validate("output", output)
     EXPLAIN_SPEC["connectivity_normalize"].validate("normalize", normalize)
     model, _ = resolve(model_or_bundle)
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(texts), size=min(sample_size, len(texts)), replace=False) if len(texts) else []
-    prepared: list[ExplainInput] = []
-    for index in chosen:
-        try:
-            prepared.append(prepare_input(model_or_bundle, texts[int(index)]))
-        except ExplanationInputError:
-            continue
-    if not prepared:
-        raise ExplanationInputError("None of the sampled texts can be explained (empty or only unknown words).")
-    prepared.sort(key=lambda p: p.length)
+    prepared, skipped = sample_inputs(model_or_bundle, texts, sample_size, seed)
     longest = prepared[-1].length
     sums, counts = np.zeros(longest), np.zeros(longest, dtype=np.int64)
     device = model_device(model)
@@ -183,5 +173,5 @@ def connectivity_profile(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrI
             counts[:p.length] += 1
     if max_distance is not None:
         sums, counts = sums[:max_distance + 1], counts[:max_distance + 1]
-    return ConnectivityProfile(np.arange(len(sums)), sums / counts, counts, len(prepared), len(chosen) - len(prepared),
+    return ConnectivityProfile(np.arange(len(sums)), sums / counts, counts, len(prepared), skipped,
                                output, normalize, model.config.display_name)

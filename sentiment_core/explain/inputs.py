@@ -181,6 +181,37 @@ def prepare_input(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds) -> Exp
     return prepared
 
 
+def sample_inputs(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], size: int,
+                  seed: int = 0) -> tuple[list[ExplainInput], int]:
+    """Prepare a seeded random sample of ``texts``, skipping the ones that cannot be
+    explained, shortest first.
+
+    Args:
+        model_or_bundle: the model.
+        texts: candidate texts (or id sequences).
+        size: how many to draw.
+        seed: sampling seed.
+
+    Returns:
+        The prepared inputs, sorted by length, and how many sampled texts were skipped.
+
+    Raises:
+        ExplanationInputError: none of the sampled texts can be explained.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(texts), size=min(size, len(texts)), replace=False) if len(texts) else []
+    prepared: list[ExplainInput] = []
+    for index in chosen:
+        try:
+            prepared.append(prepare_input(model_or_bundle, texts[int(index)]))
+        except ExplanationInputError:
+            continue
+    if not prepared:
+        raise ExplanationInputError("None of the sampled texts can be explained (empty or only unknown words).")
+    prepared.sort(key=lambda p: p.length)
+    return prepared, len(chosen) - len(prepared)
+
+
 def check_explainable(bundle: ModelOrBundle, text: TextOrIds) -> InputCheck:
     """Check a text before explaining it; never raises for bad input.
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..encoding import pad_batch
-from .inputs import (ExplainInput, ExplanationInputError, ModelOrBundle, TextOrIds, label_names, model_device,
-                     prepare_input, resolve)
+from .inputs import (ModelOrBundle, TextOrIds, label_names, model_device,
+                     resolve, sample_inputs)
 from .spec import EXPLAIN_SPEC
 from .trace import ACTIVATIONS, direction_name, run_layers
 
@@ -154,17 +154,7 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
     class_index = cfg.num_classes - 1 if class_index is None else class_index
     if not 0 <= class_index < cfg.num_classes:
         raise ValueError(f"class {class_index} does not exist; valid: 0..{cfg.num_classes - 1}")
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(texts), size=min(n, len(texts)), replace=False) if len(texts) else []
-    prepared: list[ExplainInput] = []
-    for index in chosen:
-        try:
-            prepared.append(prepare_input(model_or_bundle, texts[int(index)]))
-        except ExplanationInputError:
-            continue
-    if not prepared:
-        raise ExplanationInputError("None of the sampled texts can be explained (empty or only unknown words).")
-    prepared.sort(key=lambda p: p.length)
+    prepared, skipped = sample_inputs(model_or_bundle, texts, n, seed)
     device = model_device(model)
     collected: dict[tuple[int, int, str], list[np.ndarray]] = {}
     finals, probs = [], []
@@ -201,5 +191,5 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
         direction, unit = divmod(rest, H)
         top.append(UnitCorrelation(layer, direction, direction_name(layer, direction, cfg.bidirectional), unit,
                                    float(r_prob[column]), float(r_label[column])))
-    return GateStats(len(prepared), sum(p.length for p in prepared), len(chosen) - len(prepared), class_index,
+    return GateStats(len(prepared), sum(p.length for p in prepared), skipped, class_index,
                      names[class_index], saturation_margin, histograms, top)
