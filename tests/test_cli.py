@@ -73,3 +73,9 @@ def test_module_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "sentiment_core", "train", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--bidirectional" in result.stdout and "--clip-norm" in result.stdout
+
+
+def test_datasets_fetch_reports_parts_and_fingerprint(capsys):
+    assert main(["datasets", "fetch", "airline_tweets"]) == 0
+    out = capsys.readouterr().out
+    assert "14,638 examples" in out and "fingerprint" in out
