@@ -284,13 +284,16 @@ def show_run(name: str) -> None:
                           width="stretch", key=f"cm_{name}", config={"displayModeBar": False})
         right.markdown("Rows are the true class, columns the prediction: the diagonal is correct. "
                        "Off-diagonal cells show which classes the model confuses.")
-    if record.best_path is not None:
+    if active and record.best_path is not None:
+        st.caption("The best epoch so far is saved on the server; its download appears when the run ends "
+                   "(or press Stop).")
+    elif record.best_path is not None:  # not every second while training: the bundle is megabytes
         st.download_button("⬇ Download the model bundle (.safetensors)", record.best_path.read_bytes(),
                            file_name=f"{name}.safetensors", mime="application/octet-stream", key=f"dl_{name}",
                            help="One self-describing file: weights, vocabulary, settings and metrics. "
                                 "Open it on the Explain page.")
         if record.state != "completed":
-            st.caption("The download holds the best epoch so far.")
+            st.caption("The download holds the best epoch.")
     if active:
         st.session_state["gs_was_active"] = name
     elif st.session_state.get("gs_was_active") == name:
