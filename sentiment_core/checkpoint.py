@@ -133,12 +133,13 @@ def read_metadata(path: str | Path) -> dict:
         if len(head) < 8:
             raise CheckpointError(f"{path.name} is too short to be a model bundle ({size} bytes); "
                                   "it is empty or truncated: save or download it again")
-        if head[:1] in (b"\x80",) or head[:2] == b"PK":
-            raise CheckpointError(f"{path.name} looks like a pickle/zip file (e.g. torch.save output). "
-                                  "GateScope only loads safetensors bundles, because unpickling can run "
-                                  "code: re-export the model with GateScope's save_checkpoint")
         (header_len,) = struct.unpack("<Q", head)
         if header_len > min(MAX_HEADER_BYTES, size - 8):
+            # Not a safetensors header. Pickles start with 0x80 + protocol, torch.save zips with "PK".
+            if (head[0] == 0x80 and head[1] in range(2, 6)) or head[:2] == b"PK":
+                raise CheckpointError(f"{path.name} looks like a pickle/zip file (e.g. torch.save output). "
+                                      "GateScope only loads safetensors bundles, because unpickling can run "
+                                      "code: re-export the model with GateScope's save_checkpoint")
             raise CheckpointError(f"{path.name} is not a valid model bundle (corrupt or truncated header); "
                                   "save or download it again")
     try:

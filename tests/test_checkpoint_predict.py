@@ -108,3 +108,15 @@ def test_predict_edge_cases():
 def test_saved_bundle_is_readable_by_others(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", make_bundle())
     assert path.stat().st_mode & 0o044 == 0o044  # group/other can read (umask 022), unlike mkstemp's 0600
+
+
+def test_header_length_starting_with_0x80_is_not_mistaken_for_a_pickle(tmp_path):
+    """A safetensors header length whose low byte is 0x80 (1 save in 256) must load."""
+    bundle = make_bundle()
+    for pad in range(300):
+        bundle.card = {"note": "x" * pad}
+        path = save_checkpoint(tmp_path / "m.safetensors", bundle)
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert load_checkpoint(path).card == bundle.card
