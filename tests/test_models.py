@@ -60,3 +60,24 @@ def test_freeze_embeddings_and_glove_matrix_shape_check():
     matrix = torch.ones(30, 8)
     model = build_model(config, matrix)
     assert torch.all(model.embedding.weight[0] == 0) and torch.all(model.embedding.weight[1] == 1)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bidirectional_fast_path_trains_like_packed_sequences(cell):
+    """The unpacked bidirectional path gives packing's outputs *and* gradients."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(1)
+    model = build_model(tiny_config(cell=cell, bidirectional=True, num_layers=2, pooling="mean"))
+    lengths = torch.tensor([6, 1, 4])
+    embedded = torch.randn(3, 6, 8)
+    embedded[torch.arange(6).unsqueeze(0) >= lengths.unsqueeze(1)] = 0.0
+
+    fast_outputs, _ = model.encode(embedded, lengths)
+    fast_grads = torch.autograd.grad(fast_outputs.pow(2).sum(), list(model.rnn.parameters()))
+    packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+    packed_outputs, _ = pad_packed_sequence(model.rnn(packed)[0], batch_first=True, total_length=6)
+    packed_grads = torch.autograd.grad(packed_outputs.pow(2).sum(), list(model.rnn.parameters()))
+    assert torch.allclose(fast_outputs, packed_outputs, atol=1e-6)
+    for fast, slow in zip(fast_grads, packed_grads):
+        assert torch.allclose(fast, slow, atol=1e-5)
