@@ -11,7 +11,17 @@ from functools import lru_cache
 
 from nltk.tokenize import NLTKWordTokenizer, TweetTokenizer
 
+from .spec import ParamSpec
+
 TOKENIZER_KINDS = ("nltk", "tweet", "whitespace")
+TOKENIZER_SPEC = {
+    "kind": ParamSpec("nltk", "nltk splits \"don't\" into do + n't; tweet keeps @handles, #tags and :) ; "
+                      "whitespace splits on spaces only.", "Tokenizer", choices=TOKENIZER_KINDS),
+    "lowercase": ParamSpec(True, "Treat \"Good\" and \"good\" as one word.", "Lowercase"),
+    "strip_punctuation": ParamSpec(False, "Drop tokens made only of punctuation.", "Drop punctuation"),
+    "remove_stopwords": ParamSpec(False, "Drop common function words; negations and contrast words stay.",
+                                  "Drop stopwords (keeps negations)"),
+}
 
 # Negations and contrast words carry sentiment ("not good", "good but boring"); they are
 # kept even when stopwords are removed unless ``keep_negations`` is turned off.

@@ -63,9 +63,11 @@ LR_CHOICES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 
 def _specs() -> dict[str, dict[str, ParamSpec]]:
     from .models import MODEL_SPEC
     from .pipeline import VOCAB_SPEC
+    from .text import TOKENIZER_SPEC
     from .trainer import TRAIN_SPEC
 
     return {"model": {k: MODEL_SPEC[k] for k in MODEL_FIELDS},
+            "tokenizer": dict(TOKENIZER_SPEC),
             "train": {k: TRAIN_SPEC[k] for k in TRAIN_FIELDS},
             "vocab": {k: VOCAB_SPEC[k] for k in VOCAB_FIELDS},
             "data": DATA_SPEC}
@@ -108,7 +110,10 @@ QUERY_KEYS = {
     "model": {k: k for k in MODEL_FIELDS},
     "train": {k: k for k in TRAIN_FIELDS},
     "vocab": {"max_size": "vocab_size", "min_freq": "min_freq"},
+    "tokenizer": {"kind": "tokenizer", "lowercase": "lowercase", "strip_punctuation": "strip_punct",
+                  "remove_stopwords": "stopwords"},
 }
+QUERY_GROUPS = ("data", "model", "train", "vocab", "tokenizer")
 
 
 def _parse(value: str, spec: ParamSpec | None, default: Any, name: str = "value") -> Any:
@@ -144,7 +149,7 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def to_query(state: Mapping[str, Mapping], groups: tuple[str, ...] = ("data", "model", "train", "vocab")) -> dict[str, str]:
+def to_query(state: Mapping[str, Mapping], groups: tuple[str, ...] = QUERY_GROUPS) -> dict[str, str]:
     """Query parameters for the settings that differ from the defaults (short links)."""
     base = defaults()
     out: dict[str, str] = {}
@@ -393,7 +398,7 @@ def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, 
 
 
 def init_state() -> list[str]:
-    """Seed ``gs_data``/``gs_model``/``gs_train``/``gs_vocab`` once per session from the URL.
+    """Seed ``gs_data``/``gs_model``/``gs_train``/``gs_vocab``/``gs_tokenizer`` once per session from the URL.
 
     Returns:
         Warnings about link values that were ignored (shown once).
@@ -418,7 +423,7 @@ def init_state() -> list[str]:
 
 
 def group_state(group: str) -> dict:
-    """The current settings of ``group`` (data, model, train or vocab)."""
+    """The current settings of ``group`` (data, model, train, vocab or tokenizer)."""
     import streamlit as st
 
     init_state()
@@ -431,7 +436,7 @@ def set_group_state(group: str, values: Mapping) -> None:
     st.session_state[f"gs_{group}"] = dict(values)
 
 
-def sync_query(groups: tuple[str, ...] = ("data", "model", "train", "vocab")) -> None:
+def sync_query(groups: tuple[str, ...] = QUERY_GROUPS) -> None:
     """Mirror the current settings into the URL so the link reopens the same setup."""
     import streamlit as st
 

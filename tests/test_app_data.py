@@ -62,3 +62,27 @@ def test_good_upload_is_used(monkeypatch, tmp_path):
     assert not at.exception and not at.error
     assert "Upload: mine.csv" in at.success[-1].value
     assert at.session_state["gs_data"]["text_column"] == "review"
+
+
+def test_tokenizer_choices_travel_in_the_link(monkeypatch, tmp_path):
+    at = data_page(monkeypatch, tmp_path)
+    at.query_params["tokenizer"] = "tweet"
+    at.query_params["stopwords"] = "true"
+    at.run()
+    assert not at.exception and not at.error
+    tokenizer_box = next(box for box in at.selectbox if box.label == "Tokenizer")
+    assert tokenizer_box.value == "tweet"
+    assert next(t for t in at.toggle if t.label.startswith("Drop stopwords")).value is True
+    assert at.session_state["gs_tokenizer"]["kind"] == "tweet"
+    tokenizer_box.set_value("whitespace").run()
+    assert at.query_params["tokenizer"] in (["whitespace"], "whitespace")
+    assert at.query_params["stopwords"] in (["true"], "true")
+
+
+def test_unknown_tokenizer_in_the_link_is_ignored_with_a_warning(monkeypatch, tmp_path):
+    at = data_page(monkeypatch, tmp_path)
+    at.query_params["tokenizer"] = "bert"
+    at.run()
+    assert not at.exception
+    assert at.session_state["gs_tokenizer"]["kind"] == "nltk"
+    assert any("tokenizer='bert'" in w.value for w in at.warning)

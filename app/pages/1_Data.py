@@ -15,7 +15,7 @@ from sentiment_core import plots, ui_state  # noqa: E402
 from sentiment_core.data import list_datasets  # noqa: E402
 from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len  # noqa: E402
 from sentiment_core.errors import GateScopeError  # noqa: E402
-from sentiment_core.text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig  # noqa: E402
+from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig  # noqa: E402
 from sentiment_core.vocab import Vocab  # noqa: E402
 
 ui_state.page("Data", "📚")
@@ -225,16 +225,16 @@ with c2:
 # ---------------------------------------------------------------- tokens and lengths
 st.divider()
 st.subheader("Tokens, lengths and padding")
-tok_opts = st.session_state.get("gs_tokenizer", {})
+tok_opts = ui_state.group_state("tokenizer")
 t1, t2, t3, t4 = st.columns(4)
-kind = t1.selectbox("Tokenizer", TOKENIZER_KINDS, index=TOKENIZER_KINDS.index(tok_opts.get("kind", "nltk")),
-                    help="nltk splits \"don't\" into do + n't; tweet keeps @handles, #tags and :) ; whitespace "
-                         "splits on spaces only.")
-lower = t2.toggle("Lowercase", value=tok_opts.get("lowercase", True))
-strip = t3.toggle("Drop punctuation", value=tok_opts.get("strip_punctuation", False))
-stop = t4.toggle("Drop stopwords (keeps negations)", value=tok_opts.get("remove_stopwords", False))
-tok_opts = {"kind": kind, "lowercase": lower, "strip_punctuation": strip, "remove_stopwords": stop}
-st.session_state["gs_tokenizer"] = tok_opts
+kind_spec = TOKENIZER_SPEC["kind"]
+kind = t1.selectbox(kind_spec.label, TOKENIZER_KINDS, index=TOKENIZER_KINDS.index(tok_opts["kind"]),
+                    help=kind_spec.help)
+flags = {name: column.toggle(TOKENIZER_SPEC[name].label, value=tok_opts[name], help=TOKENIZER_SPEC[name].help)
+         for column, name in ((t2, "lowercase"), (t3, "strip_punctuation"), (t4, "remove_stopwords"))}
+tok_opts = {"kind": kind, **flags}
+ui_state.set_group_state("tokenizer", tok_opts)
+ui_state.sync_query()
 tokenizer = Tokenizer(TokenizerConfig(**tok_opts))
 
 sample = st.text_input("Tokenization preview", value=splits.train.texts[0][:300] if splits.train.texts else "",

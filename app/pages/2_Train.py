@@ -57,7 +57,7 @@ data = ui_state.group_state("data")
 model_opts = ui_state.group_state("model")
 train_opts = ui_state.group_state("train")
 vocab_opts = ui_state.group_state("vocab")
-tokenizer_opts = st.session_state.get("gs_tokenizer", {})
+tokenizer_opts = ui_state.group_state("tokenizer")
 
 # ---------------------------------------------------------------- sidebar: the teacher's knob
 with st.sidebar:

@@ -81,7 +81,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
                 label = f"grid-{field}-{value}"
                 names.append(queue.submit(runs.RunRequest(
                     splits, model, train, {**data, "label": ui_state.data_label(data)},
-                    st.session_state.get("gs_tokenizer", {}), vocab_opts, runs.slugify(label)),
+                    ui_state.group_state("tokenizer"), vocab_opts, runs.slugify(label)),
                     owner=st.session_state.get("gs_owner", "")))
             st.session_state["c_selected"] = names
             st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
