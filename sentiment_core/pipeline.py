@@ -24,6 +24,9 @@ VOCAB_SPEC = {
                           min=1, max=50, step=1),
     "max_size": ParamSpec(20000, "Largest vocabulary (most frequent words first).", "Max vocabulary size",
                           min=100, max=200000, step=100),
+    "glove_words": ParamSpec(0, "Also add this many of GloVe's most frequent words that training never saw, so "
+                                "they keep a pretrained meaning instead of becoming <unk>.", "Extra GloVe words",
+                             min=0, max=400000, step=1000),
 }
 
 
@@ -33,6 +36,7 @@ class VocabConfig:
 
     min_freq: int = 2
     max_size: int = 20000
+    glove_words: int = 0
 
     def __post_init__(self) -> None:
         for name, spec in VOCAB_SPEC.items():
@@ -77,6 +81,8 @@ def prepare_data(splits: DatasetSplits, tokenizer_config: TokenizerConfig, vocab
     tokenizer = Tokenizer(tokenizer_config)
     train_tokens = tokenizer.tokenize_many(splits.train.texts)
     vocab = Vocab.build(train_tokens, vocab_config.min_freq, vocab_config.max_size)
+    if vocab_config.glove_words:
+        vocab = vocab.extend(load_glove_6b_50d().words, vocab_config.glove_words)
     lengths = [len(t) for t in train_tokens]
     train_ids = [truncate(vocab.lookup_indices(t), encoding.max_len, encoding.truncation) for t in train_tokens]
     val_tokens = tokenizer.tokenize_many(splits.validation.texts)
@@ -134,6 +140,23 @@ class _SaveBest:
             save_checkpoint(self.path, self.bundle)
 
 
+def load_initial_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Copy ``weights`` (a subset of the model's state) into ``model``.
+
+    Raises:
+        ValueError: a name the model does not have, or a shape that differs.
+    """
+    state = model.state_dict()
+    unknown = sorted(set(weights) - set(state))
+    if unknown:
+        raise ValueError(f"initial weights {unknown} are not in this model; it has {', '.join(state)}")
+    wrong = [f"{k} {tuple(v.shape)} (model: {tuple(state[k].shape)})" for k, v in weights.items()
+             if v.shape != state[k].shape]
+    if wrong:
+        raise ValueError(f"initial weights have the wrong shape: {'; '.join(wrong)}")
+    model.load_state_dict(weights, strict=False)
+
+
 def train_on_splits(
     splits: DatasetSplits,
     model_options: dict | None = None,
@@ -144,6 +167,7 @@ def train_on_splits(
     stop_event: StopEvent | None = None,
     checkpoint_path: str | Path | None = None,
     prepared: PreparedData | None = None,
+    initial_weights: dict[str, torch.Tensor] | None = None,
 ) -> TrainingOutcome:
     """Train one model end to end.
 
@@ -157,6 +181,8 @@ def train_on_splits(
         stop_event: set it to stop training cleanly.
         checkpoint_path: when given, the best bundle is written there after every improving epoch.
         prepared: reuse already-encoded data (must match the tokenizer/vocab/encoding options).
+        initial_weights: start from these weights (e.g. a pretrained language model's embedding
+            and recurrent layers, see ``sentiment_core.lm``); other weights start as usual.
 
     Returns:
         The bundle (best weights), fit history and validation/test metrics.
@@ -172,6 +198,8 @@ def train_on_splits(
     if config.embeddings == "glove":
         matrix, coverage = embedding_matrix(prepared.vocab, load_glove_6b_50d(), seed=train_config.seed)
     model = build_model(config, matrix)
+    if initial_weights is not None:
+        load_initial_weights(model, initial_weights)
     bundle = Bundle(
         model=model, vocab=prepared.vocab, label_names=list(splits.label_names),
         tokenizer_config=tokenizer_config, encoding=encoding,

@@ -50,6 +50,30 @@ class Vocab:
             kept = kept[: max_size - 2]
         return cls([PAD_TOKEN, UNK_TOKEN, *kept], {t: counts[t] for t in kept})
 
+    def extend(self, tokens: Iterable[str], limit: int) -> "Vocab":
+        """A copy with up to ``limit`` of ``tokens`` that it lacks appended, in the given order.
+
+        Used to add a pretrained embedding's most frequent words that training never saw:
+        they keep a pretrained vector instead of becoming ``<unk>``. They come after every
+        training word, with frequency 0.
+
+        Args:
+            tokens: candidate tokens, most useful first (e.g. GloVe's frequency order).
+            limit: how many new tokens to add at most.
+
+        Returns:
+            The extended vocabulary (``self`` is unchanged).
+        """
+        added: list[str] = []
+        seen = set(self._stoi)
+        for token in tokens:
+            if len(added) >= limit:
+                break
+            if token not in seen:
+                added.append(token)
+                seen.add(token)
+        return Vocab([*self._itos, *added], {**self.freqs, **{t: 0 for t in added}})
+
     def __len__(self) -> int:
         return len(self._itos)
 

@@ -47,3 +47,23 @@ def test_embedding_matrix_copies_known_words_and_reports_coverage(tmp_path):
     assert matrix[vocab["good"]].tolist() == [1, 2, 3] and matrix[0].abs().sum() == 0  # <pad> stays zero
     assert coverage.found == 2 and coverage.vocab_words == 3 and coverage.missing_examples == ["zzyzx"]
     assert coverage.found_token_share == pytest.approx(3 / 4)
+
+
+def test_extra_glove_words_keep_their_pretrained_vectors():
+    from sentiment_core.data import make_negation, make_splits
+    from sentiment_core.encoding import EncodingConfig
+    from sentiment_core.pipeline import VocabConfig, prepare_data
+    from sentiment_core.text import TokenizerConfig
+
+    splits = make_splits(make_negation(n_examples=200, seed=0), seed=0)
+    plain = prepare_data(splits, TokenizerConfig(), VocabConfig(min_freq=1), EncodingConfig(20))
+    extended = prepare_data(splits, TokenizerConfig(), VocabConfig(min_freq=1, glove_words=500), EncodingConfig(20))
+    glove = load_glove_6b_50d()
+    new_words = extended.vocab.get_itos()[len(plain.vocab):]
+    assert extended.vocab.get_itos()[:len(plain.vocab)] == plain.vocab.get_itos()  # training words first
+    assert len(new_words) == 500 and new_words[:3] == [w for w in glove.words if w not in plain.vocab][:3]
+    assert extended.train.ids == plain.train.ids  # training text encodes the same
+    matrix, coverage = embedding_matrix(extended.vocab, glove)
+    row = glove.words.index(new_words[0])
+    assert np.allclose(matrix[extended.vocab[new_words[0]]].numpy(), glove.vectors[row])
+    assert coverage.found == len(extended.vocab) - 2 - sum(w not in set(glove.words) for w in plain.vocab.get_itos()[2:])

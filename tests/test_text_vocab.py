@@ -80,3 +80,12 @@ def test_length_stats_and_recommended_max_len():
     assert recommend_max_len(lengths, coverage=0.95) == 100  # 95th value is 95 -> rounded up to 100
     assert recommend_max_len(lengths, coverage=0.5, round_to=10) == 50
     assert stats.covered_by(lengths, 50) == pytest.approx(0.5)
+
+
+def test_extend_appends_missing_words_in_the_given_order():
+    vocab = Vocab.build([["good", "film", "good"], ["bad", "film"]])
+    extended = vocab.extend(["the", "good", "zebra", "the", "apple", "kiwi"], limit=3)
+    assert extended.get_itos() == vocab.get_itos() + ["the", "zebra", "apple"]
+    assert extended.lookup_indices(["good", "zebra"]) == vocab.lookup_indices(["good"]) + [len(vocab) + 1]
+    assert extended.freqs["zebra"] == 0 and extended.freqs["good"] == 2
+    assert len(vocab) == 5  # the original is unchanged
