@@ -140,23 +140,6 @@ class _SaveBest:
             save_checkpoint(self.path, self.bundle)
 
 
-def load_initial_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
-    """Copy ``weights`` (a subset of the model's state) into ``model``.
-
-    Raises:
-        ValueError: a name the model does not have, or a shape that differs.
-    """
-    state = model.state_dict()
-    unknown = sorted(set(weights) - set(state))
-    if unknown:
-        raise ValueError(f"initial weights {unknown} are not in this model; it has {', '.join(state)}")
-    wrong = [f"{k} {tuple(v.shape)} (model: {tuple(state[k].shape)})" for k, v in weights.items()
-             if v.shape != state[k].shape]
-    if wrong:
-        raise ValueError(f"initial weights have the wrong shape: {'; '.join(wrong)}")
-    model.load_state_dict(weights, strict=False)
-
-
 def train_on_splits(
     splits: DatasetSplits,
     model_options: dict | None = None,
@@ -167,7 +150,6 @@ def train_on_splits(
     stop_event: StopEvent | None = None,
     checkpoint_path: str | Path | None = None,
     prepared: PreparedData | None = None,
-    initial_weights: dict[str, torch.Tensor] | None = None,
 ) -> TrainingOutcome:
     """Train one model end to end.
 
@@ -181,8 +163,6 @@ def train_on_splits(
         stop_event: set it to stop training cleanly.
         checkpoint_path: when given, the best bundle is written there after every improving epoch.
         prepared: reuse already-encoded data (must match the tokenizer/vocab/encoding options).
-        initial_weights: start from these weights (e.g. a pretrained language model's embedding
-            and recurrent layers, see ``sentiment_core.lm``); other weights start as usual.
 
     Returns:
         The bundle (best weights), fit history and validation/test metrics.
@@ -198,8 +178,6 @@ def train_on_splits(
     if config.embeddings == "glove":
         matrix, coverage = embedding_matrix(prepared.vocab, load_glove_6b_50d(), seed=train_config.seed)
     model = build_model(config, matrix)
-    if initial_weights is not None:
-        load_initial_weights(model, initial_weights)
     bundle = Bundle(
         model=model, vocab=prepared.vocab, label_names=list(splits.label_names),
         tokenizer_config=tokenizer_config, encoding=encoding,
