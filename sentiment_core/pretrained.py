@@ -3,7 +3,7 @@ helpers to list and load the shipped bundles.
 
 Four movie-review models (plain RNN, LSTM, BiLSTM, GRU) share one recipe: GloVe 6B 50d
 (fine-tuned), max pooling over time, trained on SST-2 training phrases (short, typed-like
-sentences) plus IMDb training reviews (long texts, last 256 tokens kept). A fifth, 3-class
+sentences) plus IMDb training reviews (long texts, the last ``max_len`` tokens kept). A fifth, 3-class
 model is trained on airline tweets. Every model is evaluated on every test set it applies
 to, and on small held-out fixture slices (``tests/fixtures/heldout_*.tsv``) whose accuracy
 is stored in the model card so a fast test can check the shipped weights.
@@ -282,16 +282,22 @@ def _markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-_WEAKNESSES_MOVIE = [
-    "Trained on English movie reviews only: other domains (products, tweets) and other languages are "
-    "out of distribution.",
-    "SST-2 and RT polarity share their Rotten Tomatoes source: exact RT test sentences were removed from "
-    "training, but shorter SST-2 sub-phrases of those sentences remain, so the RT test accuracy is "
-    "somewhat optimistic.",
-    "Reviews longer than 256 tokens are cut, keeping the end; sarcasm, irony and comparisons "
-    "(\"better than the first one, which was awful\") are often missed.",
-    "Words absent from the 30,000-word vocabulary become <unk>; misspellings and slang carry no information.",
-]
+def _movie_weaknesses(recipe: Recipe, vocab_size: int) -> list[str]:
+    glove_words = recipe.vocab_config.glove_words
+    vocabulary = (f"{vocab_size:,}-word vocabulary ({glove_words:,} of them GloVe words that training never saw, "
+                  "which keep their pretrained vectors)" if glove_words else f"{vocab_size:,}-word vocabulary")
+    return [
+        "Trained on English movie reviews only: other domains (products, tweets) and other languages are "
+        "out of distribution.",
+        "SST-2 and RT polarity share their Rotten Tomatoes source: exact RT test sentences were removed from "
+        "training, but shorter SST-2 sub-phrases of those sentences remain, so the RT test accuracy is "
+        "somewhat optimistic.",
+        f"Reviews longer than {recipe.train_config.max_len} tokens are cut, keeping the end; sarcasm, irony and "
+        "comparisons (\"better than the first one, which was awful\") are often missed.",
+        f"Words absent from the {vocabulary} become <unk>; misspellings and slang carry no information.",
+    ]
+
+
 _WEAKNESSES_AIRLINE = [
     "Trained on 2015 tweets to six US airlines: other topics are out of distribution.",
     "The neutral class is the hardest (lowest F1); crowd labels are themselves noisy.",
@@ -377,7 +383,8 @@ def build_one(recipe: Recipe, data: BuildData, out_dir: Path, fixture_dir: Path,
         "training_seconds": round(fit.seconds, 1),
         "hardware": HARDWARE,
         "python": platform.python_version(),
-        "weaknesses": _WEAKNESSES_MOVIE if recipe.task == "movie" else _WEAKNESSES_AIRLINE,
+        "weaknesses": (_movie_weaknesses(recipe, len(bundle.vocab)) if recipe.task == "movie"
+                       else _WEAKNESSES_AIRLINE),
         "built": time.strftime("%Y-%m-%d"),
     }
     bundle.card = {**bundle.card, **card}
