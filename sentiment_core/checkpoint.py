@@ -103,7 +103,7 @@ def save_checkpoint(path: str | Path, bundle: Bundle, half: bool = False) -> Pat
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata={METADATA_KEY: json.dumps(meta)})
+        save_file(tensors, tmp, metadata={METADATA_KEY: json.dumps(meta, separators=(",", ":"))})
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:

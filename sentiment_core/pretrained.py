@@ -63,6 +63,23 @@ EVAL_SETS = {
     "airline_test": ("airline_tweets", f"Airline tweets, stratified 10% test split (seed {SPLIT_SEED})"),
 }
 MOVIE_SETS = ("imdb_test", "sst2_dev", "rt_test")
+# Accuracy the best shipped model should reach on each set (issue #5).
+TARGETS = {"imdb_test": 0.90, "sst2_dev": 0.87, "rt_test": 0.80, "airline_test": 0.80}
+# Measured candidates that were not shipped (same data and seeds; see the model cards for the shipped ones).
+ALTERNATIVES = [
+    "BiLSTM hidden 64, 256 tokens, 30k vocabulary, 2 epochs (shipped before): IMDb 89.24%, SST-2 84.98%, "
+    "RT 83.30%",
+    "BiLSTM hidden 128, 256 tokens, 30k vocabulary, 4 epochs: IMDb 89.59%, SST-2 83.72%, RT 83.68%",
+    "BiLSTM hidden 256, 400 tokens, 30k vocabulary: 89.78%, 85.09%, 84.43%; with the 75k vocabulary: "
+    "89.66%, 84.75%, 84.33%",
+    "BiLSTM hidden 128 pretrained as a language model on 10M tokens of IMDb text (unlabelled reviews "
+    "included), then fine-tuned at learning rate 1e-3: 89.06%, 85.21%, 82.83% (21 min of pretraining for "
+    "+1.5 SST-2 points and "
+    "-0.5 IMDb points)",
+    "BiLSTM hidden 128 on SST-2 alone: SST-2 83.94% (hidden 256: 83.83%; with 50,000 extra GloVe words: 84.06%)",
+    "LSTM hidden 64, 3 epochs: 87.83%, 83.14%, 82.83%; GRU hidden 64, 3 epochs: 88.27%, 83.37%, 81.61% "
+    "(both missed \"Not bad at all, I enjoyed it\")",
+]
 
 
 @dataclass(frozen=True)
@@ -93,9 +110,12 @@ _MOVIE_TRAIN = dict(epochs=1, batch_size=64, lr=2e-3, optimizer="adam", clip_nor
 
 RECIPES: dict[str, Recipe] = {
     r.name: r for r in [
+        # The flagship: hidden 256, whole reviews up to 512 tokens, and a 75,000-word vocabulary (50,000
+        # training words + 25,000 more GloVe words that training never saw, so they are not <unk>).
         Recipe("bilstm", "BiLSTM movie-review sentiment", "movie",
-               {**_MOVIE_MODEL, "cell": "lstm", "bidirectional": True},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 2, "seed": 1})),
+               {**_MOVIE_MODEL, "cell": "lstm", "bidirectional": True, "hidden_dim": 256},
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4, "seed": 1, "max_len": 512}),
+               vocab_config=VocabConfig(min_freq=2, max_size=50000, glove_words=25000)),
         # Unidirectional models train fast (unpacked, masked): hidden 128, up to 4 epochs, the epoch with the
         # best validation loss is kept (early stopping, patience 2).
         Recipe("lstm", "LSTM movie-review sentiment", "movie",
@@ -425,6 +445,17 @@ def build_pretrained(mirror, out_dir: str | Path = DEFAULT_DIR, only: list[str] 
     return cards
 
 
+def _target_lines(cards: list[dict]) -> list[str]:
+    lines = ["| set | target | best shipped model | reached |", "|---|---|---|---|"]
+    for key, target in TARGETS.items():
+        scored = [(c["metrics"][key]["accuracy"], c["name"]) for c in cards if key in c["metrics"]]
+        if scored:
+            best, name = max(scored)
+            reached = "yes" if best >= target else "no"
+            lines.append(f"| {EVAL_SETS[key][1]} | {target:.0%} | {best:.2%} ({name}) | {reached} |")
+    return lines
+
+
 def write_index(out_dir: str | Path = DEFAULT_DIR) -> Path:
     """Write ``README.md`` in ``out_dir``: a table of every shipped model's metrics."""
     out_dir = Path(out_dir)
@@ -449,11 +480,9 @@ def write_index(out_dir: str | Path = DEFAULT_DIR) -> Path:
     lines += ["", f"Hardware: {cards[0]['hardware'] if cards else HARDWARE}.",
               "Accuracy is measured on the float16 weights that ship. Each card (`<name>.card.json`, `<name>.md`) "
               "lists data, split, configuration, demo-sentence results and known weaknesses.", "",
-              "Targets: RT >= 80% is reached by all four movie models (best 83.30%, BiLSTM); IMDb >= 90% "
-              "(best 89.24%, BiLSTM) and SST-2 dev >= 87% (best 84.98%, BiLSTM) are not reached within the CPU "
-              "budget. A bundle ships only if it gets all eight demo sentences right. Measured alternatives that "
-              "scored higher on some sets but missed \"Not bad at all, I enjoyed it\": LSTM hidden 64, 3 epochs "
-              "(IMDb 87.83%, SST-2 83.14%, RT 82.83%); GRU hidden 64, 3 epochs (88.27%, 83.37%, 81.61%).", ""]
+              *_target_lines(cards), "",
+              "Measured alternatives that were not shipped (every shipped movie model gets all eight demo "
+              "sentences right; the BiLSTM shipped is the only candidate that reached the IMDb target):", "", *[f"- {a}" for a in ALTERNATIVES], ""]
     path = out_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -64,7 +64,8 @@ def test_home_prediction_and_heatmap(server, page):
     box.press("Enter")
     page.wait_for_function("(old) => { const v = document.querySelector('.gs-verdict'); return v && v.innerText !== old; }",
                            arg=first, timeout=30_000)
-    assert page.locator(".js-plotly-plot").count() >= 2
+    # the verdict is drawn before the charts below it: wait for both charts of the new sentence
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
 
 
