@@ -26,12 +26,29 @@ def test_explain_shows_everything_and_reacts(monkeypatch, tmp_path):
     at.selectbox(key="e_gate").set_value("forget").run()
     at.selectbox(key="e_sort").set_value("variance").run()
     at.slider(key="e_steps").set_value(20).run()
-    at.select_slider(key="e_baseline").set_value("unk").run() if False else at.selectbox(key="e_baseline").set_value("unk").run()
+    at.selectbox(key="e_baseline").set_value("unk").run()
     assert not at.exception
     at.pills(key="e_click").set_value(3).run()  # click "not"... a token: drop it
     assert {m.label for m in at.metric} >= {"Prediction"}
     at.radio(key="e_action").set_value("replace").run()
     assert not at.exception
+
+
+def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
+    """The real 75k-word, hidden-256 BiLSTM (the other app tests use tiny stand-ins)."""
+    from sentiment_core.pretrained import DEFAULT_DIR
+
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(DEFAULT_DIR))
+    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT)
+    at.session_state["e_model"] = "shipped:bilstm"
+    at.session_state["e_text"] = "The acting was great but the plot was a mess and I left bored"
+    at.run()
+    assert not at.exception and not at.error
+    assert any("gs-verdict" in m.value and ">Negative<" in m.value for m in at.markdown)
+    directions = next(box for box in at.selectbox if box.label == "Layer / direction")
+    assert list(directions.options) == ["layer 0 forward", "layer 0 backward"]
+    assert len(at.get("plotly_chart")) >= 8
 
 
 def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
