@@ -96,7 +96,9 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
         x=values, y=names, orientation="h",
         marker_color=[class_color(n, i) for i, n in enumerate(names)],
         text=[f"<b>{v:.0%}</b>" if i == best else f"{v:.0%}" for i, v in enumerate(values)],
-        textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        # inside long bars, outside short ones: a "100%" label is never cut off in a narrow column
+        textposition="auto", insidetextanchor="end", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>",
     ))
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title=None, showgrid=True)
     fig.update_yaxes(autorange="reversed")
