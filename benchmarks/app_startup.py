@@ -2,7 +2,8 @@
 
 1. seconds from `streamlit run app/Home.py` process start to the Home prediction visible;
 2. click-to-update latency on Explain (typing a new sentence) while a training run is going
-   in another tab.
+   in another tab, once per training-worker niceness (``--niceness 0,10``: workers at the app's
+   priority, then GateScope's default of 10 below it), printed side by side.
 
 Targets: startup <= 5 s, Explain update <= 300 ms (median).
 
@@ -27,15 +28,15 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="Explain updates to time")
-    args = parser.parse_args()
+def measure(niceness: int, repeats: int) -> dict[str, float]:
+    """One server start with training workers at ``niceness``: startup and Explain latencies (ms)."""
     from playwright.sync_api import sync_playwright
 
     pretrained = shared_pretrained_dir()
     runs_dir = Path(tempfile.mkdtemp(prefix="gatescope-bench-runs-"))
-    env = {"GATESCOPE_RUNS_DIR": str(runs_dir), "GATESCOPE_PRETRAINED_DIR": str(pretrained)}
+    env = {"GATESCOPE_RUNS_DIR": str(runs_dir), "GATESCOPE_PRETRAINED_DIR": str(pretrained),
+           "GATESCOPE_WORKER_NICENESS": str(niceness)}
+    print(f"-- training workers at niceness {niceness}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -66,7 +67,7 @@ def main() -> None:
             explain.locator(".gs-tokens").first.wait_for(timeout=60_000)
             box = explain.get_by_role("textbox", name="Sentence")
             timings = []
-            for i in range(args.repeats):
+            for i in range(repeats):
                 sentence = f"the film was not good but the music number {i} was great"
                 old = explain.locator(".gs-verdict").inner_text() + explain.locator(".gs-tokens").first.inner_html()
                 t0 = time.perf_counter()
@@ -74,7 +75,7 @@ def main() -> None:
                 box.press("Enter")
                 explain.wait_for_function(
                     "(w) => { const e = document.querySelector('.gs-tokens'); return e && e.innerText.includes(w); }",
-                    arg=f"number", timeout=30_000)
+                    arg="number", timeout=30_000)
                 explain.wait_for_function(
                     "(w) => { const e = document.querySelector('.gs-tokens'); return e && e.innerText.includes(w); }",
                     arg=f"{i}", timeout=30_000)
@@ -87,7 +88,7 @@ def main() -> None:
                                       timeout=30_000)
             explain.get_by_role("tab", name="✏️ What if?").click()
             clicks = []
-            for word in ["film", "not", "good", "music", "great"][: max(1, args.repeats)]:
+            for word in ["film", "not", "good", "music", "great"][: max(1, repeats)]:
                 t0 = time.perf_counter()
                 explain.locator("[data-testid='stButtonGroup']").get_by_text(word, exact=True).first.click()
                 explain.wait_for_function(
@@ -104,9 +105,25 @@ def main() -> None:
                 trainer.get_by_role("button", name="⏹ Stop").click(timeout=10_000)
             except Exception:  # noqa: BLE001 - the run may have finished
                 pass
+            return {"startup": startup, "click": statistics.median(clicks), "sentence": statistics.median(timings)}
         finally:
             stop_server(proc)
             browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="Explain updates to time")
+    parser.add_argument("--niceness", default="0,10",
+                        help="training-worker niceness values to compare, one server start each (default 0,10)")
+    args = parser.parse_args()
+    results = {n: measure(n, args.repeats) for n in (int(v) for v in args.niceness.split(","))}
+    if len(results) > 1:
+        base = results[min(results)]
+        print("side by side (median ms; ratio = niceness-0 time / this time):")
+        for niceness, r in results.items():
+            print(f"  niceness {niceness:2d}: click {r['click']:.0f} ({base['click'] / r['click']:.2f}x), "
+                  f"new sentence {r['sentence']:.0f} ({base['sentence'] / r['sentence']:.2f}x)")
 
 
 if __name__ == "__main__":

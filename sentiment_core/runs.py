@@ -45,6 +45,8 @@ from .errors import GateScopeError
 RUNS_DIR_ENV = "GATESCOPE_RUNS_DIR"
 MAX_CONCURRENT_ENV = "GATESCOPE_MAX_CONCURRENT_RUNS"
 EXECUTOR_ENV = "GATESCOPE_RUN_EXECUTOR"
+WORKER_NICENESS_ENV = "GATESCOPE_WORKER_NICENESS"
+DEFAULT_WORKER_NICENESS = 10  # training workers yield the CPU to the app's pages
 WORKER_THREADS_ENV = "GATESCOPE_WORKER_THREADS"
 
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
@@ -582,10 +584,34 @@ def _plain_main_module():
             sys.modules["__main__"] = original
 
 
-def _process_entry(path: str, splits: Any, threads: int) -> None:
+def worker_niceness() -> int:
+    """``$GATESCOPE_WORKER_NICENESS`` or 10, clamped to 0..19: how far below the app workers run."""
+    try:
+        value = int(os.environ.get(WORKER_NICENESS_ENV, DEFAULT_WORKER_NICENESS))
+    except ValueError:
+        value = DEFAULT_WORKER_NICENESS
+    return min(19, max(0, value))
+
+
+def lower_priority(niceness: int) -> int:
+    """Raise this process's niceness by ``niceness`` so interactive pages get the CPU first.
+
+    Returns:
+        The niceness now in effect (0 where the platform has no ``os.nice``).
+    """
+    if not hasattr(os, "nice"):
+        return 0
+    try:
+        return os.nice(niceness)
+    except OSError:  # not permitted: keep running at the current priority
+        return os.nice(0)
+
+
+def _process_entry(path: str, splits: Any, threads: int, niceness: int) -> None:
     """Entry point of a spawned worker process."""
     import torch
 
+    lower_priority(niceness)
     torch.set_num_threads(max(1, threads))
     execute_run(path, splits, executor="process")
 
@@ -782,8 +808,8 @@ class RunQueue:
 
             threads = int(os.environ.get(WORKER_THREADS_ENV, "1") or 1)
             job.handle = multiprocessing.get_context("spawn").Process(
-                target=_process_entry, args=(str(job.path), job.splits, threads), name=f"run-{job.name}",
-                daemon=True)
+                target=_process_entry, args=(str(job.path), job.splits, threads, worker_niceness()),
+                name=f"run-{job.name}", daemon=True)
         with _plain_main_module():
             job.handle.start()
         if self.executor == "process":

@@ -47,11 +47,13 @@ def test_sigkill_mid_run_keeps_finished_epochs_and_the_best_checkpoint(tmp_path)
             assert app.poll() is None, app.stderr.read().decode()
             assert time.monotonic() < deadline, "the first epoch did not finish in time"
             time.sleep(0.05)
+        worker = read_json(runs_dir / RUN / "status.json")["pid"]
+        # the worker trains at a lower priority than the app (GATESCOPE_WORKER_NICENESS, default 10)
+        assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     finally:
         os.killpg(app.pid, signal.SIGKILL)  # the app process and its worker, mid-run
         app.wait(timeout=10)
         app.stderr.close()
-    worker = read_json(runs_dir / RUN / "status.json")["pid"]
     deadline = time.monotonic() + 10
     while pid_alive(worker):  # SIGKILL is delivered asynchronously: let the worker die too
         assert time.monotonic() < deadline

@@ -211,3 +211,13 @@ def test_failed_run_has_friendly_message(tmp_path, splits):
     assert status["state"] == "failed"
     assert "Traceback" not in status["message"]
     assert (path / "error.log").read_text().startswith("Traceback")
+
+
+def test_worker_niceness_setting_is_read_and_clamped(monkeypatch):
+    from sentiment_core.runs import WORKER_NICENESS_ENV, worker_niceness
+
+    monkeypatch.delenv(WORKER_NICENESS_ENV, raising=False)
+    assert worker_niceness() == 10
+    for raw, expected in (("0", 0), ("5", 5), ("99", 19), ("-3", 0), ("high", 10)):
+        monkeypatch.setenv(WORKER_NICENESS_ENV, raw)
+        assert worker_niceness() == expected, raw
