@@ -1,4 +1,4 @@
-"""Catalogue, mirror/cache resolution, real downloads from a local server, archive safety."""
+"""Catalogue, mirror/cache resolution, downloads (pooch) from a local server, archive safety."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,14 +6,14 @@ import io
 import hashlib
 import http.server
 import tarfile
+import socket
 import threading
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from sentiment_core.data import CATALOGUE, fetch, list_datasets, load_dataset, safe_extract
 from sentiment_core.data import download as download_module
@@ -32,6 +32,7 @@ OFFICIAL_IMDB_SHA = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(download_module, "DOWNLOAD_RETRIES", 0)  # fail fast; one test checks retries
     monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "env-cache"))
 
 
@@ -40,7 +41,8 @@ def server(tmp_path):
     """A real HTTP server on 127.0.0.1 serving ``root``; records every request path."""
     root = tmp_path / "www"
     root.mkdir()
-    requests: list[str] = []
+    request_paths: list[str] = []
+    failed: set[str] = set()
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
@@ -50,32 +52,34 @@ def server(tmp_path):
             pass
 
         def do_GET(self):
-            requests.append(self.path)
+            request_paths.append(self.path)
             if self.path.startswith("/truncated/"):
                 self.send_response(200)
                 self.send_header("Content-Length", "100000")
                 self.end_headers()
                 self.wfile.write(b"\x1f\x8b" + b"x" * 500)
                 return
+            if self.path.startswith("/flaky/") and self.path not in failed:
+                failed.add(self.path)  # fail once, then serve the file
+                self.send_error(503, "Busy")
+                return
+            if self.path.startswith("/flaky/"):
+                self.path = self.path[len("/flaky"):]
             super().do_GET()
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield SimpleNamespace(root=root, url=f"http://127.0.0.1:{httpd.server_address[1]}", requests=requests)
+    yield SimpleNamespace(root=root, url=f"http://127.0.0.1:{httpd.server_address[1]}", requests=request_paths)
     httpd.shutdown()
     httpd.server_close()
 
 
-def redirect_to(base: str, seen: list[str] | None = None):
-    """An opener that serves official URLs from ``base`` (same file name)."""
-
-    def opener(url, timeout):
-        if seen is not None:
-            seen.append(url)
-        return urllib.request.urlopen(f"{base}/{url.rsplit('/', 1)[-1]}", timeout=timeout)
-
-    return opener
+def serve_from(monkeypatch, server, name: str, **changes) -> None:
+    """Point the catalogue entry ``name`` at ``server`` (same file name), with other changes."""
+    info = CATALOGUE[name]
+    url = f"{server.url}/{info.urls[0].rsplit('/', 1)[-1]}"
+    monkeypatch.setitem(CATALOGUE, name, dataclasses.replace(info, urls=(url,), **changes))
 
 
 def test_catalogue_lists_offline_and_generated_first_with_required_fields():
@@ -168,21 +172,21 @@ def test_damaged_archive_in_mirror_is_reported(tmp_path):
 def test_download_streams_with_progress_verifies_checksum_and_hits_cache(server, tmp_path, monkeypatch):
     archive = write_imdb_targz(server.root / "aclImdb_v1.tar.gz", n_per_class=2)
     data = archive.read_bytes()
-    monkeypatch.setitem(CATALOGUE, "imdb", dataclasses.replace(CATALOGUE["imdb"], sha256=hashlib.sha256(data).hexdigest()))
+    serve_from(monkeypatch, server, "imdb", sha256=hashlib.sha256(data).hexdigest())
     monkeypatch.setattr(download_module, "CHUNK_BYTES", 256)
-    calls, seen = [], []
+    calls = []
     cache = tmp_path / "cache"
-    folder = fetch("imdb", cache_dir=cache, progress=lambda *a: calls.append(a), opener=redirect_to(server.url, seen))
-    assert seen == [CATALOGUE["imdb"].urls[0]]
+    folder = fetch("imdb", cache_dir=cache, progress=lambda *a: calls.append(a))
     assert server.requests == ["/aclImdb_v1.tar.gz"]
     assert (folder / "aclImdb_v1.tar.gz").read_bytes() == data
-    assert not list(folder.glob("*.part"))
+    assert [p.name for p in folder.iterdir()] == ["aclImdb_v1.tar.gz"]  # no temporary file left
     assert len(calls) > 3  # streamed in chunks
-    assert calls[-1][0] == calls[-1][1] == len(data)
+    assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1] == len(data)
     assert all(total == len(data) for _, total, _ in calls)
+    assert all(message == "downloading aclImdb_v1.tar.gz" for _, _, message in calls)
     assert [done for done, _, _ in calls] == sorted(done for done, _, _ in calls)
 
-    def no_network(url, timeout):
+    def no_network(url, output_file, pooch):
         raise AssertionError("the second call must not download")
 
     assert fetch("imdb", cache_dir=cache, opener=no_network) == folder
@@ -191,11 +195,24 @@ def test_download_streams_with_progress_verifies_checksum_and_hits_cache(server,
     assert [len(ds.parts["train"]), len(ds.parts["test"])] == [4, 4]
 
 
-def test_checksum_mismatch_deletes_the_download(server, tmp_path):
+def test_download_file_skips_the_network_for_a_verified_file(server, tmp_path):
+    dest = tmp_path / "dl" / "a.bin"
+    (server.root / "a.bin").write_bytes(b"abc")
+    sha = hashlib.sha256(b"abc").hexdigest()
+    assert download_module.download_file(f"{server.url}/a.bin", dest, sha256=sha) == dest
+    assert download_module.download_file(f"{server.url}/a.bin", dest, sha256=sha) == dest
+    assert server.requests == ["/a.bin"]
+    dest.write_bytes(b"damaged")  # a hash mismatch in the cache downloads again
+    download_module.download_file(f"{server.url}/a.bin", dest, sha256=sha)
+    assert dest.read_bytes() == b"abc" and len(server.requests) == 2
+
+
+def test_checksum_mismatch_deletes_the_download(server, tmp_path, monkeypatch):
     write_imdb_targz(server.root / "aclImdb_v1.tar.gz", n_per_class=1)
     actual = hashlib.sha256((server.root / "aclImdb_v1.tar.gz").read_bytes()).hexdigest()
+    serve_from(monkeypatch, server, "imdb")
     with pytest.raises(DataError) as err:
-        fetch("imdb", cache_dir=tmp_path / "cache", opener=redirect_to(server.url))
+        fetch("imdb", cache_dir=tmp_path / "cache")
     message = str(err.value)
     assert OFFICIAL_IMDB_SHA in message and actual in message
     assert "checksum mismatch" in message and "GATESCOPE_DATA_MIRROR" in message
@@ -212,33 +229,75 @@ def test_truncated_download_is_detected_and_removed(server, tmp_path):
     assert list((tmp_path / "dl").iterdir()) == []
 
 
-def test_download_from_file_url_extracts_zip_and_loads(tmp_path, monkeypatch):
-    zip_path = write_uci_zip(tmp_path / "remote" / "sentiment+labelled+sentences.zip")
-    info = CATALOGUE["uci_sentences"]
-    monkeypatch.setitem(CATALOGUE, "uci_sentences", dataclasses.replace(info, urls=(zip_path.as_uri(),)))
+def test_failed_download_is_retried(server, tmp_path, monkeypatch):
+    (server.root / "x.bin").write_bytes(b"payload")
+    monkeypatch.setattr(download_module, "DOWNLOAD_RETRIES", 1)
+    dest = download_module.download_file(f"{server.url}/flaky/x.bin", tmp_path / "dl" / "x.bin",
+                                         sha256=hashlib.sha256(b"payload").hexdigest())
+    assert server.requests == ["/flaky/x.bin", "/flaky/x.bin"]
+    assert dest.read_bytes() == b"payload"
+
+
+def test_download_over_http_extracts_zip_and_loads(server, tmp_path, monkeypatch):
+    write_uci_zip(server.root / "sentiment+labelled+sentences.zip")
+    serve_from(monkeypatch, server, "uci_sentences")
     folder = fetch("uci_sentences", cache_dir=tmp_path / "cache")
     assert (folder / "sentiment labelled sentences" / "imdb_labelled.txt").is_file()
     ds = load_dataset("uci_sentences", cache_dir=tmp_path / "cache", verify=False)
     assert len(ds.parts["all"]) == 12
+    assert server.requests == ["/sentiment+labelled+sentences.zip"]
+
+
+def test_mirror_is_read_before_the_web(server, tmp_path, monkeypatch):
+    serve_from(monkeypatch, server, "rt_polarity")
+    mirror = tmp_path / "mirror"
+    write_rt_folder(mirror / "rt_polarity")
+    ds = load_dataset("rt_polarity", mirror=mirror, cache_dir=tmp_path / "cache", verify=False)
+    assert len(ds) > 0 and server.requests == []
+
+
+def test_non_http_urls_are_not_downloaded(tmp_path):
+    with pytest.raises(DataError, match="only http"):
+        download_module.download_file((tmp_path / "x.zip").as_uri(), tmp_path / "dl" / "x.zip", name="x")
+
+
+def _assert_readable_offline_message(message: str, name: str) -> None:
+    assert f"could not download {name}" in message and "works offline" in message
+    assert f"{name}/" in message and "GATESCOPE_DATA_MIRROR" in message and "--mirror" in message
+    assert "upload" in message
+    assert "Errno" not in message and "ConnectionPool" not in message and "object at 0x" not in message
 
 
 def test_no_network_gives_mirror_instructions(tmp_path):
-    def offline(url, timeout):
-        raise urllib.error.URLError("Temporary failure in name resolution")
+    def offline(url, output_file, pooch):
+        raise requests.ConnectionError(socket.gaierror(-3, "Temporary failure in name resolution"))
 
     with pytest.raises(DataError) as err:
         fetch("sst2", cache_dir=tmp_path / "cache", opener=offline)
     message = str(err.value)
-    assert "could not download sst2" in message
+    _assert_readable_offline_message(message, "sst2")
     assert "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip" in message
-    assert "name resolution" in message
-    assert "sst2/" in message and "GATESCOPE_DATA_MIRROR" in message and "--mirror" in message
-    assert not list((tmp_path / "cache").rglob("*.part"))
+    assert "dl.fbaipublicfiles.com could not be resolved" in message
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
-def test_http_error_is_reported(server, tmp_path):
-    with pytest.raises(DataError, match="HTTP 404"):
-        fetch("sst2", cache_dir=tmp_path / "cache", opener=redirect_to(server.url))
+def test_refused_connection_is_explained(tmp_path, monkeypatch):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    info = CATALOGUE["sst2"]
+    monkeypatch.setitem(CATALOGUE, "sst2", dataclasses.replace(info, urls=(f"http://127.0.0.1:{port}/SST-2.zip",)))
+    with pytest.raises(DataError) as err:
+        fetch("sst2", cache_dir=tmp_path / "cache")
+    _assert_readable_offline_message(str(err.value), "sst2")
+    assert "refused the connection" in str(err.value)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_http_error_is_reported(server, tmp_path, monkeypatch):
+    serve_from(monkeypatch, server, "sst2")
+    with pytest.raises(DataError, match="HTTP 404 File not found"):
+        fetch("sst2", cache_dir=tmp_path / "cache")
 
 
 def _tar_with(path: Path, name: str, **extra) -> Path:

@@ -1,23 +1,22 @@
 """Find a dataset's files: a mirror folder first, then the local cache, then the official URL.
 
-Downloads stream into a ``.part`` file, are checked against the catalogue's sha256 where
-one is known, and are renamed into place only when complete. Archives are extracted
-member by member after checking that no member can land outside the target folder.
+Downloads go through pooch (sha256 from the catalogue where known, retries, a temporary file
+renamed into place only when complete). What is GateScope's own: the mirror folder, the
+catalogue's file lists, and archives extracted member by member after checking that no
+member can land outside the target folder.
 """
 from __future__ import annotations
 
-import hashlib
-import http.client
 import importlib.util
 import os
 import re
 import shutil
+import socket
 import stat
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
+import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -30,12 +29,14 @@ from .catalogue import DatasetInfo, get_info
 MIRROR_ENV = "GATESCOPE_DATA_MIRROR"
 CACHE_ENV = "GATESCOPE_CACHE_DIR"
 CHUNK_BYTES = 1 << 20
+DOWNLOAD_RETRIES = 2
+"""Extra attempts after a failed or corrupt download (pooch waits 1 s, 2 s, ... between them)."""
 
 ProgressFn = Callable[[int, "int | None", str], None]
 """``progress(done, total_or_None, message)``: bytes (or items) done so far."""
 
-Opener = Callable[..., Any]
-"""``opener(url, timeout=...)`` returning a response with ``read(n)`` and ``headers``."""
+Opener = Callable[[str, str, Any], Any]
+"""A pooch downloader ``opener(url, output_file, pooch)`` that writes ``url`` to ``output_file``."""
 
 
 def default_cache_dir() -> Path:
@@ -156,6 +157,84 @@ def _mirror_hint(name: str) -> str:
     )
 
 
+def _offline_hint(name: str) -> str:
+    return (
+        f"a mirror folder or an upload works offline: {_mirror_hint(name)}; or upload your own "
+        "file on the Data page (gatescope train --file FILE)"
+    )
+
+
+class _ProgressBridge:
+    """What pooch's ``HTTPDownloader(progressbar=...)`` drives, forwarded to ``progress``.
+
+    pooch sets ``total`` (0 when the server sends no length), calls ``update(chunk_size)``
+    per chunk, then ``reset()``, ``update(total)`` and ``close()``. Counts are clamped to the
+    total and never go backwards, so the callback sees a monotonic ``done``.
+    """
+
+    def __init__(self, progress: ProgressFn, message: str):
+        self._progress = progress
+        self._message = message
+        self._total: int | None = None
+        self.n = 0
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self._total = int(value) or None
+        self._progress(self.n, self._total, self._message)
+
+    def update(self, n: int) -> None:
+        self.n = min(self.n + n, self._total) if self._total else self.n + n
+        self._progress(self.n, self._total, self._message)
+
+    def reset(self) -> None:
+        """Keep the count: pooch's closing ``update(total)`` is clamped to the total anyway."""
+
+    def close(self) -> None:
+        """Nothing to release; the callback owns the display."""
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and everything it wraps (causes, contexts, ``reason`` and exception args)."""
+    seen: list[BaseException] = []
+    stack: list[object] = [error]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return seen
+
+
+def _network_reason(error: Exception, url: str, timeout: float) -> str:
+    """One readable clause for a failed request (no errno or connection-pool dumps)."""
+    import requests
+    from urllib3.exceptions import IncompleteRead, NameResolutionError
+
+    host = urllib.parse.urlsplit(url).hostname or url
+    causes = _causes(error)
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"the server answered HTTP {error.response.status_code} {error.response.reason}"
+    for cause in causes:
+        if isinstance(cause, IncompleteRead):
+            return (f"the download was cut off after {cause.partial:,} of "
+                    f"{cause.partial + cause.expected:,} bytes")
+    if isinstance(error, requests.Timeout):
+        return f"{host} did not answer within {timeout:g} s"
+    if any(isinstance(c, (NameResolutionError, socket.gaierror)) for c in causes):
+        return f"the host name {host} could not be resolved (name resolution failed: no network?)"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return f"{host} refused the connection"
+    if isinstance(error, requests.ConnectionError):
+        return f"no connection to {host} could be made (no network?)"
+    return type(error).__name__
+
+
 def download_file(
     url: str,
     dest: Path,
@@ -166,15 +245,21 @@ def download_file(
     opener: Opener | None = None,
     name: str | None = None,
 ) -> Path:
-    """Stream ``url`` to ``dest`` through ``dest.part``, verify it, then rename it into place.
+    """Download ``url`` to ``dest`` with pooch: verified, retried, renamed into place when complete.
+
+    pooch streams into a temporary file next to ``dest``, checks the sha256, and moves it into
+    place only when it matches; a failed attempt is retried ``DOWNLOAD_RETRIES`` times. An
+    existing ``dest`` whose hash matches (or any existing ``dest`` when no hash is known) is
+    returned without touching the network.
 
     Args:
-        url: source URL (``http(s)://`` or ``file://``).
+        url: source URL (``http://`` or ``https://``).
         dest: final file path; its folder is created.
         sha256: expected hex digest, or ``None`` to skip the check.
         progress: optional ``progress(done_bytes, total_bytes_or_None, message)``.
-        timeout: socket timeout in seconds.
-        opener: replacement for ``urllib.request.urlopen`` (same call signature).
+        timeout: network timeout in seconds.
+        opener: a pooch downloader ``opener(url, output_file, pooch)`` used instead of the HTTP
+            one (tests, special transports); ``progress`` and ``timeout`` are then its business.
         name: dataset name used in error messages (defaults to the file name).
 
     Returns:
@@ -184,50 +269,37 @@ def download_file(
         DataError: the download failed, was cut short, or its checksum does not match;
             no partial file is left behind.
     """
+    import pooch
+    import requests
+
     label = name or dest.name
-    open_url = opener or urllib.request.urlopen
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    done = 0
-    total: int | None = None
+    if opener is None and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise DataError(f"cannot download {label} from {url}: only http(s) URLs are downloaded; "
+                        f"{_mirror_hint(label)}")
+    bridge = _ProgressBridge(progress, f"downloading {dest.name}") if progress else False
+    downloader = opener or pooch.HTTPDownloader(progressbar=bridge, chunk_size=CHUNK_BYTES, timeout=timeout)
     try:
-        with open_url(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length") if response.headers else None
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                progress(0, total, f"downloading {dest.name}")
-            with open(part, "wb") as out:
-                while chunk := response.read(CHUNK_BYTES):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total, f"downloading {dest.name}")
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, urllib.error.HTTPError):
-            reason = f"HTTP {exc.code} {exc.reason}"
-        else:
-            reason = getattr(exc, "reason", None) or exc
-        raise DataError(
-            f"could not download {label} from {url} ({reason}); {_mirror_hint(label)}"
-        ) from exc
-    if total is not None and done != total:
-        part.unlink(missing_ok=True)
-        raise DataError(
-            f"the download of {label} from {url} was cut off after {done:,} of {total:,} "
-            f"bytes; try again, or {_mirror_hint(label)}"
-        )
-    actual = digest.hexdigest()
-    if sha256 is not None and actual != sha256.lower():
-        part.unlink(missing_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        store = pooch.create(path=dest.parent, base_url="", registry={dest.name: sha256 and sha256.lower()},
+                             urls={dest.name: url}, retry_if_failed=DOWNLOAD_RETRIES)
+        store.fetch(dest.name, downloader=downloader)
+    except ValueError as exc:
+        got = re.search(r"but got (\w+)", str(exc))
+        if got is None:
+            raise DataError(f"could not download {label} from {url} ({exc}); {_mirror_hint(label)}") from exc
         raise DataError(
             f"checksum mismatch for {dest.name} downloaded from {url}: expected sha256 "
-            f"{sha256}, got {actual}. The download is corrupt or the file changed "
+            f"{sha256}, got {got.group(1)}. The download is corrupt or the file changed "
             f"upstream; the bad file was deleted. Try again, or {_mirror_hint(label)}"
-        )
-    os.replace(part, dest)
+        ) from exc
+    except requests.RequestException as exc:
+        raise DataError(
+            f"could not download {label} from {url}: {_network_reason(exc, url, timeout)}. "
+            f"Try again later; {_offline_hint(label)}"
+        ) from exc
+    except OSError as exc:
+        raise DataError(f"could not save {label} to {dest.parent}: {exc.strerror or exc}; choose a writable "
+                        f"cache folder (--cache-dir or {CACHE_ENV})") from exc
     return dest
 
 
@@ -361,7 +433,7 @@ def fetch(
         cache_dir: cache folder; defaults to ``GATESCOPE_CACHE_DIR`` or the platform cache.
         progress: optional ``progress(done, total_or_None, message)`` callback.
         timeout: network timeout in seconds.
-        opener: replacement for ``urllib.request.urlopen`` (tests, proxies).
+        opener: a pooch downloader used instead of the HTTP one (see ``download_file``).
 
     Returns:
         Folder containing the dataset's files (or, for IMDb, possibly its archive).
