@@ -1,6 +1,6 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
-Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``,
+Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``, ``explain``,
 ``pretrain``, ``serve``. Every model and training option is a flag generated from the same
 ``ModelConfig``/``TrainConfig`` specs the app's sliders use.
 """
@@ -10,17 +10,21 @@ import argparse
 import json
 import os
 import sys
-import time
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .errors import GateScopeError
+from .explain.spec import BASELINES, EXPLAIN_SPEC
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
 from .spec import ParamSpec
 from .text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig
 from .trainer import TRAIN_SPEC, TrainConfig
 
+MODEL_HELP = "a shipped model (e.g. bilstm, lstm), run:<run name> for a saved run, or a .safetensors file"
 MODEL_OPTION_FIELDS = [f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "num_classes", "pad_idx")]
 
 
@@ -76,17 +80,47 @@ def _parse_options(items: list[str]) -> dict:
     return options
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
 class _Progress:
-    """Download and reading progress on stderr (bytes while downloading, items otherwise)."""
+    """Download and reading progress on stderr: a tqdm bar on a terminal, plain lines in a log.
+
+    Each new message starts a new bar (bytes while downloading, items otherwise). When stderr
+    is not a terminal, tqdm disables itself and each step gets one line when it starts and
+    one when it ends, so log files get no carriage returns.
+    """
+
+    def __init__(self):
+        self.bar: tqdm | None = None
+        self.message = ""
+        self.done = 0
 
     def __call__(self, done: int, total: int | None, message: str = "") -> None:
-        in_bytes = message.startswith("downloading")
-        amount = (lambda n: f"{n / 2**20:.1f} MB") if in_bytes else (lambda n: f"{n:,}")
-        if total:
-            sys.stderr.write(f"\r{message} {amount(done)}/{amount(total)} ({100 * done / total:5.1f}%)")
-        else:
-            sys.stderr.write(f"\r{message} {amount(done)}")
-        sys.stderr.flush()
+        if self.bar is None or message != self.message:
+            self.close()
+            in_bytes = message.startswith("downloading")
+            self.bar = tqdm(total=total, desc=message, file=sys.stderr, disable=None, dynamic_ncols=True,
+                            unit="B" if in_bytes else "it", unit_scale=in_bytes, unit_divisor=1024)
+            self.message, self.done = message, 0
+            if self.bar.disable:
+                size = f" ({_megabytes(total) if in_bytes else f'{total:,}'})" if total else ""
+                print(f"{message}{size} ...", file=sys.stderr, flush=True)
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        """End the current bar (in a log: the line saying how much was done)."""
+        if self.bar is None:
+            return
+        if self.bar.disable:
+            amount = _megabytes(self.done) if self.message.startswith("downloading") else f"{self.done:,}"
+            print(f"{self.message}: {amount} done", file=sys.stderr, flush=True)
+        self.bar.close()
+        self.bar = None
 
 
 def _load_splits(args: argparse.Namespace):
@@ -100,38 +134,43 @@ def _load_splits(args: argparse.Namespace):
         print(f"read {args.file.name}: {report.rows_kept} rows kept of {report.rows_read} "
               f"(text column {report.text_column!r}, label column {report.label_column!r})")
     else:
-        dataset = load_dataset(args.dataset, mirror=args.mirror, cache_dir=args.cache_dir, progress=_Progress(),
-                               max_examples=args.max_examples, seed=getattr(args, "seed", 0),
-                               **_parse_options(args.option))
-        sys.stderr.write("\n")
+        progress = _Progress()
+        try:
+            dataset = load_dataset(args.dataset, mirror=args.mirror, cache_dir=args.cache_dir, progress=progress,
+                                   max_examples=args.max_examples, seed=getattr(args, "seed", 0),
+                                   **_parse_options(args.option))
+        finally:
+            progress.close()
     return make_splits(dataset, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        seed=getattr(args, "seed", 0))
 
 
 class _ConsoleReporter:
-    """Progress bar on stderr and an epoch table on stdout."""
+    """A tqdm progress bar on stderr (silent when stderr is not a terminal) and an epoch table on stdout."""
 
     def __init__(self, epochs: int):
         self.epochs = epochs
-        self.start = time.perf_counter()
+        self.bar: tqdm | None = None
         print(f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'val loss':>9} {'val acc':>8} {'val F1':>7} "
               f"{'sec':>6} {'tok/s':>8}")
 
     def on_batch_end(self, info) -> None:
-        done = ((info.epoch - 1) * info.batches_per_epoch + info.batch) / (self.epochs * info.batches_per_epoch)
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / done - elapsed if done > 0 else 0.0
-        bar = "#" * int(30 * done)
-        sys.stderr.write(f"\r[{bar:<30}] {100 * done:5.1f}% epoch {info.epoch} loss {info.loss:.4f} "
-                         f"ETA {eta:5.0f}s")
-        sys.stderr.flush()
+        if self.bar is None:
+            self.bar = tqdm(total=self.epochs * info.batches_per_epoch, file=sys.stderr, disable=None,
+                            dynamic_ncols=True, unit="batch", leave=False)
+        self.bar.update((info.epoch - 1) * info.batches_per_epoch + info.batch - self.bar.n)
+        self.bar.set_postfix(epoch=info.epoch, loss=f"{info.loss:.4f}", refresh=False)
 
     def on_epoch_end(self, info) -> None:
-        sys.stderr.write("\r" + " " * 79 + "\r")
         star = " *" if info.is_best else ""
-        print(f"{info.epoch:>5} {info.train_loss:>10.4f} {info.train_accuracy:>9.3f} {info.val_loss:>9.4f} "
-              f"{info.val_accuracy:>8.3f} {info.val_macro_f1:>7.3f} {info.seconds:>6.1f} "
-              f"{info.tokens_per_second:>8.0f}{star}", flush=True)
+        tqdm.write(f"{info.epoch:>5} {info.train_loss:>10.4f} {info.train_accuracy:>9.3f} {info.val_loss:>9.4f} "
+                   f"{info.val_accuracy:>8.3f} {info.val_macro_f1:>7.3f} {info.seconds:>6.1f} "
+                   f"{info.tokens_per_second:>8.0f}{star}", file=sys.stdout)
+        sys.stdout.flush()
+
+    def on_fit_end(self, result) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _set_threads(threads: int | None) -> None:
@@ -158,8 +197,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         if info.urls:
             print("urls:     " + "\n          ".join(info.urls))
         return 0
-    dataset = load_dataset(args.name, mirror=args.mirror, cache_dir=args.cache_dir, progress=_Progress())
-    sys.stderr.write("\n")
+    progress = _Progress()
+    try:
+        dataset = load_dataset(args.name, mirror=args.mirror, cache_dir=args.cache_dir, progress=progress)
+    finally:
+        progress.close()
     parts = ", ".join(f"{k}: {len(v):,}" for k, v in dataset.parts.items())
     print(f"{args.name}: {len(dataset):,} examples ({parts}); fingerprint {dataset.fingerprint()}")
     for note in dataset.notes:
@@ -178,12 +220,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                                     strip_punctuation=args.strip_punctuation,
                                     remove_stopwords=args.remove_stopwords, keep_negations=args.keep_negations)
     vocab_cfg = VocabConfig(**{name: getattr(args, name) for name in VOCAB_SPEC})
-    ModelConfig(vocab_size=2, **model_options)  # validate options before loading data
+    model_config = ModelConfig(vocab_size=2, **model_options)  # validate options before loading data
     splits = _load_splits(args)
+    bundle_path = _bundle_path(args.out, f"{model_config.display_name} {splits.name}") if args.out else None
     print(f"{splits.name}: train {len(splits.train):,}, validation {len(splits.validation):,}, "
           f"test {len(splits.test):,}; classes {', '.join(splits.label_names)}")
     out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg,
-                          callbacks=[_ConsoleReporter(train_cfg.epochs)], checkpoint_path=args.out)
+                          callbacks=[_ConsoleReporter(train_cfg.epochs)], checkpoint_path=bundle_path)
     fit, test = out.fit, out.test
     print(f"{fit.message} ({fit.seconds:.1f}s on {fit.device}); best epoch {fit.best_epoch}")
     print(f"vocabulary {len(out.bundle.vocab):,} words, OOV rate on validation "
@@ -194,11 +237,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"validation accuracy {out.validation.accuracy:.4f}; test accuracy {test.accuracy:.4f}, "
           f"macro-F1 {test.macro_f1:.4f}")
     _print_confusion(test.confusion, splits.label_names)
-    if args.out and fit.best_epoch is None:
-        save_checkpoint(args.out, out.bundle)
-    if args.out:
-        print(f"model bundle written to {args.out}")
+    if bundle_path and fit.best_epoch is None:
+        save_checkpoint(bundle_path, out.bundle)
+    if bundle_path:
+        print(f"model bundle written to {bundle_path}")
     return 0 if fit.stop_reason in ("completed", "early_stopping", "stopped") else 1
+
+
+def _bundle_path(out: Path, label: str) -> Path:
+    """Where ``train --out`` writes: ``out`` itself, or ``out/<run name>.safetensors`` when ``out`` is
+    a folder (or ends with a slash); checked for writing before training starts.
+
+    Args:
+        out: the ``--out`` argument.
+        label: words for the run name, e.g. ``"GRU synthetic_negation"``.
+
+    Returns:
+        The bundle file to write.
+
+    Raises:
+        GateScopeError: the folder cannot be created or written to.
+    """
+    from .runs import new_run_name
+
+    path = Path(out).expanduser()
+    if path.is_dir() or str(out).endswith(("/", os.sep)):
+        path = path / f"{new_run_name(label, root=path)}.safetensors"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        where = error.filename or path.parent
+        raise GateScopeError(f"cannot write the model bundle to {path} ({reason.lower()} at {where}); give --out "
+                             "a writable file or folder") from None
+    return path
 
 
 def _print_confusion(confusion: list[list[int]], names: list[str]) -> None:
@@ -209,13 +283,24 @@ def _print_confusion(confusion: list[list[int]], names: list[str]) -> None:
         print(f"{name:<{width}}" + "".join(f"{v:>{width + 1}}" for v in row))
 
 
+def _load_model(name_or_path: str):
+    """The bundle ``--model`` names: a shipped model (``bilstm``), ``run:<name>`` or a ``.safetensors`` file.
+
+    Raises:
+        ModelLookupError: no such file or model (the message lists the available names).
+        CheckpointError: the bundle cannot be loaded.
+    """
+    from .registry import load_bundle_file, shared_registry
+
+    return load_bundle_file(shared_registry().resolve_path(name_or_path))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
     from .pipeline import encode_examples
     from .trainer import evaluate
 
     _set_threads(args.threads)
-    bundle = load_checkpoint(args.model)
+    bundle = _load_model(args.model)
     splits = _load_splits(args)
     if splits.label_names != bundle.label_names:
         raise GateScopeError(f"the model predicts {bundle.label_names} but the data has classes "
@@ -232,11 +317,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .predict import Predictor
-
-    _set_threads(args.threads)
+def _read_texts(args: argparse.Namespace, verb: str) -> list[str]:
+    """Texts from the arguments, then ``--input FILE`` (one per line), else standard input."""
     texts = list(args.texts)
     if args.input:
         texts += [line.rstrip("\n") for line in args.input.read_text(encoding="utf-8", errors="replace").split("\n")
@@ -244,8 +326,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not texts and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
-        raise GateScopeError("nothing to predict: give texts as arguments, --input FILE or on standard input")
-    predictions = Predictor(load_checkpoint(args.model)).predict(texts)
+        raise GateScopeError(f"nothing to {verb}: give texts as arguments, --input FILE or on standard input")
+    return texts
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import Predictor
+
+    _set_threads(args.threads)
+    texts = _read_texts(args, "predict")
+    predictions = Predictor(_load_model(args.model)).predict(texts)
     if args.json:
         print(json.dumps([{"text": p.text, "label": p.label, "probabilities": p.probabilities,
                            "truncated": p.truncated, "notes": p.notes} for p in predictions], indent=2))
@@ -255,6 +345,102 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{p.label:<10} {probs}  | {p.text[:80]}")
         for note in p.notes:
             print(f"           note: {note}")
+    return 0
+
+
+def explain_text(bundle, text: str, target: str | None = None, steps: int = 50, baseline: str = "pad") -> dict:
+    """Prediction, integrated gradients and a per-gate summary of one text, as plain data.
+
+    Uses ``explain.explain`` for the prediction and attributions and ``explain.gate_statistics``
+    (over this one text) for the gates.
+
+    Args:
+        bundle: the model bundle.
+        text: the text to explain.
+        target: class name to attribute (default: the predicted class).
+        steps: integration steps.
+        baseline: ``pad``, ``unk`` or ``zero``.
+
+    Returns:
+        ``text``, ``label``, ``probabilities`` (class name to probability), ``tokens``, ``unknown``,
+        ``truncated``, ``integrated_gradients`` (``target``, ``baseline``, ``output``, ``steps``,
+        ``scores``, ``input_score``, ``baseline_score``, ``delta``), ``gates`` (``cell``,
+        ``saturation_margin`` and per layer and direction, per gate or state: ``activation``,
+        ``mean`` and ``saturated_share``) and ``notes``.
+
+    Raises:
+        GateScopeError: an unknown target class, or a text that cannot be explained (empty,
+            only padding); ValueError: ``steps`` or ``baseline`` out of range.
+    """
+    from .explain import EXPLAIN_SPEC, check_explainable, explain, gate_statistics
+
+    EXPLAIN_SPEC["n_steps"].validate("steps", steps)
+    EXPLAIN_SPEC["baseline"].validate("baseline", baseline)
+    names = list(bundle.label_names)
+    if target is not None and target not in names:
+        raise GateScopeError(f"unknown target class {target!r}; the model's classes are {', '.join(names)}")
+    check = check_explainable(bundle, text)
+    if not check.ok:
+        raise GateScopeError(f"cannot explain {text!r}: {check.message}")
+    result = explain(bundle, check.input, target=None if target is None else names.index(target),
+                     baseline=baseline, n_steps=steps)
+    ig, prediction = result.integrated_gradients, result.prediction
+    stats = gate_statistics(bundle, [check.input])
+    layers: dict[tuple[int, int], dict] = {}
+    for h in stats.histograms:
+        layer = layers.setdefault((h.layer, h.direction), {
+            "name": h.name, "layer": h.layer, "direction": "backward" if h.direction else "forward", "gates": {}})
+        layer["gates"][h.gate] = {"activation": h.activation, "mean": h.mean, "saturated_share": h.saturated_share}
+    return {
+        "text": text, "label": prediction.label_name,
+        "probabilities": {name: float(p) for name, p in zip(names, prediction.probabilities)},
+        "tokens": list(result.input.tokens), "unknown": [bool(u) for u in result.input.unknown],
+        "truncated": result.input.truncated,
+        "integrated_gradients": {"target": ig.target_name, "baseline": ig.baseline, "output": ig.output,
+                                 "steps": ig.n_steps, "scores": [float(v) for v in ig.scores],
+                                 "input_score": float(ig.input_score), "baseline_score": float(ig.baseline_score),
+                                 "delta": float(ig.delta)},
+        "gates": {"cell": bundle.model.config.cell, "saturation_margin": stats.saturation_margin,
+                  "layers": [layers[key] for key in sorted(layers)]},
+        "notes": list(result.notes),
+    }
+
+
+def _print_explanation(row: dict) -> None:
+    ig, gates = row["integrated_gradients"], row["gates"]
+    probs = ", ".join(f"{name} {p:.3f}" for name, p in row["probabilities"].items())
+    print(f"text: {row['text']}")
+    print(f"prediction: {row['label']} ({probs})")
+    print(f"integrated gradients of P({ig['target']}), baseline {ig['baseline']}, {ig['steps']} steps:")
+    width = max(5, *(len(t) for t in row["tokens"]))
+    for token, unknown, score in zip(row["tokens"], row["unknown"], ig["scores"]):
+        print(f"  {token:<{width}} {score:+.4f}{'  (unknown word)' if unknown else ''}")
+    print(f"  sum {sum(ig['scores']):+.4f} = F(x) {ig['input_score']:.4f} - F(baseline) {ig['baseline_score']:.4f}"
+          f" + convergence delta {ig['delta']:+.2e}")
+    margin = gates["saturation_margin"]
+    print(f"gates ({gates['cell'].upper()}; saturated: sigmoid < {margin:g} or > {1 - margin:g}, "
+          f"|tanh| > {1 - margin:g}):")
+    for layer in gates["layers"]:
+        for gate, summary in layer["gates"].items():
+            share = summary["saturated_share"]
+            saturated = "-" if share is None else f"{share:.1%}"
+            print(f"  {layer['name']:<17} {gate:<15} mean {summary['mean']:+.3f}  saturated {saturated:>6}")
+    for note in row["notes"]:
+        print(f"note: {note}")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    texts = _read_texts(args, "explain")
+    bundle = _load_model(args.model)
+    rows = [explain_text(bundle, text, args.target, args.steps, args.baseline) for text in texts]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for i, row in enumerate(rows):
+        if i:
+            print()
+        _print_explanation(row)
     return 0
 
 
@@ -308,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="evaluate a saved model on a dataset",
                         description="Accuracy, macro-F1 and confusion matrix of a bundle on a dataset split.")
-    ev.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    ev.add_argument("--model", required=True, help=MODEL_HELP)
     _add_data_flags(ev)
     ev.add_argument("--split", choices=("train", "validation", "test"), default="test")
     ev.add_argument("--seed", type=int, default=0, help="split seed (use the training seed)")
@@ -318,12 +504,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="predict the sentiment of texts",
                         description="Predict texts given as arguments, from --input FILE (one per line) or stdin.")
-    pr.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    pr.add_argument("--model", required=True, help=MODEL_HELP)
     pr.add_argument("texts", nargs="*", help="texts to classify")
     pr.add_argument("--input", type=Path, help="file with one text per line")
     pr.add_argument("--json", action="store_true", help="print JSON")
     pr.add_argument("--threads", type=int, help="CPU threads for torch")
     pr.set_defaults(func=cmd_predict)
+
+    ex = sub.add_parser("explain", help="explain predictions: integrated gradients and gate activity",
+                        description="For each text: the prediction, integrated-gradients attribution per token "
+                        "(with its convergence delta) and, per layer and direction, each gate's mean activation "
+                        "and share of saturated values.")
+    ex.add_argument("--model", required=True, help=MODEL_HELP)
+    ex.add_argument("texts", nargs="*", help="texts to explain")
+    ex.add_argument("--input", type=Path, help="file with one text per line")
+    ex.add_argument("--target", help="class to attribute (default: the predicted class)")
+    steps = EXPLAIN_SPEC["n_steps"]
+    ex.add_argument("--steps", type=int, default=steps.default,
+                    help=f"integration steps [{steps.min}..{steps.max}] (default: {steps.default})")
+    ex.add_argument("--baseline", choices=BASELINES, default="pad",
+                    help="what each token is compared with: <pad>, <unk> or a zero embedding (default: pad)")
+    ex.add_argument("--json", action="store_true", help="print JSON")
+    ex.add_argument("--threads", type=int, help="CPU threads for torch")
+    ex.set_defaults(func=cmd_explain)
 
     pt = sub.add_parser("pretrain", help="rebuild the shipped pretrained models from a dataset mirror",
                         description="Rebuild pretrained/ (RNN, LSTM, BiLSTM, GRU movie models and the airline "
