@@ -1,15 +1,14 @@
 """Compare page: overlaid runs, table, one sentence through every model, grid training."""
 from __future__ import annotations
 
-from browser.app_support import SMALL_DATA, TIMEOUT, app_env, completed_run, page_path, wait_for
-from streamlit.testing.v1 import AppTest
+from browser.app_support import SMALL_DATA, app_env, completed_run, open_page, wait_for
 
 
 def test_compare_existing_runs_and_sentence(monkeypatch, tmp_path):
     runs_dir = app_env(monkeypatch, tmp_path)
     completed_run(runs_dir, "rnn", epochs=1)
     completed_run(runs_dir, "lstm", epochs=1)
-    at = AppTest.from_file(page_path("pages/3_Compare.py"), default_timeout=TIMEOUT).run()
+    at = open_page("compare", run=False).run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert set(table["model"]) == {"RNN", "LSTM"}
@@ -23,7 +22,7 @@ def test_compare_existing_runs_and_sentence(monkeypatch, tmp_path):
 
 def test_grid_trains_on_the_same_data(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/3_Compare.py"), default_timeout=TIMEOUT)
+    at = open_page("compare", run=False)
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     assert any("No runs yet" in i.value for i in at.info)

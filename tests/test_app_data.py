@@ -1,13 +1,12 @@
 """Data page: catalogue, synthetic sliders, uploads with friendly errors."""
 from __future__ import annotations
 
-from browser.app_support import TIMEOUT, app_env, page_path
-from streamlit.testing.v1 import AppTest
+from browser.app_support import app_env, open_page
 
 
 def data_page(monkeypatch, tmp_path) -> AppTest:
     app_env(monkeypatch, tmp_path)
-    return AppTest.from_file(page_path("pages/1_Data.py"), default_timeout=TIMEOUT)
+    return open_page("data", run=False)
 
 
 def test_synthetic_sliders_change_the_data(monkeypatch, tmp_path):
@@ -21,7 +20,7 @@ def test_synthetic_sliders_change_the_data(monkeypatch, tmp_path):
     assert at.session_state["gs_data"]["distance"] == 50
     assert at.query_params["distance"] in (["50"], "50")
     at.slider(key="d_max_len").set_value(20).run()  # max_len line moves; coverage annotation is in the figure
-    assert at.session_state["gs_train"]["max_len"] == 20
+    assert at.session_state["gs_encoding"]["max_len"] == 20
     assert len(at.get("plotly_chart")) == 2
 
 

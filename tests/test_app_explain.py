@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from browser.app_support import TIMEOUT, app_env, completed_run, page_path
-from streamlit.testing.v1 import AppTest
+from browser.app_support import app_env, completed_run, open_page
 
-from sentiment_core import ui_state
 from sentiment_core.errors import CheckpointError
+from sentiment_core.registry import load_bundle_bytes
 
 
 def ig_html(at) -> str:
@@ -15,7 +14,7 @@ def ig_html(at) -> str:
 
 def test_explain_shows_everything_and_reacts(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT).run()
+    at = open_page("explain", run=False).run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) >= 8  # probs, gates, hidden, cell, trajectory, IG/saliency/occlusion, edits
     assert any("Convergence delta" in c.value for c in at.caption)
@@ -40,8 +39,8 @@ def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
 
     app_env(monkeypatch, tmp_path)
     monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(DEFAULT_DIR))
-    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT)
-    at.session_state["e_model"] = "shipped:bilstm"
+    at = open_page("explain", run=False)
+    at.session_state["model"] = "bilstm"
     at.session_state["e_text"] = "The acting was great but the plot was a mess and I left bored"
     at.run()
     assert not at.exception and not at.error
@@ -54,10 +53,10 @@ def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
 def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
     runs_dir = app_env(monkeypatch, tmp_path)
     name = completed_run(runs_dir, "gru", epochs=1, bidirectional=True)
-    at = AppTest.from_file(page_path("pages/4_Explain.py"), default_timeout=TIMEOUT).run()
+    at = open_page("explain", run=False).run()
     at.text_input(key="e_text").input("qqqq zzzz").run()
     assert not at.exception and "vocabulary" in at.error[0].value
-    at.selectbox(key="e_model").set_value(f"run:{name}").run()
+    at.selectbox(key="model").set_value(f"run:{name}").run()
     at.text_input(key="e_text").input("good but bad").run()
     assert not at.exception and not at.error
     assert any("layer 0 backward" in str(o) for o in at.selectbox(key="e_dir").options)
@@ -66,8 +65,8 @@ def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
 
 def test_bad_bundle_uploads_raise_checkpoint_errors():
     with pytest.raises(CheckpointError):
-        ui_state.load_uploaded_bundle(b"", "empty.safetensors")
+        load_bundle_bytes(b"", "empty.safetensors")
     with pytest.raises(CheckpointError, match="pickle"):
-        ui_state.load_uploaded_bundle(b"\x80\x04\x95" + b"\x00" * 64, "model.safetensors")
+        load_bundle_bytes(b"\x80\x04\x95" + b"\x00" * 64, "model.safetensors")
     with pytest.raises(CheckpointError):
-        ui_state.load_uploaded_bundle(b"garbage" * 10, "x.safetensors")
+        load_bundle_bytes(b"garbage" * 10, "x.safetensors")

@@ -1,10 +1,9 @@
 """Home page: instant prediction and gate heatmap from a shipped model."""
 from __future__ import annotations
 
-from browser.app_support import TIMEOUT, app_env, page_path
-from streamlit.testing.v1 import AppTest
+from browser.app_support import app_env, open_page
 
-from sentiment_core import ui_state
+from sentiment_core.settings import EXAMPLES
 
 
 def verdict(at) -> str:
@@ -13,7 +12,7 @@ def verdict(at) -> str:
 
 def test_typing_changes_the_prediction(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("Home.py"), default_timeout=TIMEOUT).run()
+    at = open_page("home", run=False).run()
     assert not at.exception and not at.error
     before = verdict(at)
     charts = at.get("plotly_chart")
@@ -21,15 +20,15 @@ def test_typing_changes_the_prediction(monkeypatch, tmp_path):
     at.text_input(key="home_text").input("bad awful terrible boring dull").run()
     assert not at.exception
     assert verdict(at) != before
-    at.pills(key="home_example").set_value(ui_state.EXAMPLES[0]).run()
-    assert at.text_input(key="home_text").value == ui_state.EXAMPLES[0]
+    at.pills(key="home_example").set_value(EXAMPLES[0]).run()
+    assert at.text_input(key="home_text").value == EXAMPLES[0]
     at.selectbox(key="home_model").set_value("gru").run()
     assert not at.exception and len(at.get("plotly_chart")) == 2
 
 
 def test_odd_input_is_explained_not_raised(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("Home.py"), default_timeout=TIMEOUT).run()
+    at = open_page("home", run=False).run()
     at.text_input(key="home_text").input("   ").run()
     assert not at.exception and at.info
     at.text_input(key="home_text").input("qqqq zzzz xxxx").run()
@@ -40,6 +39,6 @@ def test_odd_input_is_explained_not_raised(monkeypatch, tmp_path):
 def test_home_without_shipped_models(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(tmp_path / "empty"))
-    at = AppTest.from_file(page_path("Home.py"), default_timeout=TIMEOUT).run()
+    at = open_page("home", run=False).run()
     assert not at.exception
     assert "No shipped models" in at.warning[0].value

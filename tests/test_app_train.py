@@ -1,8 +1,7 @@
 """Train page: live model summary, background training, results, links."""
 from __future__ import annotations
 
-from browser.app_support import SMALL_DATA, TIMEOUT, app_env, page_path, wait_for
-from streamlit.testing.v1 import AppTest
+from browser.app_support import SMALL_DATA, app_env, open_page, wait_for
 
 
 def params(at) -> str:
@@ -11,7 +10,7 @@ def params(at) -> str:
 
 def test_summary_follows_the_sliders(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/2_Train.py"), default_timeout=TIMEOUT)
+    at = open_page("train", run=False)
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     assert not at.exception and not at.error
@@ -27,7 +26,7 @@ def test_summary_follows_the_sliders(monkeypatch, tmp_path):
 
 def test_link_reopens_the_same_setup(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/2_Train.py"), default_timeout=TIMEOUT)
+    at = open_page("train", run=False)
     at.query_params["cell"] = "rnn"
     at.query_params["hidden_dim"] = "9999"  # out of range: ignored with a warning
     at.query_params["dataset"] = "synthetic_negation"
@@ -40,7 +39,7 @@ def test_link_reopens_the_same_setup(monkeypatch, tmp_path):
 
 def test_short_training_run_completes(monkeypatch, tmp_path):
     runs_dir = app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/2_Train.py"), default_timeout=TIMEOUT)
+    at = open_page("train", run=False)
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     at.slider(key="t_epochs").set_value(2).run()
@@ -55,7 +54,7 @@ def test_short_training_run_completes(monkeypatch, tmp_path):
     [run] = [p for p in runs_dir.iterdir()]
     assert run.name.startswith("etc-passwd-")  # slugged, inside the runs folder
     # a refresh (new session) finds the run again
-    again = AppTest.from_file(page_path("pages/2_Train.py"), default_timeout=TIMEOUT)
+    again = open_page("train", run=False)
     again.session_state["gs_data"] = dict(SMALL_DATA)
     again.run()
     assert any(m.label == "Test accuracy" for m in again.metric)
@@ -63,7 +62,7 @@ def test_short_training_run_completes(monkeypatch, tmp_path):
 
 def test_teacher_concurrency_setting(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
-    at = AppTest.from_file(page_path("pages/2_Train.py"), default_timeout=TIMEOUT)
+    at = open_page("train", run=False)
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     at.number_input(key="gs_concurrency").set_value(3).run()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, APP):  # the package, and app/ui as `streamlit run app/Home.py` sees it
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 SMALL_DATA = {"name": "synthetic_negation", "n_examples": 300, "distance": 20, "noise": 0.0, "max_examples": 0,
               "source": "all", "split_seed": 0}
@@ -20,8 +21,29 @@ TIMEOUT = 90  # AppTest default_timeout: generous for 2 shared cores
 
 
 def page_path(name: str) -> str:
-    """Absolute path of a page script (``Home.py`` or ``pages/2_Train.py``)."""
+    """Absolute path of a script under ``app/`` (``Home.py`` or ``views/train.py``)."""
     return str(APP / name)
+
+
+def open_page(key: str, query: dict | None = None, state: dict | None = None, run: bool = True):
+    """An AppTest of the whole app (the frame in ``app/Home.py``) showing page ``key`` of the page
+    table, opened with the link's ``query`` and the given session ``state``."""
+    from streamlit.testing.v1 import AppTest
+    from ui.frame import BY_KEY
+
+    at = AppTest.from_file(page_path("Home.py"), default_timeout=TIMEOUT)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    for name, value in (state or {}).items():
+        at.session_state[name] = value
+    if key != "home":
+        at.switch_page(BY_KEY[key].script)
+    return at.run() if run else at
+
+
+def query_of(at) -> dict[str, str]:
+    """The AppTest's query string as plain strings."""
+    return {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
 
 
 def small_splits(n: int = 300, seed: int = 0):

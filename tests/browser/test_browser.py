@@ -70,7 +70,7 @@ def test_home_prediction_and_heatmap(server, page):
 
 
 def test_training_curve_grows(server, page):
-    page.goto(f"{server}/Train?dataset=synthetic_negation&n=6000&epochs=40&hidden_dim=32&emb_dim=16",
+    page.goto(f"{server}/train?dataset=synthetic_negation&n=6000&epochs=40&hidden_dim=32&emb_dim=16",
               wait_until="domcontentloaded")
     page.get_by_role("button", name="▶ Start training").click(timeout=60_000)
     seen = set()
@@ -88,9 +88,70 @@ def test_training_curve_grows(server, page):
 
 
 def test_explain_integrated_gradients_colouring(server, page):
-    page.goto(f"{server}/Explain", wait_until="domcontentloaded")
+    page.goto(f"{server}/explain", wait_until="domcontentloaded")
     chips = page.locator(".gs-tokens span")
     chips.first.wait_for(timeout=60_000)
     styles = [chips.nth(i).get_attribute("style") for i in range(chips.count())]
     assert any("rgba(" in s and "0.00)" not in s for s in styles)
     assert page.get_by_text("Convergence delta").count() >= 1
+
+
+def wait_for_url(page, needle: str, timeout: float = 20.0) -> str:
+    """The page's address once it contains ``needle`` (the URL is written after each run)."""
+    try:
+        page.wait_for_function("(needle) => window.location.href.includes(needle)", arg=needle,
+                               timeout=timeout * 1000)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"the address never showed {needle!r}; it is {page.evaluate('location.href')}") from None
+    return page.evaluate("location.href")
+
+
+def slider(page, label: str):
+    """A slider's range input (Streamlit labels it with the widget's label)."""
+    return page.locator(f"input[type='range'][aria-label='{label}']")
+
+
+def test_the_address_follows_every_change_at_once(server, page):
+    page.goto(f"{server}/data", wait_until="domcontentloaded")
+    max_len = slider(page, "Max length (tokens)")
+    max_len.wait_for(timeout=60_000)
+    assert max_len.input_value() == "60"
+    max_len.focus()
+    max_len.press("ArrowLeft")  # 60 -> 55
+    wait_for_url(page, "max_len=55")
+    max_len.press("ArrowLeft")  # 55 -> 50
+    wait_for_url(page, "max_len=50")
+    min_freq = slider(page, "Min word count")
+    min_freq.focus()
+    min_freq.press("ArrowRight")  # 2 -> 3
+    url = wait_for_url(page, "min_freq=3")
+    assert "max_len=50" in url
+    # the copied link opens the same setup in a new session
+    other = page.context.new_page()
+    other.goto(url, wait_until="domcontentloaded")
+    slider(other, "Max length (tokens)").wait_for(timeout=60_000)
+    assert slider(other, "Max length (tokens)").input_value() == "50"
+    assert slider(other, "Min word count").input_value() == "3"
+    other.close()
+
+
+def test_uploading_a_file_keeps_the_padding_side(server, page, tmp_path):
+    rows = "\n".join(f"{'great fun film' if i % 2 else 'dull boring mess'} {i},{'pos' if i % 2 else 'neg'}"
+                     for i in range(80))
+    csv = tmp_path / "reviews.csv"
+    csv.write_text(f"review,sentiment\n{rows}\n", encoding="utf-8")
+    page.goto(f"{server}/data", wait_until="domcontentloaded")
+    page.get_by_role("radio", name="post").wait_for(timeout=60_000)
+    assert page.get_by_role("radio", name="post").is_checked()
+    page.get_by_role("button", name="Upload a file").click()
+    page.locator("input[type='file']").set_input_files(str(csv))
+    page.get_by_text("Upload: reviews.csv").first.wait_for(timeout=60_000)
+    page.get_by_text("A padded batch (post-padding)").wait_for(timeout=30_000)
+    assert page.get_by_role("radio", name="post").is_checked()
+    assert not page.get_by_role("radio", name="pre").is_checked()
+    # the next change trains with what is shown: post
+    slider(page, "Min word count").focus()
+    slider(page, "Min word count").press("ArrowRight")
+    wait_for_url(page, "min_freq=3")
+    assert "padding=pre" not in page.url
+    assert page.get_by_role("radio", name="post").is_checked()

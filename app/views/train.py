@@ -1,36 +1,33 @@
 """Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
-import sys
-from pathlib import Path
+import pandas as pd
+import streamlit as st
+from ui import frame, state, widgets
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+from sentiment_core import plots, runs, settings
+from sentiment_core.data import selection
+from sentiment_core.embeddings import GLOVE_DIM
+from sentiment_core.errors import GateScopeError
+from sentiment_core.models import ModelConfig, model_summary
+from sentiment_core.settings import PageField
 
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from sentiment_core import plots, runs, ui_state  # noqa: E402
-from sentiment_core.errors import GateScopeError  # noqa: E402
-from sentiment_core.models import ModelConfig, model_summary  # noqa: E402
-
-ui_state.page("Train", "🏋️")
-specs = ui_state._specs()
+state.use_page("train", (PageField("gs_show_run", "run", ""),),
+               groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
+specs = settings.specs()
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
 def load_data(key: tuple, data: dict):
-    return ui_state.load_catalogue_splits(data)
+    return selection.load_catalogue_splits(data)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def counts_for(key: tuple, tokenizer: tuple, _texts):
-    return ui_state.token_counts(_texts, dict(tokenizer))
+    return selection.token_counts(_texts, dict(tokenizer))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def upload_data(key: tuple, _content: bytes, filename: str, data: dict):
-    return ui_state.load_upload_splits(_content, filename, data)
+    return selection.load_upload_splits(_content, filename, data)
 
 
 def get_splits(data: dict):
@@ -42,8 +39,8 @@ def get_splits(data: dict):
                 st.warning("The uploaded file is gone (uploads live only in this browser tab). "
                            "Upload it again on the Data page, or pick a catalogue dataset.")
                 return None
-            return upload_data(ui_state.dataset_key(data), upload["bytes"], upload["filename"], data)[2]
-        return load_data(ui_state.dataset_key(data), data)[1]
+            return upload_data(selection.dataset_key(data), upload["bytes"], upload["filename"], data)[2]
+        return load_data(selection.dataset_key(data), data)[1]
     except GateScopeError as error:
         st.error(f"The dataset could not be loaded: {error}")
     except Exception as error:  # noqa: BLE001
@@ -53,11 +50,12 @@ def get_splits(data: dict):
 
 
 queue = runs.shared_queue()
-data = ui_state.group_state("data")
-model_opts = ui_state.group_state("model")
-train_opts = ui_state.group_state("train")
-vocab_opts = ui_state.group_state("vocab")
-tokenizer_opts = ui_state.group_state("tokenizer")
+data = state.group("data")
+model_opts = state.group("model")
+train_opts = state.group("train")
+encoding = state.group("encoding")
+vocab_opts = state.group("vocab")
+tokenizer_opts = state.group("tokenizer")
 
 # ---------------------------------------------------------------- sidebar: the teacher's knob
 with st.sidebar:
@@ -82,13 +80,13 @@ st.markdown("Pick a recurrent cell and its settings, press **Start training**, a
 
 splits = get_splits(data)
 top = st.columns([3, 1])
-top[0].markdown(f"**Dataset:** {ui_state.data_label(data)}" + (
+top[0].markdown(f"**Dataset:** {selection.data_label(data)}" + (
     f" — {len(splits.train):,} train / {len(splits.validation):,} validation / {len(splits.test):,} test, "
     f"classes: {', '.join(splits.label_names)}" if splits else ""))
-ui_state.link("data", "Change dataset", "📚", top[1])
+frame.link("data", "Change dataset", "📚", top[1])
 
 # ---------------------------------------------------------------- settings
-settings, summary_col = st.columns([3, 2], gap="large")
+settings_col, summary_col = st.columns([3, 2], gap="large")
 
 
 def seeded(prefix: str, group: dict, names) -> None:
@@ -96,75 +94,77 @@ def seeded(prefix: str, group: dict, names) -> None:
         st.session_state.setdefault(f"{prefix}_{name}", group[name])
 
 
-seeded("m", model_opts, [n for n in ui_state.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")])
-seeded("t", train_opts, ui_state.TRAIN_FIELDS)
-seeded("v", vocab_opts, ui_state.VOCAB_FIELDS)
-st.session_state.setdefault("m_embedding_choice", ui_state.embedding_choice(model_opts))
+seeded("m", model_opts, [n for n in settings.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")])
+seeded("t", train_opts, settings.TRAIN_FIELDS)
+seeded("d", encoding, settings.ENCODING_FIELDS)  # the same widgets as on the Data page
+seeded("v", vocab_opts, settings.VOCAB_FIELDS)
+st.session_state.setdefault("m_embedding_choice", settings.embedding_choice(model_opts))
 
-with settings:
+with settings_col:
     tab_model, tab_train, tab_text = st.tabs(["🧠 Model", "⚙️ Training", "🔤 Text & vocabulary"])
     ms = specs["model"]
     with tab_model:
         c1, c2 = st.columns(2)
         c1.segmented_control("Cell", ["rnn", "lstm", "gru"], key="m_cell", help=ms["cell"].help,
                              format_func=str.upper, selection_mode="single")
-        c2.selectbox("Embeddings", list(ui_state.EMBEDDING_CHOICES), key="m_embedding_choice",
-                     format_func=ui_state.EMBEDDING_CHOICES.get,
+        c2.selectbox("Embeddings", list(settings.EMBEDDING_CHOICES), key="m_embedding_choice",
+                     format_func=settings.EMBEDDING_CHOICES.get,
                      help="Random vectors learn from your data only. GloVe vectors were trained on 6 billion "
                           "words; frozen keeps them fixed, fine-tuned lets training adjust them. GloVe fixes "
                           "the embedding size at 50.")
         c1.toggle(ms["bidirectional"].label, key="m_bidirectional", help=ms["bidirectional"].help)
         c2.toggle(ms["packed"].label, key="m_packed", help=ms["packed"].help)
-        ui_state.widget(ms["num_layers"], "m_num_layers", c1)
-        ui_state.widget(ms["hidden_dim"], "m_hidden_dim", c2)
+        widgets.widget(ms["num_layers"], "m_num_layers", c1)
+        widgets.widget(ms["hidden_dim"], "m_hidden_dim", c2)
         glove = st.session_state["m_embedding_choice"] != "random"
-        if glove:
-            st.session_state["m_emb_dim"] = 50
-        ui_state.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=glove,
-                        help=ms["emb_dim"].help + (" (fixed at 50 by GloVe)" if glove else ""))
-        ui_state.widget(ms["pooling"], "m_pooling", c2)
-        ui_state.widget(ms["embedding_dropout"], "m_embedding_dropout", c1)
-        ui_state.widget(ms["head_dropout"], "m_head_dropout", c2)
-        ui_state.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2)
+        if glove:  # shown as ModelConfig will build it
+            st.session_state["m_emb_dim"] = GLOVE_DIM
+        widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=glove,
+                       help=ms["emb_dim"].help + (f" (fixed at {GLOVE_DIM} by GloVe)" if glove else ""))
+        widgets.widget(ms["pooling"], "m_pooling", c2)
+        widgets.widget(ms["embedding_dropout"], "m_embedding_dropout", c1)
+        widgets.widget(ms["head_dropout"], "m_head_dropout", c2)
+        widgets.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2)
     ts = specs["train"]
     with tab_train:
         c1, c2 = st.columns(2)
-        ui_state.widget(ts["epochs"], "t_epochs", c1)
-        ui_state.widget(ts["lr"], "t_lr", c2)
-        ui_state.widget(ts["batch_size"], "t_batch_size", c1)
-        ui_state.widget(ts["optimizer"], "t_optimizer", c2)
-        ui_state.widget(ts["clip_norm"], "t_clip_norm", c1)
-        ui_state.widget(ts["weight_decay"], "t_weight_decay", c2)
-        ui_state.widget(ts["patience"], "t_patience", c1)
-        ui_state.widget(ts["seed"], "t_seed", c2)
+        widgets.widget(ts["epochs"], "t_epochs", c1)
+        widgets.widget(ts["lr"], "t_lr", c2)
+        widgets.widget(ts["batch_size"], "t_batch_size", c1)
+        widgets.widget(ts["optimizer"], "t_optimizer", c2)
+        widgets.widget(ts["clip_norm"], "t_clip_norm", c1)
+        widgets.widget(ts["weight_decay"], "t_weight_decay", c2)
+        widgets.widget(ts["patience"], "t_patience", c1)
+        widgets.widget(ts["seed"], "t_seed", c2)
+    es = specs["encoding"]
     with tab_text:
         c1, c2 = st.columns(2)
-        ui_state.widget(ts["max_len"], "t_max_len", c1)
-        ui_state.widget(specs["vocab"]["max_size"], "v_max_size", c2)
-        ui_state.widget(ts["truncation"], "t_truncation", c1)
-        ui_state.widget(specs["vocab"]["min_freq"], "v_min_freq", c2)
-        ui_state.widget(ts["padding"], "t_padding", c1, disabled=st.session_state["m_packed"],
-                        help=ts["padding"].help + (" Packed models skip padding, so the side does not matter."
-                                                   if st.session_state["m_packed"] else ""))
+        widgets.widget(es["max_len"], "d_max_len", c1)
+        widgets.widget(specs["vocab"]["max_size"], "v_max_size", c2)
+        widgets.widget(es["truncation"], "d_truncation", c1)
+        widgets.widget(specs["vocab"]["min_freq"], "v_min_freq", c2)
+        widgets.widget(es["padding"], "d_padding", c1, disabled=st.session_state["m_packed"],
+                       help=es["padding"].help + (" Packed models skip padding, so the side does not matter."
+                                                  if st.session_state["m_packed"] else ""))
         c2.caption("The Data page shows the length histogram and how much of the data a max length keeps.")
 
-# write the widget values back to the shared settings (and the URL)
-model_opts = {n: st.session_state[f"m_{n}"] for n in ui_state.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")}
-model_opts["cell"] = model_opts["cell"] or ui_state.group_state("model")["cell"]  # a deselected cell keeps the last one
-model_opts = ui_state.apply_embedding_choice(model_opts, st.session_state["m_embedding_choice"])
-train_opts = {n: st.session_state[f"t_{n}"] for n in ui_state.TRAIN_FIELDS}
-vocab_opts = {n: st.session_state[f"v_{n}"] for n in ui_state.VOCAB_FIELDS}
-for group, values in (("model", model_opts), ("train", train_opts), ("vocab", vocab_opts)):
-    ui_state.set_group_state(group, values)
-ui_state.sync_query()
+# write the widget values back to the shared settings (the frame puts them in the URL)
+model_opts = {n: st.session_state[f"m_{n}"] for n in settings.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")}
+model_opts["cell"] = model_opts["cell"] or state.group("model")["cell"]  # a deselected cell keeps the last one
+model_opts = settings.apply_embedding_choice(model_opts, st.session_state["m_embedding_choice"])
+train_opts = {n: st.session_state[f"t_{n}"] for n in settings.TRAIN_FIELDS}
+encoding = {n: st.session_state[f"d_{n}"] for n in settings.ENCODING_FIELDS}
+vocab_opts = {**vocab_opts, **{n: st.session_state[f"v_{n}"] for n in settings.VOCAB_FIELDS}}
+for group, values in (("model", model_opts), ("train", train_opts), ("encoding", encoding), ("vocab", vocab_opts)):
+    state.set_group(group, values)
 
 # ---------------------------------------------------------------- live model summary
 with summary_col:
     st.subheader("Model summary")
     vocab_size = vocab_opts["max_size"]
     if splits is not None:
-        counts = counts_for(ui_state.dataset_key(data), tuple(sorted(tokenizer_opts.items())), splits.train.texts)
-        vocab_size = ui_state.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
+        counts = counts_for(selection.dataset_key(data), tuple(sorted(tokenizer_opts.items())), splits.train.texts)
+        vocab_size = selection.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
     try:
         config = ModelConfig(vocab_size=vocab_size, num_classes=splits.num_classes if splits else 2, **model_opts)
         rows = model_summary(config)
@@ -196,7 +196,7 @@ if start and splits is not None:
     try:
         name = queue.submit(runs.RunRequest(
             splits=splits, model_options=model_opts, train_config=train_opts,
-            data={**{k: v for k, v in data.items()}, "label": ui_state.data_label(data)},
+            data={**{k: v for k, v in data.items()}, "label": selection.data_label(data)},
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)),
             owner=st.session_state.get("gs_owner", ""))
         st.session_state["gs_current_run"] = name
@@ -208,18 +208,18 @@ if start and splits is not None:
 all_runs = runs.list_runs(queue=queue)
 if not all_runs:
     st.info("No runs yet. Press **Start training**: a small LSTM on the synthetic set takes a few seconds.")
-    st.stop()
+    state.stop()
 
 names = [r.name for r in all_runs]
-current = st.session_state.get("gs_current_run")
-if current not in names:
+if st.session_state["gs_show_run"] not in names:
+    if st.session_state["gs_show_run"]:
+        st.warning(f"There is no run {st.session_state['gs_show_run']!r} on this server (any more).", icon="🔗")
     mine = [r.name for r in all_runs if r.config.get("owner") == st.session_state.get("gs_owner")]
-    current = (mine or names)[0]
+    st.session_state["gs_show_run"] = (mine or names)[0]
 labels = {r.name: r.label for r in all_runs}
 st.subheader("Run")
-choice = st.selectbox("Show run", names, index=names.index(current), format_func=labels.get, key="gs_show_run",
+choice = st.selectbox("Show run", names, format_func=labels.get, key="gs_show_run",
                       help="Every run on this server, newest first. Runs survive refreshes and restarts.")
-st.session_state["gs_current_run"] = choice
 STATE_BADGES = {"queued": "⏳ queued", "running": "🟢 running", "completed": "✅ completed",
                 "stopped": "⏹ stopped", "failed": "❌ failed", "interrupted": "⚠️ interrupted"}
 
@@ -303,4 +303,4 @@ def show_run(name: str) -> None:
 
 selected = runs.load_run(choice, queue=queue)
 live = selected.state in runs.ACTIVE_STATES
-st.fragment(run_every=1.0 if live else None)(show_run)(choice)
+state.fragment(run_every=1.0 if live else None)(show_run)(choice)

@@ -1,58 +1,67 @@
 """Inside the cell: one time step with the real numbers, the parameter count, the RNN types."""
-import sys
 from pathlib import Path
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import pandas as pd
+import streamlit as st
+from ui import models, state
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace
+from sentiment_core.models import GATES_PER_CELL
+from sentiment_core.registry import shared_registry
+from sentiment_core.settings import PageField
 
-from sentiment_core import ui_state  # noqa: E402
-from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace  # noqa: E402
-
-ui_state.page("Inside the cell", "🧮")
-ASSETS = Path(_ROOT) / "assets"
-MODELS: dict = {}
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+TABS = ("Step through", "Counting parameters", "RNN types & cells")
+registry = shared_registry()
+FIELDS = (
+    PageField("model", "model", registry.default_key(models.EXPLAIN_PREFERENCE) or ""),
+    PageField("i_text", "text", "the movie was not good"),
+    PageField("i_tab", "tab", TABS[0]),
+    PageField("i_dir", "direction", 0),
+    PageField("i_t", "step", 3),
+    PageField("i_unit", "unit", 0),
+)
+state.use_page("inside", FIELDS)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_trace(model_key: str, text: str):
-    return trace(MODELS[model_key], text)
+def cached_trace(cache_key: str, model: str, text: str):
+    return trace(registry.load(model).bundle, text)
 
 
 st.title("🧮 Inside the cell")
 st.markdown("One time step of one hidden unit, with the model's real weights: every term of every gate, the "
             "equations with the numbers filled in, and a check that NumPy gets exactly what PyTorch computed.")
 
-tab_step, tab_params, tab_types = st.tabs(["🔢 Step through", "🧾 Counting parameters", "🔀 RNN types & cells"])
+if st.session_state["i_tab"] not in TABS:
+    st.session_state["i_tab"] = TABS[0]
+tab_step, tab_params, tab_types = st.tabs(TABS, key="i_tab", on_change="rerun")
 
 with tab_step:
     c1, c2 = st.columns([2, 3], gap="large")
     with c1:
-        loaded = ui_state.model_picker("i")
+        loaded = models.picker("model")
     if loaded is not None:
-        MODELS[loaded.key] = loaded.bundle
         cfg = loaded.bundle.model_config
         with c2:
-            st.session_state.setdefault("i_text", "the movie was not good")
             text = st.text_input("Sentence", key="i_text", max_chars=500)
         check = check_explainable(loaded.bundle, text)
         if not check.ok:
             st.error(check.message)
         else:
-            traced = cached_trace(loaded.key, text)
+            traced = cached_trace(loaded.cache_key, loaded.key, text)
             tokens = list(traced.tokens)
             s1, s2, s3 = st.columns(3)
             dirs = traced.directions
+            if not 0 <= st.session_state["i_dir"] < len(dirs):
+                st.session_state["i_dir"] = 0
             which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name,
                                  key="i_dir") if len(dirs) > 1 else 0
             d = dirs[which]
-            st.session_state["i_t"] = min(st.session_state.get("i_t", min(3, len(tokens) - 1)), len(tokens) - 1)
+            st.session_state["i_t"] = max(0, min(int(st.session_state["i_t"]), len(tokens) - 1))
             t = s2.select_slider("Time step (word)", options=list(range(len(tokens))), key="i_t",
                                  format_func=lambda i: f"{i}: {tokens[i]}") if len(tokens) > 1 else 0
-            st.session_state["i_unit"] = min(st.session_state.get("i_unit", 0), cfg.hidden_dim - 1)
+            st.session_state["i_unit"] = max(0, min(int(st.session_state["i_unit"]), cfg.hidden_dim - 1))
             unit = s3.number_input("Hidden unit j", 0, cfg.hidden_dim - 1, key="i_unit",
                                    help=f"0 to {cfg.hidden_dim - 1}: each unit has its own row in every weight matrix.")
             step = step_through(loaded.bundle, text, d.layer, d.direction, int(t), int(unit), traced=traced)
@@ -87,7 +96,7 @@ with tab_params:
     else:
         counts = parameter_counts(loaded.bundle)
         cfg = loaded.bundle.model_config
-        g = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+        g = GATES_PER_CELL[cfg.cell]
         st.markdown(f"Each recurrent layer and direction of a **{cfg.cell.upper()}** has **g = {g}** gate block"
                     f"{'s' if g > 1 else ''}, each with an input matrix, a recurrent matrix and two bias vectors:")
         st.latex(r"\text{params} = \underbrace{g \cdot H \cdot \text{in}}_{W_{ih}} + "

@@ -1,20 +1,26 @@
 """Compare: overlay runs, train a grid of configurations, put one sentence through every model."""
-import sys
 from pathlib import Path
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import pandas as pd
+import streamlit as st
+from ui import state
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+from sentiment_core import plots, runs
+from sentiment_core.data import selection
+from sentiment_core.errors import GateScopeError
+from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
+from sentiment_core.settings import PageField
 
-from sentiment_core import plots, runs, ui_state  # noqa: E402
-from sentiment_core.errors import GateScopeError  # noqa: E402
-
-ui_state.page("Compare", "⚖️")
+METRICS = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
+           "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
+           "val_macro_f1": "Validation macro-F1"}
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+FIELDS = (PageField("c_selected", "runs", []), PageField("c_metric", "curve", "val_accuracy"),
+          PageField("c_grid", "grid", "Cell: RNN vs LSTM vs GRU"), PageField("c_text", "text",
+                                                                               "not bad at all , i enjoyed it"))
+state.use_page("compare", FIELDS, groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
 queue = runs.shared_queue()
-
+registry = shared_registry()
 GRIDS = {
     "Cell: RNN vs LSTM vs GRU": ("cell", ["rnn", "lstm", "gru"]),
     "Learning rate": ("lr", [1e-4, 1e-3, 1e-2, 1e-1]),
@@ -27,19 +33,14 @@ GRIDS = {
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
 def load_data(key: tuple, data: dict):
-    return ui_state.load_catalogue_splits(data)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def bundle_at(path: str, mtime: float):
-    return ui_state.load_bundle_file(path)
+    return selection.load_catalogue_splits(data)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def predict(path: str, mtime: float, text: str):
+def predict(cache_key: str, model: str, text: str):
     from sentiment_core.predict import Predictor
 
-    return Predictor(bundle_at(path, mtime)).predict([text])[0].probabilities
+    return Predictor(registry.load(model).bundle).predict([text])[0].probabilities
 
 
 st.title("⚖️ Compare")
@@ -51,13 +52,15 @@ st.markdown(
 
 # ---------------------------------------------------------------- grid
 with st.expander("🧪 Train a grid of configurations on the same data and budget", expanded=False):
-    data = ui_state.group_state("data")
-    model_opts, train_opts = ui_state.group_state("model"), ui_state.group_state("train")
-    vocab_opts = ui_state.group_state("vocab")
+    data = state.group("data")
+    model_opts, train_opts = state.group("model"), state.group("train")
+    encoding, vocab_opts = state.group("encoding"), state.group("vocab")
     st.caption(f"Base settings come from the Train page ({model_opts['cell'].upper()}, hidden "
                f"{model_opts['hidden_dim']}, lr {train_opts['lr']:g}, {train_opts['epochs']} epochs); data: "
-               f"{ui_state.data_label(data)}.")
+               f"{selection.data_label(data)}.")
     g1, g2 = st.columns([2, 1])
+    if st.session_state["c_grid"] not in GRIDS:
+        st.session_state["c_grid"] = next(iter(GRIDS))
     grid_name = g1.selectbox("Vary", list(GRIDS), key="c_grid")
     field, values = GRIDS[grid_name]
     chosen = g1.multiselect("Values", values, default=values, key=f"c_values_{field}",
@@ -68,7 +71,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
                f"({queue.snapshot()['max_concurrent']} at once).")
     if st.button(f"▶ Train {len(chosen)} runs", type="primary", disabled=not chosen or data.get("name") == "upload"):
         try:
-            _, splits = load_data(ui_state.dataset_key(data), data)
+            _, splits = load_data(selection.dataset_key(data), data)
             names = []
             for value in chosen:
                 model, train = dict(model_opts), {**train_opts, "epochs": epochs}
@@ -80,10 +83,10 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
                     model[field] = value
                 label = f"grid-{field}-{value}"
                 names.append(queue.submit(runs.RunRequest(
-                    splits, model, train, {**data, "label": ui_state.data_label(data)},
-                    ui_state.group_state("tokenizer"), vocab_opts, runs.slugify(label)),
+                    splits, model, train, {**data, "label": selection.data_label(data)},
+                    state.group("tokenizer"), vocab_opts, runs.slugify(label), encoding=encoding),
                     owner=st.session_state.get("gs_owner", "")))
-            st.session_state["c_selected"] = names
+            state.remember("c_selected", names)
             st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
         except GateScopeError as error:
             st.error(f"The grid could not start: {error}")
@@ -94,14 +97,15 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
 all_runs = runs.list_runs(queue=queue)
 if not all_runs:
     st.info("No runs yet: train one on the Train page or start a grid above.")
-    st.stop()
+    state.stop()
 by_name = {r.name: r for r in all_runs}
-default = [n for n in st.session_state.get("c_selected", []) if n in by_name] or [r.name for r in all_runs[:3]]
-st.session_state["c_selected"] = default
+state.default("c_selected", [r.name for r in all_runs[:3]])
+st.session_state["c_selected"] = ([n for n in st.session_state["c_selected"] if n in by_name]
+                                  or [r.name for r in all_runs[:3]])
 selected = st.multiselect("Runs to compare", list(by_name), key="c_selected", format_func=lambda n: by_name[n].label)
 if not selected:
     st.info("Pick at least one run.")
-    st.stop()
+    state.stop()
 
 
 def render(selected: list[str]) -> None:
@@ -115,11 +119,9 @@ def render(selected: list[str]) -> None:
     cells = [r.config.get("model", {}).get("cell", "") for r in records]
     if len(set(cells)) == len(cells):  # one run per cell type: use the cell colours
         colors = {r.name: plots.cell_color(c) for r, c in zip(records, cells)}
-    metric = st.segmented_control(
-        "Curve", ["val_accuracy", "val_loss", "both_loss", "both_accuracy", "val_macro_f1"], key="c_metric",
-        format_func={"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
-                     "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
-                     "val_macro_f1": "Validation macro-F1"}.get) or "val_accuracy"
+    if st.session_state.get("c_metric") not in METRICS:
+        st.session_state["c_metric"] = "val_accuracy"
+    metric = st.segmented_control("Curve", list(METRICS), key="c_metric", format_func=METRICS.get) or "val_accuracy"
     st.plotly_chart(plots.compare_curves(series, metric, colors=colors), width="stretch", key="c_curves",
                     config={"displayModeBar": False})
     table = pd.DataFrame([r.summary() for r in records])
@@ -137,22 +139,21 @@ def render(selected: list[str]) -> None:
 
 
 live = any(by_name[n].state in runs.ACTIVE_STATES for n in selected)
-st.fragment(run_every=1.5 if live else None)(render)(selected)
+state.fragment(run_every=1.5 if live else None)(render)(selected)
 
 # ---------------------------------------------------------------- one sentence, every model
 st.subheader("The same sentence through every selected model")
-st.session_state.setdefault("c_text", "not bad at all , i enjoyed it")
 text = st.text_input("Sentence", key="c_text", max_chars=1000)
 rows = []
 for name in selected:
     record = by_name[name]
-    path = record.best_path
-    if path is None:
+    if record.best_path is None:
         continue
     try:
-        probs = predict(str(path), path.stat().st_mtime, text)
+        loaded = registry.load(RUN_PREFIX + name)
+        probs = predict(loaded.cache_key, loaded.key, text)
         rows.append({"model": f"{record.display_name} · {name}", "probabilities": probs})
-    except GateScopeError as error:
+    except (GateScopeError, ModelLookupError) as error:
         st.warning(f"{name}: {error}")
 if rows and text.strip():
     label_names = list(rows[0]["probabilities"])
@@ -162,8 +163,7 @@ elif not rows:
     st.caption("The selected runs have no checkpoint yet (one appears after the first epoch).")
 
 # ---------------------------------------------------------------- reference results
-results = Path(_ROOT) / "benchmarks" / "results"
-files = sorted(p for p in results.glob("*") if p.suffix in (".md", ".csv")) if results.is_dir() else []
+files = sorted(p for p in RESULTS.glob("*") if p.suffix in (".md", ".csv")) if RESULTS.is_dir() else []
 if files:
     st.subheader("Reference results")
     st.caption("Measured by `benchmarks/` scripts on the project's reference machine.")

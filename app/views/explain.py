@@ -1,84 +1,96 @@
 """Explain: why did the model decide that? Gates, states, trajectory, attributions, what-ifs."""
-import sys
-from pathlib import Path
+import numpy as np
+import streamlit as st
+from ui import models, state, widgets
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+from sentiment_core import plots
+from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits, integrated_gradients,
+                                    occlusion, saliency, trace, trajectory)
+from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS
+from sentiment_core.predict import Predictor
+from sentiment_core.registry import shared_registry
+from sentiment_core.settings import EXAMPLES, PageField
 
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
+TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
+SORTS = {"index": "by index", "variance": "most changing first", "mean": "most open first",
+         "last": "by value at the last word"}
+FIELDS = (
+    PageField("model", "model", shared_registry().default_key(models.EXPLAIN_PREFERENCE) or ""),
+    PageField("e_text", "text", EXAMPLES[3]),
+    PageField("e_target", "target", None),
+    PageField("e_baseline", "baseline", EXPLAIN_SPEC["baseline"].default, EXPLAIN_SPEC["baseline"]),
+    PageField("e_steps", "steps", EXPLAIN_SPEC["n_steps"].default, EXPLAIN_SPEC["n_steps"]),
+    PageField("e_output", "output", EXPLAIN_SPEC["output"].default, EXPLAIN_SPEC["output"]),
+    PageField("e_tab", "tab", TABS[0]),
+    PageField("e_dir", "direction", 0),
+    PageField("e_gate", "gate", ""),
+    PageField("e_sort", "sort", "index"),
+    PageField("e_topk", "units", 32),
+    PageField("e_occ", "occlusion", EXPLAIN_SPEC["occlusion_mode"].default, EXPLAIN_SPEC["occlusion_mode"]),
+)
+state.use_page("explain", FIELDS)
+registry = shared_registry()
 
-from sentiment_core import plots, ui_state  # noqa: E402
-from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits,  # noqa: E402
-                                    integrated_gradients, occlusion, saliency, trace, trajectory)
-from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS  # noqa: E402
-from sentiment_core.predict import Predictor  # noqa: E402
-
-ui_state.page("Explain", "🔍")
 NOBAR = {"displayModeBar": False}
 
-# Cached per (model key, text, options); the bundle itself is shared and never mutated.
-MODELS: dict = {}
+# Cached per (model key@version, text, options); the bundle itself is shared and never mutated.
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_trace(model_key: str, text: str):
-    return trace(MODELS[model_key], text)
+def cached_trace(cache_key: str, model: str, text: str):
+    return trace(registry.load(model).bundle, text)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_trajectory(model_key: str, text: str):
-    return trajectory(MODELS[model_key], text)
+def cached_trajectory(cache_key: str, model: str, text: str):
+    return trajectory(registry.load(model).bundle, text)
 
 
 @st.cache_data(show_spinner="Integrating gradients…", max_entries=128)
-def cached_ig(model_key: str, text: str, target: int, baseline: str, n_steps: int, output: str):
-    return integrated_gradients(MODELS[model_key], text, target=target, baseline=baseline, n_steps=n_steps,
+def cached_ig(cache_key: str, model: str, text: str, target: int, baseline: str, n_steps: int, output: str):
+    return integrated_gradients(registry.load(model).bundle, text, target=target, baseline=baseline, n_steps=n_steps,
                                 output=output)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_saliency(model_key: str, text: str, target: int, output: str):
-    return saliency(MODELS[model_key], text, target=target, output=output)
+def cached_saliency(cache_key: str, model: str, text: str, target: int, output: str):
+    return saliency(registry.load(model).bundle, text, target=target, output=output)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_occlusion(model_key: str, text: str, target: int, mode: str, output: str):
-    return occlusion(MODELS[model_key], text, mode=mode, target=target, output=output)
+def cached_occlusion(cache_key: str, model: str, text: str, target: int, mode: str, output: str):
+    return occlusion(registry.load(model).bundle, text, mode=mode, target=target, output=output)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_edits(model_key: str, text: str, edit: str, replacement: str, target: int):
-    return counterfactual_edits(MODELS[model_key], text, edit=edit, replacement=replacement, target=target)
+def cached_edits(cache_key: str, model: str, text: str, edit: str, replacement: str, target: int):
+    return counterfactual_edits(registry.load(model).bundle, text, edit=edit, replacement=replacement, target=target)
 
 
 st.title("🔍 Explain a prediction")
 top = st.columns([2, 3], gap="large")
 with top[0]:
-    loaded = ui_state.model_picker("e")
+    loaded = models.picker("model")
 if loaded is None:
-    st.stop()
-MODELS[loaded.key] = loaded.bundle
+    state.stop()
 bundle = loaded.bundle
 cfg = bundle.model_config
 label_names = list(bundle.label_names)
 with top[1]:
-    st.session_state.setdefault("e_text", ui_state.EXAMPLES[3])
     text = st.text_input("Sentence", key="e_text", max_chars=2000)
-    st.pills("Examples", ui_state.EXAMPLES, key="e_example", label_visibility="collapsed",
-             on_change=lambda: st.session_state.update(e_text=st.session_state["e_example"] or st.session_state["e_text"]))
-st.caption(f"{loaded.label} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
+    st.pills("Examples", EXAMPLES, key="e_example", label_visibility="collapsed",
+             on_change=lambda: state.remember("e_text", st.session_state["e_example"] or st.session_state["e_text"]))
+st.caption(f"{loaded.entry.label} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
            f"classes: {', '.join(label_names)}")
 
 check = check_explainable(bundle, text)
 if not check.ok:
     st.error(f"{check.message}")
-    st.stop()
+    state.stop()
 for note in check.notes:
     st.caption(f"ℹ️ {note}")
 
-traced = cached_trace(loaded.key, text)
+traced = cached_trace(loaded.cache_key, loaded.key, text)
 pred = traced.prediction
 tokens = list(traced.tokens)
 
@@ -90,23 +102,21 @@ with p1:
     st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
                     width="stretch", config=NOBAR, key="e_probs")
 with p2:
-    st.session_state.setdefault("e_target", pred.label_name)
-    if st.session_state["e_target"] not in label_names:
-        st.session_state["e_target"] = pred.label_name
+    if st.session_state["e_target"] not in (None, *label_names):
+        st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
+        st.session_state["e_target"] = None
     st.segmented_control("Explain which class?", label_names, key="e_target",
-                         help="Attributions and what-if edits follow this class (default: the prediction).")
+                         help="Attributions and what-if edits follow this class (default: the prediction; "
+                              "click the selected class again to follow the prediction).")
     target_name = st.session_state.get("e_target") or pred.label_name
     target = label_names.index(target_name)
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
                 f"*{target_name}* (green) or away from it (red):")
     a1, a2, a3 = st.columns(3)
-    st.session_state.setdefault("e_baseline", EXPLAIN_SPEC["baseline"].default)
-    st.session_state.setdefault("e_steps", EXPLAIN_SPEC["n_steps"].default)
-    st.session_state.setdefault("e_output", EXPLAIN_SPEC["output"].default)
-    ui_state.widget(EXPLAIN_SPEC["baseline"], "e_baseline", a1)
-    ui_state.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
-    ui_state.widget(EXPLAIN_SPEC["output"], "e_output", a3)
-    ig = cached_ig(loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
+    widgets.widget(EXPLAIN_SPEC["baseline"], "e_baseline", a1)
+    widgets.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
+    widgets.widget(EXPLAIN_SPEC["output"], "e_output", a3)
+    ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
                    st.session_state["e_output"])
     st.markdown(plots.token_html(ig.tokens, ig.scores), unsafe_allow_html=True)
     st.markdown(plots.color_legend_html(f"pushes towards {target_name}", "pushes away"), unsafe_allow_html=True)
@@ -115,25 +125,32 @@ with p2:
                f"change {ig.input_score:.3f} → baseline {ig.baseline_score:.3f}). "
                + ("Small: the attributions add up." if ok else "Large: raise the integration steps."))
 
-tab_gates, tab_states, tab_traj, tab_attr, tab_edit = st.tabs(
-    ["🚪 Gates", "🧠 Hidden & cell states", "📈 Word by word", "🎯 Saliency & occlusion", "✏️ What if?"])
+if st.session_state["e_tab"] not in TABS:
+    st.session_state["e_tab"] = TABS[0]
+tab_gates, tab_states, tab_traj, tab_attr, tab_edit = st.tabs(TABS, key="e_tab", on_change="rerun")
 
 directions = traced.directions
 dir_names = [d.name for d in directions]
 
-@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+@state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def gates_view() -> None:
     g1, g2, g3, g4 = st.columns(4)
+    if not 0 <= st.session_state["e_dir"] < len(directions):
+        st.session_state["e_dir"] = 0
     which = g1.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                          key="e_dir") if len(directions) > 1 else 0
     d = directions[which]
     gate_names = list(d.gates)
+    state.default("e_gate", gate_names[0])
+    if st.session_state["e_gate"] not in gate_names:
+        st.session_state["e_gate"] = gate_names[0]
     gate = g2.selectbox("Gate", gate_names, key="e_gate",
                         format_func=lambda g: f"{g.replace('_', ' ')} ({GATE_SYMBOLS.get(g, '')})")
-    sort = g3.selectbox("Sort units", ["index", "variance", "mean", "last"], key="e_sort",
-                        format_func={"index": "by index", "variance": "most changing first", "mean": "most open first",
-                                     "last": "by value at the last word"}.get)
-    top_k = g4.slider("Show top units", 1, cfg.hidden_dim, min(cfg.hidden_dim, 32), key="e_topk")
+    if st.session_state["e_sort"] not in SORTS:
+        st.session_state["e_sort"] = "index"
+    sort = g3.selectbox("Sort units", list(SORTS), key="e_sort", format_func=SORTS.get)
+    st.session_state["e_topk"] = max(1, min(cfg.hidden_dim, int(st.session_state["e_topk"])))
+    top_k = g4.slider("Show top units", 1, cfg.hidden_dim, key="e_topk") if cfg.hidden_dim > 1 else 1
     values, order = plots.sort_units(np.asarray(d.gates[gate]).T, sort, top_k)
     act = ACTIVATIONS.get(gate, "none")
     zmin, zmax = plots.GATE_RANGES.get(act, (None, None))
@@ -156,7 +173,7 @@ def gates_view() -> None:
 with tab_gates:
     gates_view()
 
-@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+@state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def states_view() -> None:
     s_which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                            key="e_sdir") if len(directions) > 1 else 0
@@ -180,9 +197,9 @@ def states_view() -> None:
 with tab_states:
     states_view()
 
-@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+@state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def trajectory_view() -> None:
-    traj = cached_trajectory(loaded.key, text)
+    traj = cached_trajectory(loaded.cache_key, loaded.key, text)
     if traj.available:
         probs = np.asarray(traj.probabilities)
         st.plotly_chart(plots.trajectory(traj.tokens, {n: probs[:, i] for i, n in enumerate(traj.label_names)},
@@ -201,7 +218,7 @@ def trajectory_view() -> None:
 with tab_traj:
     trajectory_view()
 
-@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+@state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def attribution_view() -> None:
     st.caption("Three ways to ask 'which words mattered?'. They often agree on the big words and disagree on the "
                "small ones: that disagreement is worth discussing.")
@@ -210,15 +227,14 @@ def attribution_view() -> None:
         st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG"),
                         width="stretch", config=NOBAR, key="e_ig_bars")
     with c2:
-        sal = cached_saliency(loaded.key, text, target, st.session_state["e_output"])
+        sal = cached_saliency(loaded.cache_key, loaded.key, text, target, st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(sal.tokens, sal.gradient_x_input, "Saliency (gradient × input)",
                                                value_name="grad×input"), width="stretch", config=NOBAR, key="e_sal")
     with c3:
-        st.session_state.setdefault("e_occ", EXPLAIN_SPEC["occlusion_mode"].default)
-        occ = cached_occlusion(loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
+        occ = cached_occlusion(loaded.cache_key, loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop"),
                         width="stretch", config=NOBAR, key="e_occ_bars")
-        ui_state.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
+        widgets.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
         st.caption(occ.description)
 
 
@@ -226,7 +242,7 @@ def attribution_view() -> None:
 with tab_attr:
     attribution_view()
 
-@st.fragment  # widgets in this tab rerun only this tab: clicks stay fast
+@state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def edit_view() -> None:
     st.markdown("Click a word to edit it and see the prediction change.")
     clicked = st.pills("Words", list(range(len(tokens))), format_func=lambda i: tokens[i], key="e_click",
@@ -251,7 +267,7 @@ def edit_view() -> None:
     st.divider()
     st.markdown(f"**Every edit at once** — change of P({target_name}) when each word is "
                 f"{'dropped' if action == 'drop' else 'replaced'}:")
-    edits = cached_edits(loaded.key, text, action, replacement.strip() or "<unk>", target)
+    edits = cached_edits(loaded.cache_key, loaded.key, text, action, replacement.strip() or "<unk>", target)
     st.plotly_chart(plots.attribution_bars(edits.tokens, edits.delta, value_name="Δ probability"), width="stretch",
                     config=NOBAR, key="e_edits")
     flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]

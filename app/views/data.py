@@ -1,39 +1,34 @@
 """Data: choose, upload or generate a dataset and see what the network will read."""
-import sys
-from pathlib import Path
+import hashlib
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import pandas as pd
+import streamlit as st
+from ui import frame, state, widgets
 
-import hashlib  # noqa: E402
+from sentiment_core import plots, settings
+from sentiment_core.data import list_datasets, selection
+from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len
+from sentiment_core.errors import GateScopeError
+from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig
+from sentiment_core.vocab import Vocab
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from sentiment_core import plots, ui_state  # noqa: E402
-from sentiment_core.data import list_datasets  # noqa: E402
-from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len  # noqa: E402
-from sentiment_core.errors import GateScopeError  # noqa: E402
-from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig  # noqa: E402
-from sentiment_core.vocab import Vocab  # noqa: E402
-
-ui_state.page("Data", "📚")
-data = ui_state.group_state("data")
-train_opts = ui_state.group_state("train")
-vocab_opts = ui_state.group_state("vocab")
-specs = ui_state._specs()
+state.use_page("data", groups=("data", "encoding", "vocab", "tokenizer"))
+data = state.group("data")
+encoding = state.group("encoding")
+vocab_opts = state.group("vocab")
+specs = settings.specs()
+DATA_DEFAULT = settings.defaults()["data"]
 KIND_BADGE = {"offline": "🟢 offline", "generated": "🧪 synthetic", "download": "⬇️ download"}
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
 def load_catalogue(key: tuple, data: dict, _progress=None):
-    return ui_state.load_catalogue_splits(data, progress=_progress)
+    return selection.load_catalogue_splits(data, progress=_progress)
 
 
 @st.cache_resource(show_spinner="Reading your file…", max_entries=4)
 def load_upload(key: tuple, _content: bytes, filename: str, data: dict):
-    return ui_state.load_upload_splits(_content, filename, data)
+    return selection.load_upload_splits(_content, filename, data)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -82,15 +77,15 @@ if source == "Catalogue":
         st.markdown(f"{info.citation}\n\n" + "\n".join(f"- {u}" for u in info.urls))
     c1, c2, c3 = st.columns(3)
     st.session_state.setdefault("d_max_examples", int(data.get("max_examples") or 0))
-    ui_state.widget(ui_state.DATA_SPEC["max_examples"], "d_max_examples", c1)
+    widgets.widget(settings.DATA_SPEC["max_examples"], "d_max_examples", c1)
     st.session_state.setdefault("d_split_seed", int(data.get("split_seed", 0)))
-    ui_state.widget(ui_state.DATA_SPEC["split_seed"], "d_split_seed", c2)
+    widgets.widget(settings.DATA_SPEC["split_seed"], "d_split_seed", c2)
     if name == "uci_sentences":
         st.session_state.setdefault("d_uci_source", data.get("source", "all"))
-        ui_state.widget(ui_state.DATA_SPEC["source"], "d_uci_source", c3)
-    new = {**ui_state.DATA_DEFAULT, "name": name, "max_examples": st.session_state["d_max_examples"],
+        widgets.widget(settings.DATA_SPEC["source"], "d_uci_source", c3)
+    new = {**DATA_DEFAULT, "name": name, "max_examples": st.session_state["d_max_examples"],
            "split_seed": st.session_state["d_split_seed"], "source": st.session_state.get("d_uci_source", "all")}
-    key = ui_state.dataset_key(new)
+    key = selection.dataset_key(new)
     ready = info.kind == "offline" or st.session_state.get("d_loaded") == key
     if info.kind == "download" and not ready:
         st.info(f"**{info.title}** is downloaded from its official site the first time ({info.size}); later "
@@ -128,16 +123,16 @@ elif source == "Synthetic teaching set":
                     format_func=lambda n: by_name[n].title.replace("Synthetic: ", ""))
     st.caption(by_name[name].description)
     cols = st.columns(3)
-    for i, option in enumerate(ui_state.SYNTHETIC_OPTIONS[name]):
-        st.session_state.setdefault(f"d_{option}", data.get(option, ui_state.DATA_DEFAULT[option]))
-        ui_state.widget(ui_state.DATA_SPEC[option], f"d_{option}", cols[i])
-    new = {**ui_state.DATA_DEFAULT, "name": name,
-           **{o: st.session_state[f"d_{o}"] for o in ui_state.SYNTHETIC_OPTIONS[name]}}
+    for i, option in enumerate(settings.SYNTHETIC_OPTIONS[name]):
+        st.session_state.setdefault(f"d_{option}", data.get(option, DATA_DEFAULT[option]))
+        widgets.widget(settings.DATA_SPEC[option], f"d_{option}", cols[i])
+    new = {**DATA_DEFAULT, "name": name,
+           **{o: st.session_state[f"d_{o}"] for o in settings.SYNTHETIC_OPTIONS[name]}}
     if name == "synthetic_long_range":
         st.markdown("💡 *Lesson:* train an RNN and an LSTM at distance 5 and at distance 50 (Compare page, or the "
                     "live experiment on **Gradients**). The plain RNN drops to a coin flip as the distance grows.")
     try:
-        ds, splits = load_catalogue(ui_state.dataset_key(new), new)
+        ds, splits = load_catalogue(selection.dataset_key(new), new)
     except GateScopeError as error:
         st.error(f"These settings cannot generate a dataset: {error}")
 
@@ -178,10 +173,10 @@ else:
                                         help="Scores below it become negative, the rest positive. Leave empty: "
                                              "0..1 scores split at 0.5, others at the median; a few whole "
                                              "numbers stay separate classes.")
-            new = {**ui_state.DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"],
+            new = {**DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"],
                    "text_column": text_col, "label_column": label_col, "threshold": threshold}
             try:
-                ds, report, splits = load_upload(ui_state.dataset_key(new), upload["bytes"], upload["filename"], new)
+                ds, report, splits = load_upload(selection.dataset_key(new), upload["bytes"], upload["filename"], new)
             except GateScopeError as error:
                 st.error(f"**{upload['filename']}** cannot be used yet: {error}")
             except Exception as error:  # noqa: BLE001
@@ -198,15 +193,14 @@ else:
         st.info("No file yet. Tip: a spreadsheet exported as CSV with columns *text* and *label* works.")
 
 if splits is None:
-    st.stop()
+    state.stop()
 
 # ---------------------------------------------------------------- the chosen dataset
 if new != data:
-    ui_state.set_group_state("data", new)
+    state.set_group("data", new)
     data = new
-ui_state.sync_query()
 label_names = splits.label_names
-st.success(f"**Using:** {ui_state.data_label(data)} for training — {len(splits.train):,} train · "
+st.success(f"**Using:** {selection.data_label(data)} for training — {len(splits.train):,} train · "
            f"{len(splits.validation):,} validation · {len(splits.test):,} test examples.")
 c1, c2 = st.columns([1, 1], gap="large")
 with c1:
@@ -219,13 +213,13 @@ with c1:
                 st.markdown(f"- {note}")
 with c2:
     st.subheader("Class balance (training split)")
-    st.plotly_chart(plots.class_balance(ui_state.class_counts(splits.train.labels, label_names)), width="stretch",
+    st.plotly_chart(plots.class_balance(selection.class_counts(splits.train.labels, label_names)), width="stretch",
                     config={"displayModeBar": False})
 
 # ---------------------------------------------------------------- tokens and lengths
 st.divider()
 st.subheader("Tokens, lengths and padding")
-tok_opts = ui_state.group_state("tokenizer")
+tok_opts = state.group("tokenizer")
 t1, t2, t3, t4 = st.columns(4)
 kind_spec = TOKENIZER_SPEC["kind"]
 kind = t1.selectbox(kind_spec.label, TOKENIZER_KINDS, index=TOKENIZER_KINDS.index(tok_opts["kind"]),
@@ -233,8 +227,7 @@ kind = t1.selectbox(kind_spec.label, TOKENIZER_KINDS, index=TOKENIZER_KINDS.inde
 flags = {name: column.toggle(TOKENIZER_SPEC[name].label, value=tok_opts[name], help=TOKENIZER_SPEC[name].help)
          for column, name in ((t2, "lowercase"), (t3, "strip_punctuation"), (t4, "remove_stopwords"))}
 tok_opts = {"kind": kind, **flags}
-ui_state.set_group_state("tokenizer", tok_opts)
-ui_state.sync_query()
+state.set_group("tokenizer", tok_opts)
 tokenizer = Tokenizer(TokenizerConfig(**tok_opts))
 
 sample = st.text_input("Tokenization preview", value=splits.train.texts[0][:300] if splits.train.texts else "",
@@ -243,21 +236,21 @@ tokens = tokenizer(sample)
 st.markdown(" ".join(f"<code style='font-size:1.05rem'>{t}</code>" for t in tokens) or "*no tokens*",
             unsafe_allow_html=True)
 
-key = ui_state.dataset_key(data)
+key = selection.dataset_key(data)
 train_tokens = tokenized(key, tuple(sorted(tok_opts.items())), splits.train.texts)
 lengths = [len(t) for t in train_tokens]
 recommended = recommend_max_len(lengths, 0.95)
 h1, h2 = st.columns([2, 1], gap="large")
 with h2:
-    st.session_state.setdefault("d_max_len", int(train_opts["max_len"]))
-    ui_state.widget(ENCODING_SPEC["max_len"], "d_max_len")
+    st.session_state.setdefault("d_max_len", int(encoding["max_len"]))
+    widgets.widget(ENCODING_SPEC["max_len"], "d_max_len")
     st.caption(f"Recommended for 95% coverage: **{recommended}** tokens "
                f"(longest {max(lengths or [0])}, mean {sum(lengths) / max(1, len(lengths)):.1f}).")
-    st.session_state.setdefault("d_padding", train_opts["padding"])
+    st.session_state.setdefault("d_padding", encoding["padding"])
     st.radio("Padding side", ENCODING_SPEC["padding"].choices, key="d_padding", horizontal=True,
              help=ENCODING_SPEC["padding"].help)
     max_len = int(st.session_state["d_max_len"])
-    ui_state.set_group_state("train", {**train_opts, "max_len": max_len, "padding": st.session_state["d_padding"]})
+    state.set_group("encoding", {**encoding, "max_len": max_len, "padding": st.session_state["d_padding"]})
 with h1:
     st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config={"displayModeBar": False})
 
@@ -277,10 +270,10 @@ st.subheader("Vocabulary")
 v1, v2 = st.columns(2)
 st.session_state.setdefault("d_min_freq", int(vocab_opts["min_freq"]))
 st.session_state.setdefault("d_max_size", int(vocab_opts["max_size"]))
-ui_state.widget(specs["vocab"]["min_freq"], "d_min_freq", v1)
-ui_state.widget(specs["vocab"]["max_size"], "d_max_size", v2)
+widgets.widget(specs["vocab"]["min_freq"], "d_min_freq", v1)
+widgets.widget(specs["vocab"]["max_size"], "d_max_size", v2)
 min_freq, max_size = int(st.session_state["d_min_freq"]), int(st.session_state["d_max_size"])
-ui_state.set_group_state("vocab", {"min_freq": min_freq, "max_size": max_size})
+state.set_group("vocab", {**vocab_opts, "min_freq": min_freq, "max_size": max_size})
 vocab = Vocab.build(train_tokens, min_freq, max_size)
 val_tokens = [tokenizer(t) for t in splits.validation.texts[:3000]]
 coverage = vocab.coverage(val_tokens)
@@ -309,4 +302,4 @@ with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
             st.error(str(error))
 
 st.info("Next: train a model on this data.")
-ui_state.link("train", "Go to Train", "🏋️")
+frame.link("train", "Go to Train", "🏋️")

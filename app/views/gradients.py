@@ -1,30 +1,37 @@
 """Gradients: why plain RNNs forget, measured; the long-range experiment; gradient clipping."""
-import sys
-from pathlib import Path
+import streamlit as st
+from ui import state, widgets
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+from sentiment_core import lessons, plots, runs
+from sentiment_core.errors import GateScopeError
+from sentiment_core.explain import EXPLAIN_SPEC, connectivity_profile
+from sentiment_core.registry import shared_registry
+from sentiment_core.settings import PageField
 
-import streamlit as st  # noqa: E402
-
-from sentiment_core import lessons, plots, runs, ui_state  # noqa: E402
-from sentiment_core.errors import GateScopeError  # noqa: E402
-from sentiment_core.explain import EXPLAIN_SPEC, connectivity_profile  # noqa: E402
-
-ui_state.page("Gradients", "📉")
-queue = runs.shared_queue()
-NOBAR = {"displayModeBar": False}
-MODELS: dict = {}
+TABS = ("Gradient connectivity", "Long-range experiment", "Gradient clipping")
 EXPERIMENT_CELLS = lessons.LONG_RANGE_CELLS
+FIELDS = (
+    PageField("g_tab", "tab", TABS[0]),
+    PageField("g_sample", "sample", 40, EXPLAIN_SPEC["connectivity_sample"]),
+    PageField("g_maxd", "max_distance", 60),
+    PageField("g_distances", "distances", list(lessons.LONG_RANGE_DEFAULT_DISTANCES)),
+    PageField("g_cells", "cells", list(EXPERIMENT_CELLS)),
+    PageField("g_epochs", "epochs", lessons.LONG_RANGE_EPOCHS),
+    PageField("g_runs", "runs", []),
+    PageField("g_clip_run", "clip_run", ""),
+)
+state.use_page("gradients", FIELDS)
+queue = runs.shared_queue()
+registry = shared_registry()
+NOBAR = {"displayModeBar": False}
 
 
 @st.cache_data(show_spinner="Measuring gradients…", max_entries=32)
-def profile(model_key: str, sample: int, max_distance: int):
+def profile(cache_key: str, model: str, sample: int, max_distance: int):
     from sentiment_core.data import make_long_range
 
     texts = make_long_range(max(sample, 10), distance=(max_distance // 2, max_distance), seed=1).parts["all"].texts
-    return connectivity_profile(MODELS[model_key], texts, sample_size=sample, max_distance=max_distance)
+    return connectivity_profile(registry.load(model).bundle, texts, sample_size=sample, max_distance=max_distance)
 
 
 st.title("📉 Gradients and long-range memory")
@@ -33,10 +40,12 @@ st.markdown("To learn from a word, the error signal must travel back from the an
             "(vanishing gradients) — or explodes. LSTM and GRU add a path where the memory is carried almost "
             "unchanged, so the signal survives.")
 
-tab_conn, tab_exp, tab_clip = st.tabs(["📡 Gradient connectivity", "🧪 Long-range experiment", "✂️ Gradient clipping"])
+if st.session_state["g_tab"] not in TABS:
+    st.session_state["g_tab"] = TABS[0]
+tab_conn, tab_exp, tab_clip = st.tabs(TABS, key="g_tab", on_change="rerun")
 
 with tab_conn:
-    shipped = {i.name: i for i in ui_state.list_shipped()}
+    shipped = {e.key: e for e in registry.shipped()}
     cells = [n for n in ("rnn", "lstm", "gru") if n in shipped]
     st.markdown("How strongly does the prediction depend on the word **d steps before the end**? Each line averages "
                 "‖∂ prediction / ∂ word‖ (scaled so each text's largest value is 1) over texts made of neutral words "
@@ -45,16 +54,14 @@ with tab_conn:
         st.info("No shipped RNN/LSTM/GRU models found; train three runs on the long-range set and compare them instead.")
     else:
         k1, k2 = st.columns(2)
-        st.session_state.setdefault("g_sample", 40)
-        ui_state.widget(EXPLAIN_SPEC["connectivity_sample"], "g_sample", k1)
-        max_distance = k2.slider("Longest distance", 10, 120, 60, 10, key="g_maxd")
+        widgets.widget(EXPLAIN_SPEC["connectivity_sample"], "g_sample", k1)
+        st.session_state["g_maxd"] = max(10, min(120, int(st.session_state["g_maxd"]) // 10 * 10))
+        max_distance = k2.slider("Longest distance", 10, 120, step=10, key="g_maxd")
         values = {}
         for name in cells:
-            info = shipped[name]
-            key = f"shipped:{name}@{info.path.stat().st_mtime}"
             try:
-                MODELS[key] = ui_state.cached_bundle(info.path, info.path.stat().st_mtime)
-                prof = profile(key, int(st.session_state["g_sample"]), int(max_distance))
+                prof = profile(registry.load(name).cache_key, name, int(st.session_state["g_sample"]),
+                               int(max_distance))
                 values[name.upper()] = prof.mean
                 distances = prof.distances
             except GateScopeError as error:
@@ -71,11 +78,13 @@ with tab_exp:
                 "sentences with the cue 0 to *d* words from the end and are **tested with the cue exactly *d* words "
                 "from the end**: can they still carry it to the last word, which is all they classify from?")
     e1, e2, e3 = st.columns(3)
-    distances = e1.multiselect("Distances d", list(lessons.LONG_RANGE_DISTANCES),
-                               default=list(lessons.LONG_RANGE_DEFAULT_DISTANCES), key="g_distances")
-    cells_chosen = e2.multiselect("Cells", EXPERIMENT_CELLS, default=list(EXPERIMENT_CELLS), key="g_cells",
-                                  format_func=str.upper)
-    epochs = e3.slider("Epochs", 1, 15, lessons.LONG_RANGE_EPOCHS, key="g_epochs")
+    st.session_state["g_distances"] = [d for d in st.session_state["g_distances"]
+                                       if d in lessons.LONG_RANGE_DISTANCES]
+    st.session_state["g_cells"] = [c for c in st.session_state["g_cells"] if c in EXPERIMENT_CELLS]
+    st.session_state["g_epochs"] = max(1, min(15, int(st.session_state["g_epochs"])))
+    distances = e1.multiselect("Distances d", list(lessons.LONG_RANGE_DISTANCES), key="g_distances")
+    cells_chosen = e2.multiselect("Cells", EXPERIMENT_CELLS, key="g_cells", format_func=str.upper)
+    epochs = e3.slider("Epochs", 1, 15, key="g_epochs")
     n_runs = len(distances) * len(cells_chosen)
     st.caption(f"{n_runs} small runs ({lessons.LONG_RANGE_EXAMPLES:,} sentences, hidden "
                f"{lessons.LONG_RANGE_MODEL['hidden_dim']}, last-state pooling, {epochs} epochs, a few seconds each). "
@@ -87,7 +96,7 @@ with tab_exp:
                 for cell in cells_chosen:
                     names.append(queue.submit(lessons.long_range_request(cell, d, epochs),
                                               owner=st.session_state.get("gs_owner", "")))
-            st.session_state["g_runs"] = names
+            state.remember("g_runs", names)
         except GateScopeError as error:
             st.error(f"The experiment could not start: {error}")
 
@@ -119,7 +128,7 @@ with tab_exp:
 
     live = any(r.state in runs.ACTIVE_STATES for r in runs.list_runs(queue=queue)
                if r.name in set(st.session_state.get("g_runs", [])))
-    st.fragment(run_every=1.5 if live else None)(experiment)()
+    state.fragment(run_every=1.5 if live else None)(experiment)()
 
 with tab_clip:
     st.markdown("When gradients explode, one huge step can wreck the weights (the loss becomes NaN). **Clipping** "
@@ -131,6 +140,9 @@ with tab_clip:
                 "and clip norm 0 (off), then the same with clip norm 1.")
     else:
         labels = {r.name: r.label for r in done}
+        state.default("g_clip_run", next(iter(labels)))
+        if st.session_state["g_clip_run"] not in labels:
+            st.session_state["g_clip_run"] = next(iter(labels))
         name = st.selectbox("Run", list(labels), format_func=labels.get, key="g_clip_run")
         record = next(r for r in done if r.name == name)
         clip = record.config.get("train", {}).get("clip_norm")

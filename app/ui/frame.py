@@ -1,0 +1,92 @@
+"""The frame every page runs in: one page table, page config, house CSS, torch threads and the
+session's state, set up once per run by ``app/Home.py``."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+APP_THREADS_ENV = "GATESCOPE_APP_THREADS"
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """One row of the page table.
+
+    Attributes:
+        key: short name used in links between pages and as the URL path (``""`` for Home).
+        script: the page file, relative to ``app/``.
+        title: navigation label.
+        icon: navigation icon.
+        blurb: one line for Home's "Where next?" cards.
+    """
+
+    key: str
+    script: str
+    title: str
+    icon: str
+    blurb: str
+
+
+PAGES = (
+    PageEntry("home", "views/home.py", "Home", "🔬", "Type a review and see the verdict and the gates."),
+    PageEntry("data", "views/data.py", "Data", "📚", "Pick a dataset, upload your own, or generate a synthetic "
+              "teaching set. See lengths, classes, vocabulary and tokens."),
+    PageEntry("train", "views/train.py", "Train", "🏋️", "Build an RNN, LSTM or GRU with sliders, train it in the "
+              "background and watch the curves grow."),
+    PageEntry("compare", "views/compare.py", "Compare", "⚖️", "RNN vs LSTM vs GRU, learning rates, dropout and "
+              "overfitting: overlay runs and put one sentence through every model."),
+    PageEntry("explain", "views/explain.py", "Explain", "🔍", "Gate heatmaps, hidden states, integrated gradients, "
+              "saliency, occlusion and what-if edits for any model."),
+    PageEntry("inside", "views/inside.py", "Inside the cell", "🧮", "Step through one time step with the "
+              "real numbers and the equations; count the parameters by hand."),
+    PageEntry("gradients", "views/gradients.py", "Gradients", "📉", "Why plain RNNs forget: vanishing gradients, "
+              "the long-range experiment and gradient clipping."),
+)
+BY_KEY = {p.key: p for p in PAGES}
+
+CSS = """
+<style>
+/* Projector-friendly: bigger widget labels and metrics, roomy token chips. */
+[data-testid="stWidgetLabel"] p { font-size: 1.0rem; font-weight: 600; }
+[data-testid="stMetricValue"] { font-size: 2.0rem; }
+.gs-card { border: 1px solid #D9E2EC; border-radius: 14px; padding: 1rem 1.1rem; height: 100%;
+           background: #F8FAFC; }
+.gs-card h4 { margin: 0 0 .3rem 0; }
+.gs-muted { color: #52606D; font-size: 0.95rem; }
+.gs-verdict { font-size: 2.1rem; font-weight: 700; margin: .2rem 0 .4rem 0; }
+</style>
+"""
+
+_PAGE_OBJECTS: dict[str, st.Page] = {}
+
+
+def setup() -> None:
+    """Page config, CSS and (once per process) the UI's torch threads."""
+    st.set_page_config(page_title="GateScope", page_icon="🔬", layout="wide")
+    st.markdown(CSS, unsafe_allow_html=True)
+    if not _PAGE_OBJECTS.get("_threads"):
+        # Training runs in worker processes; the UI process keeps to few threads so the two never
+        # oversubscribe the cores (OpenMP spinning makes every click slow).
+        import torch
+
+        torch.set_num_threads(max(1, int(os.environ.get(APP_THREADS_ENV, "1") or 1)))
+        _PAGE_OBJECTS["_threads"] = True
+
+
+def navigation():
+    """``st.navigation`` over the page table (the page to run)."""
+    pages = [st.Page(p.script, title=p.title, icon=p.icon, url_path=None if p.key == "home" else p.key,
+                     default=p.key == "home") for p in PAGES]
+    for entry, page in zip(PAGES, pages):
+        _PAGE_OBJECTS[entry.key] = page
+    return st.navigation(pages)
+
+
+def link(key: str, label: str | None = None, icon: str | None = None, container=None,
+         query: dict[str, str] | None = None) -> None:
+    """A link to another page of the table, optionally opening it with ``query`` state."""
+    entry = BY_KEY[key]
+    (container or st).page_link(_PAGE_OBJECTS.get(key, entry.script), label=label or entry.title,
+                                icon=icon or entry.icon, query_params=query)

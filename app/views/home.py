@@ -1,0 +1,119 @@
+"""Home: type a review, see the shipped model's verdict and its gates, find your way around."""
+import streamlit as st
+from ui import frame, state
+
+from sentiment_core import plots
+from sentiment_core.errors import GateScopeError
+from sentiment_core.registry import shared_registry
+from sentiment_core.settings import EXAMPLES, PageField
+
+HOME_PREFERENCE = ("lstm", "bilstm", "gru", "rnn")
+registry = shared_registry()
+shipped = {e.key: e for e in registry.shipped()}
+FIELDS = (PageField("home_text", "text", EXAMPLES[2]),
+          PageField("home_model", "model", registry.default_key(HOME_PREFERENCE) or ""))
+state.use_page("home", FIELDS)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def analyse(cache_key: str, name: str, text: str):
+    """Prediction and per-gate means of the first layer (forward direction) for one text."""
+    from sentiment_core.explain.trace import ACTIVATIONS, trace
+
+    traced = trace(registry.load(name).bundle, text)
+    first = traced.get(0, 0)
+    pred = traced.prediction
+    return {
+        "tokens": list(traced.tokens),
+        "probabilities": {n: float(p) for n, p in zip(pred.label_names, pred.probabilities)},
+        "label": pred.label_name,
+        "gates": plots.gate_means(first.gates, ACTIVATIONS),
+        "notes": list(getattr(traced.input, "notes", []) or []),
+        "cell": traced.cell,
+    }
+
+
+st.title("🔬 GateScope")
+st.markdown(
+    "**GateScope lets you look inside recurrent neural networks while they read a sentence.** "
+    "Type a review below and watch a trained LSTM decide, word by word, which information to let in, keep and "
+    "forget. Then train your own RNN, LSTM or GRU, compare them, and explain their decisions."
+)
+
+if not shipped:
+    st.warning("No shipped models were found in `pretrained/`. Train one on the **Train** page and open it on "
+               "**Explain**, or rebuild them with `gatescope pretrain --mirror <datasets folder>`.")
+else:
+    if st.session_state["home_model"] not in shipped:
+        if st.session_state["home_model"]:
+            st.warning(f"The link names a model that is not shipped here ({st.session_state['home_model']!r}); "
+                       f"showing {registry.default_key(HOME_PREFERENCE)}.", icon="🔗")
+        st.session_state["home_model"] = registry.default_key(HOME_PREFERENCE)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.text_input("Type a review", key="home_text", max_chars=2000,
+                      placeholder="e.g. The plot was thin but the acting saved it",
+                      help="Press Enter to update. Any English text works; unknown words become <unk>.")
+        st.pills("…or try an example", EXAMPLES, key="home_example", selection_mode="single",
+                 on_change=lambda: state.remember("home_text", st.session_state["home_example"] or
+                                                  st.session_state["home_text"]))
+    with right:
+        st.selectbox("Model", list(shipped), key="home_model", format_func=lambda n: shipped[n].title,
+                     help="Shipped models trained on movie reviews (the airline one on tweets). "
+                          "Accuracy on held-out data is in each model's card.")
+        entry = shipped[st.session_state["home_model"]]
+        if entry.metrics:
+            short = {"imdb_test": "IMDb", "sst2_dev": "SST-2", "rt_test": "RT", "airline_test": "airline"}
+            st.caption(f"{entry.title}: " + ", ".join(f"{short.get(k, k)} {v['accuracy']:.1%}"
+                                                       for k, v in entry.metrics.items()))
+
+    text = st.session_state["home_text"]
+    if not text.strip():
+        st.info("Type a sentence (or pick an example) to see the prediction.")
+    else:
+        try:
+            loaded = registry.load(entry.key)
+            result = analyse(loaded.cache_key, entry.key, text)
+        except (GateScopeError, ValueError) as error:  # explain input errors carry a readable message
+            st.error(f"This text cannot be analysed: {error}")
+            result = None
+        if result:
+            c1, c2 = st.columns([2, 3], gap="large")
+            with c1:
+                label = result["label"]
+                color = plots.class_color(label)
+                st.markdown(f"<div class='gs-verdict' style='color:{color}'>{label.capitalize()} "
+                            f"<span style='font-size:1.2rem;color:#52606D'>"
+                            f"({result['probabilities'][label]:.0%} sure)</span></div>", unsafe_allow_html=True)
+                st.plotly_chart(plots.probability_bars(result["probabilities"]), width="stretch",
+                                config={"displayModeBar": False}, key="home_probs")
+                for note in result["notes"]:
+                    st.caption(f"ℹ️ {note}")
+            with c2:
+                st.plotly_chart(
+                    plots.gate_overview(result["gates"], result["tokens"],
+                                        title="How open each gate is at each word (mean over units)"),
+                    width="stretch", config={"displayModeBar": False}, key="home_gates")
+                if result["cell"] == "lstm":
+                    st.caption("LSTM gates: **input** lets new information in, **forget** keeps (1) or erases (0) "
+                               "the memory, **output** decides what to show; the **cell candidate** is the new "
+                               "information itself. Bright = open. Explore every unit on **Explain**.")
+                elif result["cell"] == "gru":
+                    st.caption("GRU gates: **reset** decides how much of the past to use for the new candidate, "
+                               "**update** how much of the old state to keep. Bright = open.")
+                else:
+                    st.caption("A plain RNN has no gates: this row shows its squashed pre-activation "
+                               "(the value before tanh), rescaled to 0..1.")
+            frame.link("explain", "Explain this sentence in depth", "🔍",
+                       query={"model": entry.key, "text": text})
+
+st.divider()
+st.subheader("Where next?")
+cards = frame.PAGES[1:]
+for row in range(0, len(cards), 3):
+    cols = st.columns(3)
+    for col, entry in zip(cols, cards[row:row + 3]):
+        with col.container(border=True):
+            st.markdown(f"#### {entry.icon} {entry.title}")
+            st.markdown(f"<span class='gs-muted'>{entry.blurb}</span>", unsafe_allow_html=True)
+            frame.link(entry.key, f"Open {entry.title}", "➡️")
