@@ -18,7 +18,7 @@ from .errors import GateScopeError
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
 from .spec import ParamSpec
-from .text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig
+from .text import TOKENIZER_SPEC, Tokenizer, TokenizerConfig
 from .trainer import TRAIN_SPEC, TrainConfig
 
 MODEL_OPTION_FIELDS = [f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "num_classes", "pad_idx")]
@@ -294,13 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_flags(tr, TRAIN_SPEC, list(TRAIN_SPEC), "training")
     _add_spec_flags(tr, VOCAB_SPEC, list(VOCAB_SPEC), "vocabulary")
     tok = tr.add_argument_group("tokenizer")
-    tok.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="nltk", help="tokenizer (default: nltk)")
-    tok.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True, help="lowercase text")
-    tok.add_argument("--strip-punctuation", action=argparse.BooleanOptionalAction, default=False,
-                     help="drop punctuation tokens")
-    tok.add_argument("--remove-stopwords", action=argparse.BooleanOptionalAction, default=False,
-                     help="drop English stopwords")
-    tok.add_argument("--keep-negations", action=argparse.BooleanOptionalAction, default=True,
+    kind = TOKENIZER_SPEC["kind"]
+    tok.add_argument("--tokenizer", choices=kind.choices, default=kind.default,
+                     help=f"{kind.help} (default: {kind.default})")
+    for name in ("lowercase", "strip_punctuation", "remove_stopwords"):
+        spec = TOKENIZER_SPEC[name]
+        tok.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, default=spec.default,
+                         help=f"{spec.help} (default: {spec.default})")
+    tok.add_argument("--keep-negations", action=argparse.BooleanOptionalAction,
+                     default=TokenizerConfig.keep_negations,
                      help="with --remove-stopwords, keep not/no/never/but ...")
     tr.add_argument("--out", type=Path, help="write the best model bundle here (.safetensors)")
     tr.add_argument("--threads", type=int, help="CPU threads for torch")

@@ -26,9 +26,9 @@ ENCODING_SPEC = {
 class EncodingConfig:
     """How token indices are cut and padded."""
 
-    max_len: int = 200
-    padding: str = "post"
-    truncation: str = "post"
+    max_len: int = ENCODING_SPEC["max_len"].default
+    padding: str = ENCODING_SPEC["padding"].default
+    truncation: str = ENCODING_SPEC["truncation"].default
 
     def __post_init__(self) -> None:
         for name in ("max_len", "padding", "truncation"):

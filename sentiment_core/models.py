@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .spec import ParamSpec, dataclass_from_dict
+from .vocab import PAD_IDX
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "attention")
@@ -66,19 +67,19 @@ class ModelConfig:
 
     vocab_size: int
     num_classes: int = 2
-    cell: str = "lstm"
-    bidirectional: bool = False
-    num_layers: int = 1
-    emb_dim: int = 100
-    hidden_dim: int = 128
-    embedding_dropout: float = 0.0
-    layer_dropout: float = 0.0
-    head_dropout: float = 0.0
-    pooling: str = "last"
-    pad_idx: int = 0
-    embeddings: str = "random"
-    freeze_embeddings: bool = False
-    packed: bool = True
+    cell: str = MODEL_SPEC["cell"].default
+    bidirectional: bool = MODEL_SPEC["bidirectional"].default
+    num_layers: int = MODEL_SPEC["num_layers"].default
+    emb_dim: int = MODEL_SPEC["emb_dim"].default
+    hidden_dim: int = MODEL_SPEC["hidden_dim"].default
+    embedding_dropout: float = MODEL_SPEC["embedding_dropout"].default
+    layer_dropout: float = MODEL_SPEC["layer_dropout"].default
+    head_dropout: float = MODEL_SPEC["head_dropout"].default
+    pooling: str = MODEL_SPEC["pooling"].default
+    pad_idx: int = PAD_IDX
+    embeddings: str = MODEL_SPEC["embeddings"].default
+    freeze_embeddings: bool = MODEL_SPEC["freeze_embeddings"].default
+    packed: bool = MODEL_SPEC["packed"].default
 
     def __post_init__(self) -> None:
         for name, spec in MODEL_SPEC.items():

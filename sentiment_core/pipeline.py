@@ -34,9 +34,9 @@ VOCAB_SPEC = {
 class VocabConfig:
     """How the vocabulary is built from the training split."""
 
-    min_freq: int = 2
-    max_size: int = 20000
-    glove_words: int = 0
+    min_freq: int = VOCAB_SPEC["min_freq"].default
+    max_size: int = VOCAB_SPEC["max_size"].default
+    glove_words: int = VOCAB_SPEC["glove_words"].default
 
     def __post_init__(self) -> None:
         for name, spec in VOCAB_SPEC.items():

@@ -43,19 +43,19 @@ TRAIN_SPEC = {
 class TrainConfig:
     """Training hyperparameters; ranges and help live in ``TRAIN_SPEC``."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    clip_norm: float = 5.0
-    max_len: int = 200
-    padding: str = "post"
-    truncation: str = "post"
-    patience: int = 3
-    seed: int = 0
-    device: str = "auto"
-    bucketing: bool = True
+    epochs: int = TRAIN_SPEC["epochs"].default
+    batch_size: int = TRAIN_SPEC["batch_size"].default
+    lr: float = TRAIN_SPEC["lr"].default
+    optimizer: str = TRAIN_SPEC["optimizer"].default
+    weight_decay: float = TRAIN_SPEC["weight_decay"].default
+    clip_norm: float = TRAIN_SPEC["clip_norm"].default
+    max_len: int = TRAIN_SPEC["max_len"].default
+    padding: str = TRAIN_SPEC["padding"].default
+    truncation: str = TRAIN_SPEC["truncation"].default
+    patience: int = TRAIN_SPEC["patience"].default
+    seed: int = TRAIN_SPEC["seed"].default
+    device: str = TRAIN_SPEC["device"].default
+    bucketing: bool = TRAIN_SPEC["bucketing"].default
 
     def __post_init__(self) -> None:
         for name, spec in TRAIN_SPEC.items():
