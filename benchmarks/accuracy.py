@@ -65,7 +65,7 @@ def run(mirror: str, archs: list[str], datasets: list[str], epochs: int, max_tra
         for arch in archs:
             if (name, arch) in done:
                 continue
-            model = {**ARCHS[arch], "emb_dim": 50, "hidden_dim": hidden, "pooling": "max", "embeddings": "glove",
+            model = {**ARCHS[arch], "hidden_dim": hidden, "pooling": "max", "embeddings": "glove",
                      "embedding_dropout": 0.25, "head_dropout": 0.3}
             train = TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, max_len=max_len, truncation="pre",
                                 patience=0, seed=0, device="cpu")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .embeddings import GLOVE_DIM
 from .spec import ParamSpec, dataclass_from_dict
 from .vocab import PAD_IDX
 
@@ -53,7 +54,7 @@ class ModelConfig:
         cell: ``rnn``, ``lstm`` or ``gru``.
         bidirectional: add a right-to-left direction (BiLSTM / BiGRU / BiRNN).
         num_layers: stacked recurrent layers.
-        emb_dim: embedding size.
+        emb_dim: embedding size; always ``GLOVE_DIM`` (50) with GloVe embeddings, whatever is passed.
         hidden_dim: hidden units per layer and direction.
         embedding_dropout: dropout on embeddings.
         layer_dropout: dropout between recurrent layers.
@@ -82,6 +83,8 @@ class ModelConfig:
     packed: bool = MODEL_SPEC["packed"].default
 
     def __post_init__(self) -> None:
+        if self.embeddings == "glove":  # the GloVe vectors fix the embedding size
+            self.emb_dim = GLOVE_DIM
         for name, spec in MODEL_SPEC.items():
             spec.validate(name, getattr(self, name))
         if self.vocab_size < 2:

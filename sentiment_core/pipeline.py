@@ -101,13 +101,7 @@ def prepare_data(splits: DatasetSplits, tokenizer_config: TokenizerConfig, vocab
 
 
 def make_model_config(options: dict, vocab: Vocab, num_classes: int) -> ModelConfig:
-    """Complete user-chosen model options with the data-dependent fields.
-
-    GloVe 6B 50d fixes the embedding size at 50, whatever ``emb_dim`` says.
-    """
-    options = dict(options)
-    if options.get("embeddings") == "glove":
-        options["emb_dim"] = 50
+    """Complete user-chosen model options with the data-dependent fields."""
     return ModelConfig(vocab_size=len(vocab), num_classes=num_classes, **options)
 
 

@@ -105,7 +105,7 @@ class Recipe:
         return DEMO_SENTENCES if self.task == "movie" else AIRLINE_DEMO
 
 
-_MOVIE_MODEL = dict(emb_dim=50, hidden_dim=64, num_layers=1, embedding_dropout=0.25, head_dropout=0.3,
+_MOVIE_MODEL = dict(hidden_dim=64, num_layers=1, embedding_dropout=0.25, head_dropout=0.3,
                     pooling="max", embeddings="glove", freeze_embeddings=False)
 _MOVIE_TRAIN = dict(epochs=1, batch_size=64, lr=2e-3, optimizer="adam", clip_norm=5.0, max_len=256,
                     truncation="pre", patience=2, seed=0, device="cpu")

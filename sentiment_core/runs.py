@@ -408,10 +408,8 @@ def validate_request(request: RunRequest) -> dict:
         train = TrainConfig.from_dict(dict(request.train_config))
         tokenizer = TokenizerConfig(**request.tokenizer)
         vocab = VocabConfig(**request.vocab)
-        options = dict(request.model_options)
-        if options.get("embeddings") == "glove":
-            options["emb_dim"] = 50
-        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes, **options)
+        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes,
+                            **request.model_options)
     except (TypeError, ValueError) as error:
         raise RunError(f"these settings cannot be trained: {error}") from None
     if len(splits.train) == 0 or len(splits.validation) == 0:

@@ -10,7 +10,7 @@ from sentiment_core.data import make_negation, make_splits
 from sentiment_core.pipeline import VocabConfig
 from sentiment_core.trainer import TrainConfig
 
-TINY_MODEL = dict(emb_dim=50, hidden_dim=8, num_layers=1, pooling="max", embeddings="glove",
+TINY_MODEL = dict(hidden_dim=8, num_layers=1, pooling="max", embeddings="glove",
                   cell="lstm", bidirectional=True)
 
 
