@@ -119,8 +119,7 @@ class ModelConfig:
 
 
 _RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-# The functions nn.RNN/LSTM/GRU call, with the same (input, hx, weights, has_biases, layers,
-# dropout, train, bidirectional, batch_first) arguments; used to run one direction at a time.
+# The functions nn.RNN/LSTM/GRU call; used to run one layer and one direction at a time.
 _FUNCTIONAL_RNNS = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}
 
 
@@ -208,7 +207,9 @@ class SentimentRNN(nn.Module):
         h0 = inputs.new_zeros(1, inputs.shape[0], self.config.hidden_dim)
         run = _FUNCTIONAL_RNNS[self.config.cell]
         hx = (h0, h0) if self.config.cell == "lstm" else h0
-        return run(inputs, hx, weights, True, 1, 0.0, self.training, False, True)[0]
+        outputs, *_ = run(inputs, hx, weights, has_biases=True, num_layers=1, dropout=0.0,
+                          train=self.training, bidirectional=False, batch_first=True)
+        return outputs
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reduce (B, T, D*H) outputs to (B, D*H).
