@@ -20,6 +20,7 @@ from .encoding import EncodingConfig
 from .errors import CheckpointError
 from .models import ModelConfig, SentimentRNN, build_model
 from .text import TokenizerConfig
+from .trainer import effective_padding
 from .vocab import Vocab
 
 FORMAT = "gatescope-bundle"
@@ -47,6 +48,11 @@ class Bundle:
     @property
     def model_config(self) -> ModelConfig:
         return self.model.config
+
+    @property
+    def batch_padding(self) -> str:
+        """The side batches are padded on, as in training (``trainer.effective_padding``)."""
+        return effective_padding(self.model, self.encoding.padding)
 
 
 def library_versions() -> dict:

@@ -222,7 +222,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              f"{splits.label_names}: evaluate on data with the same classes")
     examples = {"train": splits.train, "validation": splits.validation, "test": splits.test}[args.split]
     data = encode_examples(examples, Tokenizer(bundle.tokenizer_config), bundle.vocab, bundle.encoding)
-    metrics = evaluate(bundle.model, data)
+    metrics = evaluate(bundle.model, data, padding=bundle.batch_padding)
     if args.json:
         print(json.dumps(metrics.to_dict(), indent=2))
         return 0

@@ -258,7 +258,7 @@ def evaluate_texts(bundle: Bundle, texts: list[str], labels: list[str] | list[in
     """Metrics of ``bundle`` on raw texts; labels are class names or indices."""
     index = [bundle.label_names.index(y) if isinstance(y, str) else int(y) for y in labels]
     data = EncodedExamples(encode_for(bundle, list(texts)), index)
-    metrics = evaluate(bundle.model, data, 256, "post", torch.device("cpu"))
+    metrics = evaluate(bundle.model, data, 256, bundle.batch_padding, torch.device("cpu"))
     return {"accuracy": metrics.accuracy, "macro_f1": metrics.macro_f1, "loss": metrics.loss,
             "count": metrics.count, "confusion": metrics.confusion}
 
