@@ -1,8 +1,8 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
 Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``,
-``pretrain``, ``serve``. Every model and training option is a flag generated from the same
-``ModelConfig``/``TrainConfig`` specs the app's sliders use.
+``pretrain``, ``serve``. Every model, training, encoding and vocabulary option is a flag
+generated from the same ``*_SPEC`` dicts the app's sliders use.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from .encoding import ENCODING_SPEC, EncodingConfig
 from .errors import GateScopeError
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
@@ -173,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     train_cfg = TrainConfig(**{name: getattr(args, name) for name in TRAIN_SPEC})
+    encoding = EncodingConfig(**{name: getattr(args, name) for name in ENCODING_SPEC})
     model_options = {name: getattr(args, name) for name in MODEL_OPTION_FIELDS}
     tokenizer_cfg = TokenizerConfig(kind=args.tokenizer, lowercase=args.lowercase,
                                     strip_punctuation=args.strip_punctuation,
@@ -182,7 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     splits = _load_splits(args)
     print(f"{splits.name}: train {len(splits.train):,}, validation {len(splits.validation):,}, "
           f"test {len(splits.test):,}; classes {', '.join(splits.label_names)}")
-    out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg,
+    out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg, encoding,
                           callbacks=[_ConsoleReporter(train_cfg.epochs)], checkpoint_path=args.out)
     fit, test = out.fit, out.test
     print(f"{fit.message} ({fit.seconds:.1f}s on {fit.device}); best epoch {fit.best_epoch}")
@@ -292,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_flags(tr)
     _add_spec_flags(tr, MODEL_SPEC, [n for n in MODEL_OPTION_FIELDS if n in MODEL_SPEC], "model")
     _add_spec_flags(tr, TRAIN_SPEC, list(TRAIN_SPEC), "training")
+    _add_spec_flags(tr, ENCODING_SPEC, list(ENCODING_SPEC), "encoding")
     _add_spec_flags(tr, VOCAB_SPEC, list(VOCAB_SPEC), "vocabulary")
     tok = tr.add_argument_group("tokenizer")
     kind = TOKENIZER_SPEC["kind"]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .device import DEVICE_CHOICES, resolve_device
-from .encoding import ENCODING_SPEC, pad_batch
+from .encoding import EncodingConfig, pad_batch
 from .metrics import Metrics, classification_metrics
 from .spec import ParamSpec, dataclass_from_dict
 from .vocab import PAD_IDX
@@ -29,7 +29,6 @@ TRAIN_SPEC = {
                               min=0.0, max=0.1, step=1e-4),
     "clip_norm": ParamSpec(5.0, "Rescale gradients whose total norm exceeds this (0 = off); "
                            "tames exploding gradients.", "Gradient clip norm", min=0.0, max=100.0, step=0.5),
-    **ENCODING_SPEC,
     "patience": ParamSpec(3, "Stop after this many epochs without a better validation loss (0 = never).",
                           "Early-stopping patience", min=0, max=20, step=1),
     "seed": ParamSpec(0, "Same seed, same device: same numbers.", "Seed", min=0, max=2**31 - 1, step=1),
@@ -41,7 +40,8 @@ TRAIN_SPEC = {
 
 @dataclass
 class TrainConfig:
-    """Training hyperparameters; ranges and help live in ``TRAIN_SPEC``."""
+    """Training hyperparameters; ranges and help live in ``TRAIN_SPEC``. How texts are cut
+    and padded is an ``EncodingConfig``, not a training option."""
 
     epochs: int = TRAIN_SPEC["epochs"].default
     batch_size: int = TRAIN_SPEC["batch_size"].default
@@ -49,9 +49,6 @@ class TrainConfig:
     optimizer: str = TRAIN_SPEC["optimizer"].default
     weight_decay: float = TRAIN_SPEC["weight_decay"].default
     clip_norm: float = TRAIN_SPEC["clip_norm"].default
-    max_len: int = TRAIN_SPEC["max_len"].default
-    padding: str = TRAIN_SPEC["padding"].default
-    truncation: str = TRAIN_SPEC["truncation"].default
     patience: int = TRAIN_SPEC["patience"].default
     seed: int = TRAIN_SPEC["seed"].default
     device: str = TRAIN_SPEC["device"].default
@@ -266,12 +263,15 @@ class Trainer:
         config: hyperparameters.
         callbacks: objects with any of ``on_batch_end``, ``on_epoch_end``, ``on_fit_end``.
         stop_event: anything with ``is_set()`` (e.g. ``threading.Event``); checked every batch.
+        encoding: how the examples were encoded; batches are padded on its side
+            (``effective_padding``). Default: ``EncodingConfig()``.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, callbacks: Sequence[object] = (),
-                 stop_event: StopEvent | None = None):
+                 stop_event: StopEvent | None = None, encoding: EncodingConfig | None = None):
         self.model = model
         self.config = config
+        self.encoding = encoding or EncodingConfig()
         self.callbacks = list(callbacks)
         self.stop_event = stop_event
         self.device = resolve_device(config.device)
@@ -363,7 +363,7 @@ class Trainer:
         stop_reason, message = "completed", f"finished {cfg.epochs} epochs"
         start = time.perf_counter()
         clip = cfg.clip_norm if cfg.clip_norm and cfg.clip_norm > 0 else math.inf
-        padding = effective_padding(model, cfg.padding)
+        padding = effective_padding(model, self.encoding.padding)
         try:
             for epoch in range(1, cfg.epochs + 1):
                 epoch_start = time.perf_counter()
@@ -403,7 +403,7 @@ class Trainer:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             stop_reason = "out_of_memory"
-            message = (f"ran out of memory with batch size {cfg.batch_size} (max length {cfg.max_len}) on "
+            message = (f"ran out of memory with batch size {cfg.batch_size} (max length {self.encoding.max_len}) on "
                        f"{self.device}: choose a smaller batch size or max length; the best model so far was kept.")
         if best_state is not None:
             model.load_state_dict(best_state)

@@ -40,6 +40,17 @@ def test_round_trip_restores_model_and_description(tmp_path):
     assert torch.equal(loaded.model(ids), bundle.model(ids))
 
 
+
+def test_bundle_from_before_the_encoding_group_loads(tmp_path):
+    """Older bundles repeated max_len/padding/truncation among the training options."""
+    bundle = make_bundle()
+    bundle.encoding = EncodingConfig(max_len=7, padding="pre", truncation="pre")
+    bundle.train_config = {"lr": 0.1, "max_len": 7, "padding": "pre", "truncation": "pre"}
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "old.safetensors", bundle))
+    assert loaded.train_config == {"lr": 0.1}
+    assert loaded.encoding == EncodingConfig(max_len=7, padding="pre", truncation="pre")
+    assert read_metadata(tmp_path / "old.safetensors")["encoding"] == loaded.encoding.to_dict()
+
 def test_half_precision_bundle_is_smaller_and_loads_as_float32(tmp_path):
     bundle = make_bundle(hidden_dim=64, emb_dim=64)
     full = save_checkpoint(tmp_path / "f.safetensors", bundle)

@@ -37,3 +37,8 @@ def test_dataclass_defaults_are_the_spec_defaults(cls, spec, exceptions):
         assert defaults[name] is not MISSING, f"{cls.__name__}.{name} has no default"
         assert type(defaults[name]) is type(param.default) and defaults[name] == param.default, name
 
+
+
+def test_encoding_settings_live_only_in_the_encoding_group():
+    others = set(TRAIN_SPEC) | set(MODEL_SPEC) | set(VOCAB_SPEC) | set(TOKENIZER_SPEC)
+    assert set(ENCODING_SPEC) == {"max_len", "padding", "truncation"} and not set(ENCODING_SPEC) & others
