@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sentiment_core.data.loaders import load_dataset  # noqa: E402
 from sentiment_core.data.splits import make_splits, subsample  # noqa: E402
 from sentiment_core.data.types import DatasetSplits  # noqa: E402
+from sentiment_core.encoding import EncodingConfig  # noqa: E402
 from sentiment_core.pipeline import VocabConfig, train_on_splits  # noqa: E402
 from sentiment_core.text import TokenizerConfig  # noqa: E402
 from sentiment_core.trainer import TrainConfig  # noqa: E402
@@ -65,12 +66,13 @@ def run(mirror: str, archs: list[str], datasets: list[str], epochs: int, max_tra
         for arch in archs:
             if (name, arch) in done:
                 continue
-            model = {**ARCHS[arch], "emb_dim": 50, "hidden_dim": hidden, "pooling": "max", "embeddings": "glove",
+            model = {**ARCHS[arch], "hidden_dim": hidden, "pooling": "max", "embeddings": "glove",
                      "embedding_dropout": 0.25, "head_dropout": 0.3}
-            train = TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, max_len=max_len, truncation="pre",
-                                patience=0, seed=0, device="cpu")
+            train = TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, patience=0, seed=0, device="cpu")
+            encoding = EncodingConfig(max_len=max_len, truncation="pre")
             start = time.perf_counter()
-            outcome = train_on_splits(splits, model, train, tokenizer, VocabConfig(min_freq=2, max_size=30000))
+            outcome = train_on_splits(splits, model, train, tokenizer, VocabConfig(min_freq=2, max_size=30000),
+                                      encoding)
             row = {"dataset": name, "arch": arch, "train": len(splits.train), "test": len(splits.test),
                    "accuracy": round(outcome.test.accuracy, 4), "macro_f1": round(outcome.test.macro_f1, 4),
                    "best_epoch": outcome.fit.best_epoch, "epochs_run": len(outcome.fit.history),

@@ -111,8 +111,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     splits = make_splits(load_dataset("airline_tweets"), seed=0)
-    prepared = prepare_data(splits, TokenizerConfig(kind="tweet"), VocabConfig(min_freq=2),
-                            EncodingConfig(max_len=200))
+    encoding = EncodingConfig(max_len=200)
+    prepared = prepare_data(splits, TokenizerConfig(kind="tweet"), VocabConfig(min_freq=2), encoding)
     train, val = prepared.train, prepared.validation
     options = dict(vocab_size=len(prepared.vocab), num_classes=3, cell="lstm",
                    emb_dim=args.emb_dim, hidden_dim=args.hidden_dim)
@@ -131,7 +131,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(packed)
     trainer = Trainer(model, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=0, device="cpu",
-                                         lr=args.lr))
+                                         lr=args.lr), encoding=encoding)
     fit = trainer.fit(train, val)
     results["c"] = (list(np.cumsum([h.train_seconds for h in fit.history])), [h.val_accuracy for h in fit.history],
                     int(lengths.sum()))

@@ -16,10 +16,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import __version__
-from .encoding import EncodingConfig
+from .encoding import EncodingConfig, split_encoding_options
 from .errors import CheckpointError
 from .models import ModelConfig, SentimentRNN, build_model
 from .text import TokenizerConfig
+from .trainer import effective_padding
 from .vocab import Vocab
 
 FORMAT = "gatescope-bundle"
@@ -47,6 +48,11 @@ class Bundle:
     @property
     def model_config(self) -> ModelConfig:
         return self.model.config
+
+    @property
+    def batch_padding(self) -> str:
+        """The side batches are padded on, as in training (``trainer.effective_padding``)."""
+        return effective_padding(self.model, self.encoding.padding)
 
 
 def library_versions() -> dict:
@@ -90,8 +96,7 @@ def save_checkpoint(path: str | Path, bundle: Bundle, half: bool = False) -> Pat
         "vocab_freqs": [bundle.vocab.freqs.get(t, 0) for t in bundle.vocab.get_itos()],
         "label_names": list(bundle.label_names),
         "tokenizer": bundle.tokenizer_config.to_dict(),
-        "encoding": {"max_len": bundle.encoding.max_len, "padding": bundle.encoding.padding,
-                     "truncation": bundle.encoding.truncation},
+        "encoding": bundle.encoding.to_dict(),
         "train_config": bundle.train_config,
         "metrics": bundle.metrics,
         "history": bundle.history,
@@ -183,7 +188,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bun
         vocab = Vocab(list(meta["vocab"]), dict(zip(meta["vocab"], meta.get("vocab_freqs", []))))
         label_names = [str(x) for x in meta["label_names"]]
         tokenizer = TokenizerConfig(**meta["tokenizer"])
-        encoding = EncodingConfig(**meta["encoding"])
+        encoding = EncodingConfig.from_dict(meta["encoding"])
+        # bundles written before encoding became its own group repeat it among the training options
+        train_config, _ = split_encoding_options(dict(meta.get("train_config") or {}))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path.name}: the bundle description is incomplete or invalid ({error})") from None
     if len(vocab) != config.vocab_size:
@@ -213,7 +220,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bun
     model.to(device).eval()
     return Bundle(
         model=model, vocab=vocab, label_names=label_names, tokenizer_config=tokenizer, encoding=encoding,
-        train_config=meta.get("train_config", {}), metrics=meta.get("metrics", {}),
+        train_config=train_config, metrics=meta.get("metrics", {}),
         history=meta.get("history", []), dataset=meta.get("dataset", {}), card=meta.get("card", {}),
         versions=meta.get("versions", {}),
     )

@@ -1,8 +1,8 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
 Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``, ``explain``,
-``pretrain``, ``serve``. Every model and training option is a flag generated from the same
-``ModelConfig``/``TrainConfig`` specs the app's sliders use.
+``pretrain``, ``serve``. Every model, training, encoding and vocabulary option is a flag
+generated from the same ``*_SPEC`` dicts the app's sliders use.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .encoding import ENCODING_SPEC, EncodingConfig
 from .errors import GateScopeError
 from .explain.spec import BASELINES, EXPLAIN_SPEC
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
 from .spec import ParamSpec
-from .text import TOKENIZER_KINDS, Tokenizer, TokenizerConfig
+from .text import TOKENIZER_SPEC, Tokenizer, TokenizerConfig
 from .trainer import TRAIN_SPEC, TrainConfig
 
 MODEL_HELP = "a shipped model (e.g. bilstm, lstm), run:<run name> for a saved run, or a .safetensors file"
@@ -215,6 +216,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     train_cfg = TrainConfig(**{name: getattr(args, name) for name in TRAIN_SPEC})
+    encoding = EncodingConfig(**{name: getattr(args, name) for name in ENCODING_SPEC})
     model_options = {name: getattr(args, name) for name in MODEL_OPTION_FIELDS}
     tokenizer_cfg = TokenizerConfig(kind=args.tokenizer, lowercase=args.lowercase,
                                     strip_punctuation=args.strip_punctuation,
@@ -225,7 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     bundle_path = _bundle_path(args.out, f"{model_config.display_name} {splits.name}") if args.out else None
     print(f"{splits.name}: train {len(splits.train):,}, validation {len(splits.validation):,}, "
           f"test {len(splits.test):,}; classes {', '.join(splits.label_names)}")
-    out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg,
+    out = train_on_splits(splits, model_options, train_cfg, tokenizer_cfg, vocab_cfg, encoding,
                           callbacks=[_ConsoleReporter(train_cfg.epochs)], checkpoint_path=bundle_path)
     fit, test = out.fit, out.test
     print(f"{fit.message} ({fit.seconds:.1f}s on {fit.device}); best epoch {fit.best_epoch}")
@@ -307,7 +309,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              f"{splits.label_names}: evaluate on data with the same classes")
     examples = {"train": splits.train, "validation": splits.validation, "test": splits.test}[args.split]
     data = encode_examples(examples, Tokenizer(bundle.tokenizer_config), bundle.vocab, bundle.encoding)
-    metrics = evaluate(bundle.model, data)
+    metrics = evaluate(bundle.model, data, padding=bundle.batch_padding)
     if args.json:
         print(json.dumps(metrics.to_dict(), indent=2))
         return 0
@@ -478,15 +480,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_flags(tr)
     _add_spec_flags(tr, MODEL_SPEC, [n for n in MODEL_OPTION_FIELDS if n in MODEL_SPEC], "model")
     _add_spec_flags(tr, TRAIN_SPEC, list(TRAIN_SPEC), "training")
+    _add_spec_flags(tr, ENCODING_SPEC, list(ENCODING_SPEC), "encoding")
     _add_spec_flags(tr, VOCAB_SPEC, list(VOCAB_SPEC), "vocabulary")
     tok = tr.add_argument_group("tokenizer")
-    tok.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="nltk", help="tokenizer (default: nltk)")
-    tok.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True, help="lowercase text")
-    tok.add_argument("--strip-punctuation", action=argparse.BooleanOptionalAction, default=False,
-                     help="drop punctuation tokens")
-    tok.add_argument("--remove-stopwords", action=argparse.BooleanOptionalAction, default=False,
-                     help="drop English stopwords")
-    tok.add_argument("--keep-negations", action=argparse.BooleanOptionalAction, default=True,
+    kind = TOKENIZER_SPEC["kind"]
+    tok.add_argument("--tokenizer", choices=kind.choices, default=kind.default,
+                     help=f"{kind.help} (default: {kind.default})")
+    for name in ("lowercase", "strip_punctuation", "remove_stopwords"):
+        spec = TOKENIZER_SPEC[name]
+        tok.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, default=spec.default,
+                         help=f"{spec.help} (default: {spec.default})")
+    tok.add_argument("--keep-negations", action=argparse.BooleanOptionalAction,
+                     default=TokenizerConfig.keep_negations,
                      help="with --remove-stopwords, keep not/no/never/but ...")
     tr.add_argument("--out", type=Path, help="write the best model bundle here (.safetensors)")
     tr.add_argument("--threads", type=int, help="CPU threads for torch")

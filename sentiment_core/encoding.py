@@ -1,11 +1,12 @@
 """Turning token lists into fixed-size index arrays: padding, truncation, length statistics."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Mapping
 
 import numpy as np
 
-from .spec import ParamSpec
+from .spec import ParamSpec, dataclass_from_dict
 from .text import Tokenizer
 from .vocab import PAD_IDX, PAD_TOKEN, UNK_IDX, Vocab
 
@@ -24,15 +25,47 @@ ENCODING_SPEC = {
 
 @dataclass(frozen=True)
 class EncodingConfig:
-    """How token indices are cut and padded."""
+    """How token indices are cut and padded; ranges and help live in ``ENCODING_SPEC``.
 
-    max_len: int = 200
-    padding: str = "post"
-    truncation: str = "post"
+    Attributes:
+        max_len: longest sequence fed to the network.
+        padding: ``post`` or ``pre``; only unpacked models see the difference
+            (``trainer.effective_padding``).
+        truncation: ``post`` keeps the first ``max_len`` tokens, ``pre`` the last.
+    """
+
+    max_len: int = ENCODING_SPEC["max_len"].default
+    padding: str = ENCODING_SPEC["padding"].default
+    truncation: str = ENCODING_SPEC["truncation"].default
 
     def __post_init__(self) -> None:
-        for name in ("max_len", "padding", "truncation"):
-            ENCODING_SPEC[name].validate(name, getattr(self, name))
+        for name, spec in ENCODING_SPEC.items():
+            spec.validate(name, getattr(self, name))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EncodingConfig":
+        """Rebuild from ``to_dict`` output; unknown keys raise ValueError listing valid ones."""
+        return dataclass_from_dict(cls, dict(data), "encoding option")
+
+
+def split_encoding_options(options: Mapping) -> tuple[dict, dict]:
+    """Separate encoding options from a dict of other options.
+
+    Run configs and bundles written before encoding became its own group kept
+    ``max_len``/``padding``/``truncation`` among the training options; readers use this
+    to move them into the encoding group.
+
+    Args:
+        options: e.g. training options, possibly holding ``ENCODING_SPEC`` keys.
+
+    Returns:
+        The options without the encoding keys, and the encoding keys found.
+    """
+    rest = {k: v for k, v in options.items() if k not in ENCODING_SPEC}
+    return rest, {k: v for k, v in options.items() if k in ENCODING_SPEC}
 
 
 def text_to_indices(text: str, tokenizer: Tokenizer, vocab: Vocab) -> tuple[list[str], list[int]]:

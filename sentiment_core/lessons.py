@@ -53,10 +53,11 @@ def long_range_splits(distance: int, n_examples: int = LONG_RANGE_EXAMPLES, seed
 
 
 def long_range_options(cell: str, distance: int, epochs: int = LONG_RANGE_EPOCHS, seed: int = 0) -> dict:
-    """Model, training and vocabulary options of one cell of the experiment."""
+    """Model, training, encoding and vocabulary options of one cell of the experiment."""
     return {
         "model": {"cell": cell, **LONG_RANGE_MODEL},
-        "train": {**LONG_RANGE_TRAIN, "epochs": epochs, "max_len": distance + 5, "seed": seed},
+        "train": {**LONG_RANGE_TRAIN, "epochs": epochs, "seed": seed},
+        "encoding": {"max_len": distance + 5},
         "vocab": dict(LONG_RANGE_VOCAB),
     }
 
@@ -75,7 +76,8 @@ def long_range_request(cell: str, distance: int, epochs: int = LONG_RANGE_EPOCHS
 
     options = long_range_options(cell, distance, epochs, seed)
     return RunRequest(long_range_splits(distance, seed=seed), options["model"], options["train"],
-                      long_range_data(distance), vocab=options["vocab"], label=f"longrange-{cell}-d{distance}")
+                      long_range_data(distance), vocab=options["vocab"], label=f"longrange-{cell}-d{distance}",
+                      encoding=options["encoding"])
 
 
 def train_long_range(cell: str, distance: int, epochs: int = LONG_RANGE_EPOCHS, seed: int = 0,
@@ -86,7 +88,8 @@ def train_long_range(cell: str, distance: int, epochs: int = LONG_RANGE_EPOCHS, 
 
     options = long_range_options(cell, distance, epochs, seed)
     outcome = train_on_splits(long_range_splits(distance, n_examples, seed), options["model"],
-                              TrainConfig(**options["train"]), vocab_config=VocabConfig(**options["vocab"]))
+                              TrainConfig(**options["train"]), vocab_config=VocabConfig(**options["vocab"]),
+                              encoding=options["encoding"])
     return outcome.test.accuracy
 
 

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .embeddings import GLOVE_DIM
 from .spec import ParamSpec, dataclass_from_dict
+from .vocab import PAD_IDX
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "attention")
@@ -52,7 +54,7 @@ class ModelConfig:
         cell: ``rnn``, ``lstm`` or ``gru``.
         bidirectional: add a right-to-left direction (BiLSTM / BiGRU / BiRNN).
         num_layers: stacked recurrent layers.
-        emb_dim: embedding size.
+        emb_dim: embedding size; always ``GLOVE_DIM`` (50) with GloVe embeddings, whatever is passed.
         hidden_dim: hidden units per layer and direction.
         embedding_dropout: dropout on embeddings.
         layer_dropout: dropout between recurrent layers.
@@ -66,21 +68,23 @@ class ModelConfig:
 
     vocab_size: int
     num_classes: int = 2
-    cell: str = "lstm"
-    bidirectional: bool = False
-    num_layers: int = 1
-    emb_dim: int = 100
-    hidden_dim: int = 128
-    embedding_dropout: float = 0.0
-    layer_dropout: float = 0.0
-    head_dropout: float = 0.0
-    pooling: str = "last"
-    pad_idx: int = 0
-    embeddings: str = "random"
-    freeze_embeddings: bool = False
-    packed: bool = True
+    cell: str = MODEL_SPEC["cell"].default
+    bidirectional: bool = MODEL_SPEC["bidirectional"].default
+    num_layers: int = MODEL_SPEC["num_layers"].default
+    emb_dim: int = MODEL_SPEC["emb_dim"].default
+    hidden_dim: int = MODEL_SPEC["hidden_dim"].default
+    embedding_dropout: float = MODEL_SPEC["embedding_dropout"].default
+    layer_dropout: float = MODEL_SPEC["layer_dropout"].default
+    head_dropout: float = MODEL_SPEC["head_dropout"].default
+    pooling: str = MODEL_SPEC["pooling"].default
+    pad_idx: int = PAD_IDX
+    embeddings: str = MODEL_SPEC["embeddings"].default
+    freeze_embeddings: bool = MODEL_SPEC["freeze_embeddings"].default
+    packed: bool = MODEL_SPEC["packed"].default
 
     def __post_init__(self) -> None:
+        if self.embeddings == "glove":  # the GloVe vectors fix the embedding size
+            self.emb_dim = GLOVE_DIM
         for name, spec in MODEL_SPEC.items():
             spec.validate(name, getattr(self, name))
         if self.vocab_size < 2:
@@ -115,8 +119,7 @@ class ModelConfig:
 
 
 _RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-# The functions nn.RNN/LSTM/GRU call, with the same (input, hx, weights, has_biases, layers,
-# dropout, train, bidirectional, batch_first) arguments; used to run one direction at a time.
+# The functions nn.RNN/LSTM/GRU call; used to run one layer and one direction at a time.
 _FUNCTIONAL_RNNS = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}
 
 
@@ -204,7 +207,9 @@ class SentimentRNN(nn.Module):
         h0 = inputs.new_zeros(1, inputs.shape[0], self.config.hidden_dim)
         run = _FUNCTIONAL_RNNS[self.config.cell]
         hx = (h0, h0) if self.config.cell == "lstm" else h0
-        return run(inputs, hx, weights, True, 1, 0.0, self.training, False, True)[0]
+        outputs, *_ = run(inputs, hx, weights, has_biases=True, num_layers=1, dropout=0.0,
+                          train=self.training, bidirectional=False, batch_first=True)
+        return outputs
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reduce (B, T, D*H) outputs to (B, D*H).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -16,7 +16,7 @@ from .metrics import Metrics
 from .models import ModelConfig, build_model
 from .spec import ParamSpec
 from .text import Tokenizer, TokenizerConfig
-from .trainer import EncodedExamples, FitResult, StopEvent, TrainConfig, Trainer, effective_padding, evaluate
+from .trainer import EncodedExamples, FitResult, StopEvent, TrainConfig, Trainer, evaluate
 from .vocab import Coverage, Vocab
 
 VOCAB_SPEC = {
@@ -34,9 +34,9 @@ VOCAB_SPEC = {
 class VocabConfig:
     """How the vocabulary is built from the training split."""
 
-    min_freq: int = 2
-    max_size: int = 20000
-    glove_words: int = 0
+    min_freq: int = VOCAB_SPEC["min_freq"].default
+    max_size: int = VOCAB_SPEC["max_size"].default
+    glove_words: int = VOCAB_SPEC["glove_words"].default
 
     def __post_init__(self) -> None:
         for name, spec in VOCAB_SPEC.items():
@@ -101,13 +101,7 @@ def prepare_data(splits: DatasetSplits, tokenizer_config: TokenizerConfig, vocab
 
 
 def make_model_config(options: dict, vocab: Vocab, num_classes: int) -> ModelConfig:
-    """Complete user-chosen model options with the data-dependent fields.
-
-    GloVe 6B 50d fixes the embedding size at 50, whatever ``emb_dim`` says.
-    """
-    options = dict(options)
-    if options.get("embeddings") == "glove":
-        options["emb_dim"] = 50
+    """Complete user-chosen model options with the data-dependent fields."""
     return ModelConfig(vocab_size=len(vocab), num_classes=num_classes, **options)
 
 
@@ -146,6 +140,7 @@ def train_on_splits(
     train_config: TrainConfig | None = None,
     tokenizer_config: TokenizerConfig | None = None,
     vocab_config: VocabConfig | None = None,
+    encoding: EncodingConfig | Mapping | None = None,
     callbacks: Sequence[object] = (),
     stop_event: StopEvent | None = None,
     checkpoint_path: str | Path | None = None,
@@ -159,6 +154,7 @@ def train_on_splits(
         train_config: hyperparameters.
         tokenizer_config: tokenizer options.
         vocab_config: vocabulary options.
+        encoding: max length, padding and truncation sides (an ``EncodingConfig`` or its fields).
         callbacks: trainer callbacks (progress, live charts).
         stop_event: set it to stop training cleanly.
         checkpoint_path: when given, the best bundle is written there after every improving epoch.
@@ -170,7 +166,8 @@ def train_on_splits(
     train_config = train_config or TrainConfig()
     tokenizer_config = tokenizer_config or TokenizerConfig()
     vocab_config = vocab_config or VocabConfig()
-    encoding = EncodingConfig(train_config.max_len, train_config.padding, train_config.truncation)
+    if not isinstance(encoding, EncodingConfig):
+        encoding = EncodingConfig.from_dict(encoding or {})
     prepared = prepared or prepare_data(splits, tokenizer_config, vocab_config, encoding)
     config = make_model_config(model_options or {}, prepared.vocab, splits.num_classes)
     torch.manual_seed(train_config.seed)
@@ -187,9 +184,9 @@ def train_on_splits(
         versions=library_versions(),
     )
     saver = _SaveBest(Path(checkpoint_path), bundle) if checkpoint_path else None
-    trainer = Trainer(model, train_config, [*([saver] if saver else []), *callbacks], stop_event)
+    trainer = Trainer(model, train_config, [*([saver] if saver else []), *callbacks], stop_event, encoding)
     fit = trainer.fit(prepared.train, prepared.validation)
-    padding = effective_padding(model, train_config.padding)
+    padding = bundle.batch_padding
     val_metrics = evaluate(model, prepared.validation, 256, padding, trainer.device)
     test_metrics = evaluate(model, prepared.test, 256, padding, trainer.device) if len(prepared.test) else val_metrics
     bundle.history = [h.to_dict() for h in fit.history]

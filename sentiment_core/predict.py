@@ -89,7 +89,7 @@ class Predictor:
         encoded = [self.encode(t if isinstance(t, str) else str(t)) for t in texts]
         # An empty text is fed as a single <unk> so the model still returns a distribution.
         data = EncodedExamples([e.ids or [UNK_IDX] for e in encoded], [0] * len(encoded))
-        probs = torch.softmax(predict_logits(self.bundle.model, data, batch_size, "post", self.device), dim=1)
+        probs = torch.softmax(predict_logits(self.bundle.model, data, batch_size, self.bundle.batch_padding, self.device), dim=1)
         names = self.bundle.label_names
         results = []
         for text, enc, p in zip(texts, encoded, probs.tolist()):

@@ -26,7 +26,7 @@ import torch
 
 from .checkpoint import Bundle, load_checkpoint, read_metadata, save_checkpoint
 from .data.types import DatasetSplits, Examples
-from .encoding import text_to_indices, truncate
+from .encoding import EncodingConfig, text_to_indices, truncate
 from .errors import CheckpointError
 from .pipeline import VocabConfig, prepare_data, train_on_splits
 from .text import Tokenizer, TokenizerConfig
@@ -93,6 +93,7 @@ class Recipe:
     task: str  # "movie" or "airline"
     model_options: dict
     train_config: TrainConfig
+    encoding: EncodingConfig
     tokenizer_config: TokenizerConfig = field(default_factory=TokenizerConfig)
     vocab_config: VocabConfig = field(default_factory=lambda: VocabConfig(min_freq=2, max_size=30000))
 
@@ -105,10 +106,11 @@ class Recipe:
         return DEMO_SENTENCES if self.task == "movie" else AIRLINE_DEMO
 
 
-_MOVIE_MODEL = dict(emb_dim=50, hidden_dim=64, num_layers=1, embedding_dropout=0.25, head_dropout=0.3,
+_MOVIE_MODEL = dict(hidden_dim=64, num_layers=1, embedding_dropout=0.25, head_dropout=0.3,
                     pooling="max", embeddings="glove", freeze_embeddings=False)
-_MOVIE_TRAIN = dict(epochs=1, batch_size=64, lr=2e-3, optimizer="adam", clip_norm=5.0, max_len=256,
-                    truncation="pre", patience=2, seed=0, device="cpu")
+_MOVIE_TRAIN = dict(epochs=1, batch_size=64, lr=2e-3, optimizer="adam", clip_norm=5.0, patience=2, seed=0,
+                    device="cpu")
+_MOVIE_ENCODING = EncodingConfig(max_len=256, truncation="pre")
 
 RECIPES: dict[str, Recipe] = {
     r.name: r for r in [
@@ -116,22 +118,22 @@ RECIPES: dict[str, Recipe] = {
         # training words + 25,000 more GloVe words that training never saw, so they are not <unk>).
         Recipe("bilstm", "BiLSTM movie-review sentiment", "movie",
                {**_MOVIE_MODEL, "cell": "lstm", "bidirectional": True, "hidden_dim": 256},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4, "seed": 1, "max_len": 512}),
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4, "seed": 1}), EncodingConfig(max_len=512, truncation="pre"),
                vocab_config=VocabConfig(min_freq=2, max_size=50000, glove_words=25000)),
         # Unidirectional models train fast (unpacked, masked): hidden 128, up to 4 epochs, the epoch with the
         # best validation loss is kept (early stopping, patience 2).
         Recipe("lstm", "LSTM movie-review sentiment", "movie",
                {**_MOVIE_MODEL, "cell": "lstm", "bidirectional": False, "hidden_dim": 128},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4})),
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4}), _MOVIE_ENCODING),
         Recipe("gru", "GRU movie-review sentiment", "movie",
                {**_MOVIE_MODEL, "cell": "gru", "bidirectional": False, "hidden_dim": 128},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4})),
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4}), _MOVIE_ENCODING),
         Recipe("rnn", "Plain RNN movie-review sentiment", "movie",
                {**_MOVIE_MODEL, "cell": "rnn", "bidirectional": False, "hidden_dim": 128},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4})),
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 4}), _MOVIE_ENCODING),
         Recipe("airline_bilstm", "BiLSTM airline-tweet sentiment (3 classes)", "airline",
                {**_MOVIE_MODEL, "cell": "lstm", "bidirectional": True},
-               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 5, "max_len": 60, "truncation": "post", "patience": 2}),
+               TrainConfig(**{**_MOVIE_TRAIN, "epochs": 5, "patience": 2}), EncodingConfig(max_len=60),
                TokenizerConfig(kind="tweet")),
     ]
 }
@@ -258,7 +260,7 @@ def evaluate_texts(bundle: Bundle, texts: list[str], labels: list[str] | list[in
     """Metrics of ``bundle`` on raw texts; labels are class names or indices."""
     index = [bundle.label_names.index(y) if isinstance(y, str) else int(y) for y in labels]
     data = EncodedExamples(encode_for(bundle, list(texts)), index)
-    metrics = evaluate(bundle.model, data, 256, "post", torch.device("cpu"))
+    metrics = evaluate(bundle.model, data, 256, bundle.batch_padding, torch.device("cpu"))
     return {"accuracy": metrics.accuracy, "macro_f1": metrics.macro_f1, "loss": metrics.loss,
             "count": metrics.count, "confusion": metrics.confusion}
 
@@ -293,6 +295,7 @@ def _markdown(card: dict) -> str:
               f"vocabulary {card['vocab_size']:,} words, stored float16 ({card['file_bytes'] / 1e6:.2f} MB)",
               f"- model options: `{json.dumps(card['model_options'])}`",
               f"- training: `{json.dumps(card['train_config'])}`",
+              f"- encoding: `{json.dumps(card['encoding'])}`",
               f"- tokenizer: `{json.dumps(card['tokenizer'])}`",
               f"- best epoch {card['best_epoch']} ({card['stop_reason']}); training time "
               f"{card['training_seconds'] / 60:.1f} min on {card['hardware']}", "",
@@ -314,7 +317,7 @@ def _movie_weaknesses(recipe: Recipe, vocab_size: int) -> list[str]:
         "SST-2 and RT polarity share their Rotten Tomatoes source: exact RT test sentences were removed from "
         "training, but shorter SST-2 sub-phrases of those sentences remain, so the RT test accuracy is "
         "somewhat optimistic.",
-        f"Reviews longer than {recipe.train_config.max_len} tokens are cut, keeping the end; sarcasm, irony and "
+        f"Reviews longer than {recipe.encoding.max_len} tokens are cut, keeping the end; sarcasm, irony and "
         "comparisons (\"better than the first one, which was awful\") are often missed.",
         f"Words absent from the {vocabulary} become <unk>; misspellings and slang carry no information.",
     ]
@@ -344,20 +347,17 @@ def build_one(recipe: Recipe, data: BuildData, out_dir: Path, fixture_dir: Path,
             say(f"{recipe.name}: epoch {info.epoch} train_loss {info.train_loss:.4f} val_loss {info.val_loss:.4f} "
                 f"val_acc {info.val_accuracy:.4f} ({info.seconds:.0f}s, {info.tokens_per_second:.0f} tok/s)")
 
-    cache_key = (recipe.task, recipe.tokenizer_config, recipe.vocab_config, recipe.train_config.max_len,
-                 recipe.train_config.truncation)
+    cache_key = (recipe.task, recipe.tokenizer_config, recipe.vocab_config, recipe.encoding)
     prepared = (prepared_cache or {}).get(cache_key)
     if prepared is None:
-        from .encoding import EncodingConfig
         t0 = time.perf_counter()
-        enc = EncodingConfig(recipe.train_config.max_len, recipe.train_config.padding, recipe.train_config.truncation)
-        prepared = prepare_data(splits, recipe.tokenizer_config, recipe.vocab_config, enc)
+        prepared = prepare_data(splits, recipe.tokenizer_config, recipe.vocab_config, recipe.encoding)
         say(f"{recipe.name}: tokenized and encoded in {time.perf_counter() - t0:.0f}s, vocabulary {len(prepared.vocab)}")
         if prepared_cache is not None:
             prepared_cache[cache_key] = prepared
     say(f"{recipe.name}: training")
     outcome = train_on_splits(splits, recipe.model_options, recipe.train_config, recipe.tokenizer_config,
-                              recipe.vocab_config, callbacks=[_Echo()], prepared=prepared)
+                              recipe.vocab_config, recipe.encoding, callbacks=[_Echo()], prepared=prepared)
     path = out_dir / f"{recipe.name}.safetensors"
     save_checkpoint(path, outcome.bundle, half=True)
     bundle = load_checkpoint(path)  # evaluate exactly the float16-rounded weights that ship
@@ -388,6 +388,7 @@ def build_one(recipe: Recipe, data: BuildData, out_dir: Path, fixture_dir: Path,
         "architecture": bundle.model_config.display_name + f" ({recipe.model_options['pooling']} pooling, GloVe 6B 50d fine-tuned)",
         "model_options": recipe.model_options,
         "train_config": recipe.train_config.to_dict(),
+        "encoding": recipe.encoding.to_dict(),
         "tokenizer": recipe.tokenizer_config.to_dict(),
         "vocab_config": asdict(recipe.vocab_config),
         "vocab_size": len(bundle.vocab),

@@ -4,7 +4,7 @@ how many runs train at once.
 
 Every run lives in ``<runs dir>/<name>/``::
 
-    config.json      what was asked for: data description, model/training options, sizes
+    config.json      what was asked for: data description, model/training/encoding options, sizes
     status.json      state, progress, pid and heartbeat (rewritten atomically)
     epochs.jsonl     one line per finished epoch (EpochInfo)
     batches.jsonl    one line per optimisation step (BatchInfo)
@@ -320,6 +320,7 @@ def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue 
     if not isinstance(status, dict):
         raise RunError(f"there is no run called {name!r} in {runs_dir(root)}")
     config = read_json(path / "config.json", {}) or {}
+    config = upgrade_config(config) if isinstance(config, dict) else {}
     state = _effective_state(status, tracked)
     if state == "interrupted" and status.get("state") != "interrupted":
         status = {**status, "state": "interrupted", "message": _interrupted_message(status),
@@ -376,11 +377,13 @@ class RunRequest:
     Attributes:
         splits: a ``DatasetSplits`` (passed to the worker as is).
         model_options: ``ModelConfig`` fields except vocab_size/num_classes/pad_idx.
-        train_config: ``TrainConfig`` fields.
+        train_config: ``TrainConfig`` fields. ``max_len``/``padding``/``truncation`` found here
+            (older callers) are moved into ``encoding``, whose own values win.
         data: JSON description of where the data came from (shown and shared in links).
         tokenizer: ``TokenizerConfig`` fields.
         vocab: ``VocabConfig`` fields.
         label: free text used in the run name and tables (e.g. "grid lr=0.01").
+        encoding: ``EncodingConfig`` fields (max length, padding and truncation sides).
     """
 
     splits: Any
@@ -390,6 +393,27 @@ class RunRequest:
     tokenizer: dict = field(default_factory=dict)
     vocab: dict = field(default_factory=dict)
     label: str = ""
+    encoding: dict = field(default_factory=dict)
+
+
+def upgrade_config(config: dict) -> dict:
+    """A run's config.json content with the encoding options in their own ``encoding`` group.
+
+    Runs written before encoding became its own group kept ``max_len``/``padding``/
+    ``truncation`` under ``train``; they are moved (values already under ``encoding`` win).
+
+    Args:
+        config: config.json content.
+
+    Returns:
+        A new dict; ``config`` is left as it is.
+    """
+    from .encoding import split_encoding_options
+
+    if not isinstance(config.get("train"), dict):
+        return dict(config)
+    train, legacy = split_encoding_options(config["train"])
+    return {**config, "train": train, "encoding": {**legacy, **(config.get("encoding") or {})}}
 
 
 def validate_request(request: RunRequest) -> dict:
@@ -398,6 +422,7 @@ def validate_request(request: RunRequest) -> dict:
     Raises:
         RunError: with the engine's message (what is out of range and what is allowed).
     """
+    from .encoding import EncodingConfig, split_encoding_options
     from .models import ModelConfig, model_summary
     from .pipeline import VocabConfig
     from .text import TokenizerConfig
@@ -405,13 +430,13 @@ def validate_request(request: RunRequest) -> dict:
 
     splits = request.splits
     try:
-        train = TrainConfig.from_dict(dict(request.train_config))
+        train_options, legacy_encoding = split_encoding_options(dict(request.train_config))
+        train = TrainConfig.from_dict(train_options)
+        encoding = EncodingConfig.from_dict({**legacy_encoding, **request.encoding})
         tokenizer = TokenizerConfig(**request.tokenizer)
         vocab = VocabConfig(**request.vocab)
-        options = dict(request.model_options)
-        if options.get("embeddings") == "glove":
-            options["emb_dim"] = 50
-        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes, **options)
+        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes,
+                            **request.model_options)
     except (TypeError, ValueError) as error:
         raise RunError(f"these settings cannot be trained: {error}") from None
     if len(splits.train) == 0 or len(splits.validation) == 0:
@@ -422,6 +447,7 @@ def validate_request(request: RunRequest) -> dict:
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
         "model": {k: v for k, v in model.to_dict().items() if k not in ("vocab_size", "num_classes", "pad_idx")},
         "train": train.to_dict(),
+        "encoding": encoding.to_dict(),
         "tokenizer": tokenizer.to_dict(),
         "vocab": asdict(vocab),
         "display_name": model.display_name,
@@ -501,12 +527,13 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     Returns:
         The final status dict.
     """
+    from .encoding import EncodingConfig
     from .pipeline import VocabConfig, train_on_splits
     from .text import TokenizerConfig
     from .trainer import TrainConfig
 
     path = Path(path)
-    config = read_json(path / "config.json", {})
+    config = upgrade_config(read_json(path / "config.json", {}))
     status = read_json(path / "status.json", {}) or {}
     status.update(state="running", pid=os.getpid(), executor=executor, started=time.time(),
                   message="training", epoch=1, batch=0, total_epochs=config["train"]["epochs"])
@@ -533,6 +560,7 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
             train_config=TrainConfig.from_dict(config["train"]),
             tokenizer_config=TokenizerConfig(**config.get("tokenizer", {})),
             vocab_config=VocabConfig(**config.get("vocab", {})),
+            encoding=EncodingConfig.from_dict(config.get("encoding", {})),
             callbacks=[recorder],
             stop_event=stop,
             checkpoint_path=path / BEST_FILE,

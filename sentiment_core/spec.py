@@ -1,7 +1,9 @@
 """Declarative ranges and defaults for every user-facing setting (LIT's ``config_spec``).
 
 Modules declare a ``*_SPEC`` dict next to the code the settings control; pages and the CLI
-read it to build sliders, select boxes and flags, so ranges live in exactly one place.
+read it to build sliders, select boxes and flags, and the config dataclasses read their field
+defaults from it (``field: int = SPEC["field"].default``), so ranges and defaults live in
+exactly one place.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ class ParamSpec:
     """Range, default and help text for one setting.
 
     Attributes:
-        default: default value (also the dataclass default).
+        default: default value; the config dataclass field reads its default from here.
         help: one sentence a student can read.
         min, max, step: numeric range for sliders; ``None`` for choices/flags.
         choices: allowed values for a select box.

@@ -62,10 +62,10 @@ class TokenizerConfig:
         keep_negations: with ``remove_stopwords``, keep negations and contrast words.
     """
 
-    kind: str = "nltk"
-    lowercase: bool = True
-    strip_punctuation: bool = False
-    remove_stopwords: bool = False
+    kind: str = TOKENIZER_SPEC["kind"].default
+    lowercase: bool = TOKENIZER_SPEC["lowercase"].default
+    strip_punctuation: bool = TOKENIZER_SPEC["strip_punctuation"].default
+    remove_stopwords: bool = TOKENIZER_SPEC["remove_stopwords"].default
     keep_negations: bool = True
 
     def __post_init__(self) -> None:

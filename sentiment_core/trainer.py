@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .device import DEVICE_CHOICES, resolve_device
-from .encoding import ENCODING_SPEC, pad_batch
+from .encoding import EncodingConfig, pad_batch
 from .metrics import Metrics, classification_metrics
 from .spec import ParamSpec, dataclass_from_dict
 from .vocab import PAD_IDX
@@ -29,7 +29,6 @@ TRAIN_SPEC = {
                               min=0.0, max=0.1, step=1e-4),
     "clip_norm": ParamSpec(5.0, "Rescale gradients whose total norm exceeds this (0 = off); "
                            "tames exploding gradients.", "Gradient clip norm", min=0.0, max=100.0, step=0.5),
-    **ENCODING_SPEC,
     "patience": ParamSpec(3, "Stop after this many epochs without a better validation loss (0 = never).",
                           "Early-stopping patience", min=0, max=20, step=1),
     "seed": ParamSpec(0, "Same seed, same device: same numbers.", "Seed", min=0, max=2**31 - 1, step=1),
@@ -41,21 +40,19 @@ TRAIN_SPEC = {
 
 @dataclass
 class TrainConfig:
-    """Training hyperparameters; ranges and help live in ``TRAIN_SPEC``."""
+    """Training hyperparameters; ranges and help live in ``TRAIN_SPEC``. How texts are cut
+    and padded is an ``EncodingConfig``, not a training option."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    clip_norm: float = 5.0
-    max_len: int = 200
-    padding: str = "post"
-    truncation: str = "post"
-    patience: int = 3
-    seed: int = 0
-    device: str = "auto"
-    bucketing: bool = True
+    epochs: int = TRAIN_SPEC["epochs"].default
+    batch_size: int = TRAIN_SPEC["batch_size"].default
+    lr: float = TRAIN_SPEC["lr"].default
+    optimizer: str = TRAIN_SPEC["optimizer"].default
+    weight_decay: float = TRAIN_SPEC["weight_decay"].default
+    clip_norm: float = TRAIN_SPEC["clip_norm"].default
+    patience: int = TRAIN_SPEC["patience"].default
+    seed: int = TRAIN_SPEC["seed"].default
+    device: str = TRAIN_SPEC["device"].default
+    bucketing: bool = TRAIN_SPEC["bucketing"].default
 
     def __post_init__(self) -> None:
         for name, spec in TRAIN_SPEC.items():
@@ -120,6 +117,27 @@ class EpochInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class EpochTrain:
+    """Running totals of one pass over the training set (``Trainer._run_epoch``)."""
+
+    loss_sum: float = 0.0        # summed per-example training loss
+    correct: int = 0
+    seen: int = 0                # examples trained on
+    tokens: int = 0              # real (non-pad) tokens trained on
+    stop_reason: str | None = None  # "stopped" or "nan_loss" when the pass ended early
+    message: str = ""
+
+    @property
+    def loss(self) -> float:
+        """Mean training loss per example."""
+        return self.loss_sum / self.seen
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.seen
 
 
 STOP_REASONS = ("completed", "early_stopping", "stopped", "nan_loss", "out_of_memory")
@@ -245,12 +263,15 @@ class Trainer:
         config: hyperparameters.
         callbacks: objects with any of ``on_batch_end``, ``on_epoch_end``, ``on_fit_end``.
         stop_event: anything with ``is_set()`` (e.g. ``threading.Event``); checked every batch.
+        encoding: how the examples were encoded; batches are padded on its side
+            (``effective_padding``). Default: ``EncodingConfig()``.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, callbacks: Sequence[object] = (),
-                 stop_event: StopEvent | None = None):
+                 stop_event: StopEvent | None = None, encoding: EncodingConfig | None = None):
         self.model = model
         self.config = config
+        self.encoding = encoding or EncodingConfig()
         self.callbacks = list(callbacks)
         self.stop_event = stop_event
         self.device = resolve_device(config.device)
@@ -260,6 +281,62 @@ class Trainer:
             method = getattr(callback, hook, None)
             if method is not None:
                 method(payload)
+
+    def _run_epoch(self, epoch: int, train: EncodedExamples, optimizer: torch.optim.Optimizer,
+                   params: list[nn.Parameter], clip: float, padding: str, start: float,
+                   batch_history: list[dict]) -> EpochTrain:
+        """One shuffled pass over ``train``, one optimisation step per batch.
+
+        Args:
+            epoch: 1-based epoch number (seeds the shuffle).
+            train: training examples.
+            optimizer: the optimizer over ``params``.
+            params: the trainable parameters (their gradient norm is clipped to ``clip``).
+            clip: gradient clip norm (``math.inf`` = off).
+            padding: padding side of the batches.
+            start: ``time.perf_counter()`` when fitting began (for ``BatchInfo.seconds``).
+            batch_history: every finished step is appended here as a dict, so the steps
+                survive an out-of-memory error in a later batch.
+
+        Returns:
+            The epoch's training loss, accuracy and token count, or why it ended early.
+        """
+        cfg, model = self.config, self.model
+        model.train()
+        rng = np.random.default_rng(cfg.seed * 1000 + epoch)
+        batches = make_batches(train.lengths(), cfg.batch_size, shuffle=True, bucketing=cfg.bucketing, rng=rng)
+        loss_fn = nn.CrossEntropyLoss()
+        result = EpochTrain()
+        for b, index in enumerate(batches, start=1):
+            if self.stop_event is not None and self.stop_event.is_set():
+                result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
+                break
+            ids, batch_lengths, labels = collate(train, index, padding)
+            ids, labels = ids.to(self.device), labels.to(self.device)
+            logits = model(ids, batch_lengths)
+            loss = loss_fn(logits, labels)
+            if not torch.isfinite(loss):
+                result.stop_reason = "nan_loss"
+                result.message = (f"the loss became {loss.item()} at epoch {epoch}, batch {b}: training "
+                                  f"diverged. Lower the learning rate (now {cfg.lr:g}) or set a gradient "
+                                  "clip norm; the best model so far was kept.")
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+            optimizer.step()
+            batch_loss = loss.item()
+            batch_correct = int((logits.argmax(1) == labels).sum())
+            n = len(index)
+            result.loss_sum += batch_loss * n
+            result.correct += batch_correct
+            result.seen += n
+            result.tokens += int(batch_lengths.sum())
+            info = BatchInfo(epoch, b, len(batches), len(batch_history) + 1, batch_loss, batch_correct / n,
+                             grad_norm, grad_norm > clip, time.perf_counter() - start)
+            batch_history.append(asdict(info))
+            self._emit("on_batch_end", info)
+        return result
 
     def fit(self, train: EncodedExamples, validation: EncodedExamples) -> FitResult:
         """Train for ``config.epochs`` epochs or until early stopping, NaN loss, out of
@@ -279,54 +356,22 @@ class Trainer:
         model.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = _make_optimizer(cfg, params)
-        loss_fn = nn.CrossEntropyLoss()
-        lengths = train.lengths()
         history: list[EpochInfo] = []
         batch_history: list[dict] = []
         best_state, best_loss, best_epoch = None, math.inf, None
-        stale, step = 0, 0
+        stale = 0
         stop_reason, message = "completed", f"finished {cfg.epochs} epochs"
         start = time.perf_counter()
         clip = cfg.clip_norm if cfg.clip_norm and cfg.clip_norm > 0 else math.inf
-        padding = effective_padding(model, cfg.padding)
+        padding = effective_padding(model, self.encoding.padding)
         try:
             for epoch in range(1, cfg.epochs + 1):
-                model.train()
-                rng = np.random.default_rng(cfg.seed * 1000 + epoch)
-                batches = make_batches(lengths, cfg.batch_size, shuffle=True, bucketing=cfg.bucketing, rng=rng)
                 epoch_start = time.perf_counter()
-                loss_sum = correct = seen = tokens = 0
-                for b, index in enumerate(batches, start=1):
-                    if self.stop_event is not None and self.stop_event.is_set():
-                        stop_reason, message = "stopped", f"stopped by request during epoch {epoch}"
-                        break
-                    ids, batch_lengths, labels = collate(train, index, padding)
-                    ids, labels = ids.to(self.device), labels.to(self.device)
-                    logits = model(ids, batch_lengths)
-                    loss = loss_fn(logits, labels)
-                    if not torch.isfinite(loss):
-                        stop_reason = "nan_loss"
-                        message = (f"the loss became {loss.item()} at epoch {epoch}, batch {b}: training "
-                                   f"diverged. Lower the learning rate (now {cfg.lr:g}) or set a gradient "
-                                   "clip norm; the best model so far was kept.")
-                        break
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
-                    optimizer.step()
-                    step += 1
-                    batch_loss = loss.item()
-                    batch_correct = int((logits.argmax(1) == labels).sum())
-                    n = len(index)
-                    loss_sum += batch_loss * n
-                    correct += batch_correct
-                    seen += n
-                    tokens += int(batch_lengths.sum())
-                    info = BatchInfo(epoch, b, len(batches), step, batch_loss, batch_correct / n, grad_norm,
-                                     grad_norm > clip, time.perf_counter() - start)
-                    batch_history.append(asdict(info))
-                    self._emit("on_batch_end", info)
-                if stop_reason in ("stopped", "nan_loss") or seen == 0:
+                run = self._run_epoch(epoch, train, optimizer, params, clip, padding, start, batch_history)
+                if run.stop_reason is not None:
+                    stop_reason, message = run.stop_reason, run.message
+                    break
+                if run.seen == 0:
                     break
                 train_seconds = time.perf_counter() - epoch_start
                 val = evaluate(model, validation, max(cfg.batch_size, 256), padding, self.device)
@@ -342,9 +387,9 @@ class Trainer:
                 else:
                     stale += 1
                 seconds = time.perf_counter() - epoch_start
-                info = EpochInfo(epoch, loss_sum / seen, correct / seen, val.loss, val.accuracy, val.macro_f1,
-                                 seconds, train_seconds, tokens / train_seconds if train_seconds > 0 else 0.0,
-                                 is_best)
+                info = EpochInfo(epoch, run.loss, run.accuracy, val.loss, val.accuracy,
+                                 val.macro_f1, seconds, train_seconds,
+                                 run.tokens / train_seconds if train_seconds > 0 else 0.0, is_best)
                 history.append(info)
                 self._emit("on_epoch_end", info)
                 if cfg.patience and stale >= cfg.patience:
@@ -358,7 +403,7 @@ class Trainer:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             stop_reason = "out_of_memory"
-            message = (f"ran out of memory with batch size {cfg.batch_size} (max length {cfg.max_len}) on "
+            message = (f"ran out of memory with batch size {cfg.batch_size} (max length {self.encoding.max_len}) on "
                        f"{self.device}: choose a smaller batch size or max length; the best model so far was kept.")
         if best_state is not None:
             model.load_state_dict(best_state)

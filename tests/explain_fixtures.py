@@ -12,6 +12,7 @@ from sentiment_core.checkpoint import Bundle
 from sentiment_core.data.types import DatasetSplits, Examples
 from sentiment_core.models import ModelConfig, SentimentRNN, build_model
 from sentiment_core.pipeline import VocabConfig, train_on_splits
+from sentiment_core.encoding import EncodingConfig
 from sentiment_core.trainer import TrainConfig
 from sentiment_core.vocab import Vocab
 
@@ -78,7 +79,8 @@ def _train_once() -> Bundle:
         outcome = train_on_splits(
             synthetic_splits(400),
             model_options={"cell": "lstm", "emb_dim": 8, "hidden_dim": 8},
-            train_config=TrainConfig(epochs=3, batch_size=32, lr=0.02, device="cpu", patience=0, max_len=30),
+            train_config=TrainConfig(epochs=3, batch_size=32, lr=0.02, device="cpu", patience=0),
+            encoding=EncodingConfig(max_len=30),
             vocab_config=VocabConfig(min_freq=1),
         )
     finally:

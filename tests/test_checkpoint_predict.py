@@ -40,6 +40,17 @@ def test_round_trip_restores_model_and_description(tmp_path):
     assert torch.equal(loaded.model(ids), bundle.model(ids))
 
 
+
+def test_bundle_from_before_the_encoding_group_loads(tmp_path):
+    """Older bundles repeated max_len/padding/truncation among the training options."""
+    bundle = make_bundle()
+    bundle.encoding = EncodingConfig(max_len=7, padding="pre", truncation="pre")
+    bundle.train_config = {"lr": 0.1, "max_len": 7, "padding": "pre", "truncation": "pre"}
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "old.safetensors", bundle))
+    assert loaded.train_config == {"lr": 0.1}
+    assert loaded.encoding == EncodingConfig(max_len=7, padding="pre", truncation="pre")
+    assert read_metadata(tmp_path / "old.safetensors")["encoding"] == loaded.encoding.to_dict()
+
 def test_half_precision_bundle_is_smaller_and_loads_as_float32(tmp_path):
     bundle = make_bundle(hidden_dim=64, emb_dim=64)
     full = save_checkpoint(tmp_path / "f.safetensors", bundle)
@@ -120,3 +131,30 @@ def test_header_length_starting_with_0x80_is_not_mistaken_for_a_pickle(tmp_path)
             break
     assert path.read_bytes()[0] == 0x80
     assert load_checkpoint(path).card == bundle.card
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_unpacked_pre_padded_model_predicts_as_it_was_evaluated(cell):
+    """A ``packed=False`` model reads its pads, so the predictor must pad on the side the
+    bundle's encoding says (here ``pre``), exactly as the trainer's ``evaluate`` did."""
+    from sentiment_core.trainer import EncodedExamples, evaluate, predict_logits
+
+    bundle = make_bundle(cell=cell, packed=False)
+    bundle.encoding = EncodingConfig(max_len=8, padding="pre")
+    longest, short = "w1 w2 w3 w4 w5 w6", "w7 w8"
+    texts = [short, longest, "w9 w10 w11"]
+    batch = Predictor(bundle).predict(texts)
+    alone = Predictor(bundle).predict([longest])[0]
+    assert alone.probabilities == pytest.approx(batch[1].probabilities, abs=1e-6)
+
+    ids = [[bundle.vocab[w] for w in t.split()] for t in texts]
+    labels = [0, 1, 1]
+    data = EncodedExamples(ids, labels)
+    predicted = torch.tensor([[p.probabilities[n] for n in bundle.label_names] for p in batch])
+    trained_view = torch.softmax(predict_logits(bundle.model, data, padding="pre"), dim=1)
+    assert torch.allclose(predicted, trained_view, atol=1e-6)
+    loss = -torch.log(predicted[torch.arange(3), torch.tensor(labels)]).mean().item()
+    assert evaluate(bundle.model, data, padding="pre").loss == pytest.approx(loss, abs=1e-5)
+    # The pad side matters to this model: post-padding would have given other probabilities.
+    post_view = torch.softmax(predict_logits(bundle.model, data, padding="post"), dim=1)
+    assert not torch.allclose(predicted, post_view, atol=1e-4)

@@ -9,6 +9,7 @@ import pytest
 from sentiment_core import cli
 from sentiment_core.checkpoint import load_checkpoint
 from sentiment_core.cli import main
+from sentiment_core.encoding import EncodingConfig
 from tests.conftest import ROOT
 
 TINY = ["--emb-dim", "8", "--hidden-dim", "8", "--epochs", "2", "--lr", "0.02", "--max-len", "20",
@@ -19,7 +20,7 @@ TINY = ["--emb-dim", "8", "--hidden-dim", "8", "--epochs", "2", "--lr", "0.02", 
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "negation.safetensors"
     code = main(["train", "--dataset", "synthetic_negation", "--option", "n_examples=400", "--cell", "gru",
-                 *TINY, "--out", str(out)])
+                 *TINY, "--padding", "pre", "--truncation", "pre", "--out", str(out)])
     assert code == 0
     return out
 
@@ -28,6 +29,8 @@ def test_train_writes_a_loadable_bundle_and_prints_a_table(trained, capsys):
     bundle = load_checkpoint(trained)
     assert bundle.model_config.cell == "gru" and bundle.model_config.hidden_dim == 8
     assert bundle.dataset["name"] == "synthetic_negation"
+    assert bundle.encoding == EncodingConfig(max_len=20, padding="pre", truncation="pre")
+    assert "max_len" not in bundle.train_config
     assert 0.0 <= bundle.metrics["test_accuracy"] <= 1.0
 
 

@@ -27,7 +27,7 @@ def test_long_range_splits_train_on_a_range_and_test_at_the_distance():
 def test_long_range_request_and_results():
     request = lessons.long_range_request("gru", 20, epochs=3)
     assert request.model_options["cell"] == "gru" and request.model_options["pooling"] == "last"
-    assert request.train_config["epochs"] == 3 and request.train_config["max_len"] >= 21
+    assert request.train_config["epochs"] == 3 and request.encoding["max_len"] >= 21
     assert request.data["distance"] == 20 and request.label == "longrange-gru-d20"
 
     class Record:

@@ -4,6 +4,7 @@ import itertools
 import pytest
 import torch
 
+from sentiment_core.embeddings import GLOVE_DIM
 from sentiment_core.models import CELLS, POOLINGS, ModelConfig, build_model, model_summary
 from tests.conftest import tiny_config
 
@@ -60,6 +61,13 @@ def test_freeze_embeddings_and_glove_matrix_shape_check():
     matrix = torch.ones(30, 8)
     model = build_model(config, matrix)
     assert torch.all(model.embedding.weight[0] == 0) and torch.all(model.embedding.weight[1] == 1)
+
+
+def test_glove_embeddings_fix_the_embedding_size():
+    assert tiny_config(embeddings="glove", emb_dim=16).emb_dim == GLOVE_DIM == 50
+    assert ModelConfig.from_dict(tiny_config(embeddings="glove").to_dict()).emb_dim == GLOVE_DIM
+    assert build_model(tiny_config(embeddings="glove")).embedding.weight.shape == (30, GLOVE_DIM)
+    assert tiny_config(embeddings="random", emb_dim=16).emb_dim == 16
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -7,10 +7,11 @@ import torch
 from sentiment_core import pretrained as P
 from sentiment_core.checkpoint import load_checkpoint
 from sentiment_core.data import make_negation, make_splits
+from sentiment_core.encoding import EncodingConfig
 from sentiment_core.pipeline import VocabConfig
 from sentiment_core.trainer import TrainConfig
 
-TINY_MODEL = dict(emb_dim=50, hidden_dim=8, num_layers=1, pooling="max", embeddings="glove",
+TINY_MODEL = dict(hidden_dim=8, num_layers=1, pooling="max", embeddings="glove",
                   cell="lstm", bidirectional=True)
 
 
@@ -21,13 +22,14 @@ def tiny_build_data() -> P.BuildData:
 
 def test_recipe_builds_a_bundle_a_card_and_the_index(tmp_path):
     recipe = P.Recipe("tiny", "Tiny test model", "movie", TINY_MODEL,
-                      TrainConfig(epochs=2, batch_size=16, max_len=40, device="cpu"),
+                      TrainConfig(epochs=2, batch_size=16, device="cpu"), EncodingConfig(max_len=40),
                       vocab_config=VocabConfig(min_freq=1, glove_words=300))
     out = tmp_path / "out"
     card = P.build_one(recipe, tiny_build_data(), out, tmp_path / "fixtures")
     bundle = load_checkpoint(out / "tiny.safetensors")
     assert bundle.model.embedding.weight.dtype == torch.float32 and len(bundle.vocab) == card["vocab_size"]
     assert card["vocab_config"]["glove_words"] == 300
+    assert card["encoding"]["max_len"] == 40 == bundle.encoding.max_len and "max_len" not in card["train_config"]
     assert bundle.vocab.get_itos()[-300:] == [w for w in bundle.vocab.get_itos()[2:] if bundle.vocab.freqs[w] == 0]
     assert json.loads((out / "tiny.card.json").read_text())["metrics"] == card["metrics"] == bundle.card["metrics"]
     assert set(card["metrics"]) == set(P.MOVIE_SETS) and len(card["demo"]) == len(P.DEMO_SENTENCES)

@@ -16,7 +16,8 @@ from sentiment_core.checkpoint import load_checkpoint
 from sentiment_core.data import make_negation, make_splits
 
 MODEL = {"cell": "gru", "emb_dim": 8, "hidden_dim": 8}
-TRAIN = {"epochs": 2, "batch_size": 32, "lr": 1e-2, "max_len": 20, "device": "cpu"}
+TRAIN = {"epochs": 2, "batch_size": 32, "lr": 1e-2, "device": "cpu"}
+ENCODING = {"max_len": 20, "truncation": "pre"}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def splits():
 
 def request(splits, **train) -> runs.RunRequest:
     return runs.RunRequest(splits, dict(MODEL), {**TRAIN, **train}, {"name": "synthetic_negation", "label": "neg"},
-                           vocab={"min_freq": 1, "max_size": 200}, label="test")
+                           vocab={"min_freq": 1, "max_size": 200}, label="test", encoding=dict(ENCODING))
 
 
 @pytest.mark.parametrize("name", ["../evil", "..", "a/b", "/etc", "", ".hidden", "x" * 81, "a..b", "sp ace", "é"])
@@ -78,11 +79,45 @@ def test_run_persists_and_reloads(tmp_path, splits):
     assert [r.name for r in runs.list_runs(tmp_path)] == [name]
     bundle = load_checkpoint(again.best_path)
     assert bundle.model_config.cell == "gru"
+    assert again.config["encoding"] == {"max_len": 20, "padding": "post", "truncation": "pre"}
+    assert "max_len" not in again.config["train"] and "max_len" not in bundle.train_config
+    assert (bundle.encoding.max_len, bundle.encoding.truncation) == (20, "pre")
     (tmp_path / "not-a-run").mkdir()
     (tmp_path / "stray.txt").write_text("x")
     assert [r.name for r in runs.list_runs(tmp_path)] == [name]
     runs.delete_run(name, tmp_path)
     assert runs.list_runs(tmp_path) == []
+
+
+def test_request_encoding_group_and_older_callers(splits):
+    config = runs.validate_request(request(splits))
+    assert config["encoding"] == {"max_len": 20, "padding": "post", "truncation": "pre"}
+    assert "max_len" not in config["train"]
+    legacy = runs.RunRequest(splits, dict(MODEL), {**TRAIN, "max_len": 30, "padding": "pre"},
+                             encoding={"padding": "post"})
+    config = runs.validate_request(legacy)
+    assert config["encoding"] == {"max_len": 30, "padding": "post", "truncation": "post"}
+    assert set(config["train"]) == set(runs.validate_request(request(splits))["train"])
+    with pytest.raises(runs.RunError, match="max_len"):
+        runs.validate_request(runs.RunRequest(splits, dict(MODEL), TRAIN, encoding={"max_len": 1}))
+    with pytest.raises(runs.RunError, match="encoding option"):
+        runs.validate_request(runs.RunRequest(splits, dict(MODEL), TRAIN, encoding={"max_length": 20}))
+
+
+def test_run_folder_from_before_the_encoding_group_loads_and_trains(tmp_path, splits):
+    """Old config.json files kept max_len/padding/truncation under "train"."""
+    config = runs.validate_request(request(splits))
+    old = {k: v for k, v in config.items() if k != "encoding"}
+    old["train"] = {**config["train"], **config["encoding"]}
+    path = tmp_path / "old-run"
+    runs.write_json(path / "config.json", {**old, "name": "old-run", "created": time.time()})
+    runs.write_json(path / "status.json", {"state": "queued", "created": time.time()})
+    record = runs.load_run("old-run", tmp_path, queue=None)
+    assert record.config["encoding"] == config["encoding"] and record.config["train"] == config["train"]
+    status = runs.execute_run(path, splits)
+    assert status["state"] == "completed", status.get("message")
+    bundle = load_checkpoint(path / runs.BEST_FILE)
+    assert (bundle.encoding.max_len, bundle.encoding.truncation) == (20, "pre")
 
 
 def test_queue_respects_concurrency(tmp_path, splits):

@@ -10,7 +10,7 @@ import torch
 from sentiment_core.pipeline import VocabConfig, train_on_splits
 from sentiment_core.trainer import TrainConfig, make_batches
 
-FAST = dict(epochs=3, batch_size=32, lr=0.01, max_len=20, device="cpu")
+FAST = dict(epochs=3, batch_size=32, lr=0.01, device="cpu")
 TINY = dict(emb_dim=8, hidden_dim=8)
 
 
@@ -127,3 +127,25 @@ def test_train_config_validation_lists_choices():
         TrainConfig(device="tpu")
     with pytest.raises(ValueError, match="minimum"):
         TrainConfig(batch_size=0)
+
+
+def test_unpacked_model_trains_and_is_evaluated_on_the_encoding_padding_side(splits, monkeypatch):
+    from sentiment_core import trainer
+    from sentiment_core.encoding import EncodingConfig
+
+    sides = set()
+    real_collate = trainer.collate
+
+    def spy(data, index, padding="post"):
+        sides.add(padding)
+        return real_collate(data, index, padding)
+
+    monkeypatch.setattr(trainer, "collate", spy)
+    out = train_on_splits(splits, {**TINY, "cell": "rnn", "packed": False}, TrainConfig(**{**FAST, "epochs": 1}),
+                          encoding={"max_len": 12, "padding": "pre"})
+    assert sides == {"pre"} and out.bundle.encoding == EncodingConfig(max_len=12, padding="pre")
+    assert max(len(ids) for ids in out.prepared.train.ids) <= 12
+    assert out.validation.loss == trainer.evaluate(out.bundle.model, out.prepared.validation, padding="pre").loss
+    sides.clear()
+    train_on_splits(splits, dict(TINY), TrainConfig(**{**FAST, "epochs": 1}), encoding=EncodingConfig(padding="pre"))
+    assert sides == {"post"}  # packed models always get post-padded batches

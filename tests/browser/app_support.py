@@ -61,9 +61,9 @@ def train_bundle(cell: str = "lstm", epochs: int = 3, n: int = 400, **model):
 
     torch.set_num_threads(2)
     options = {"cell": cell, "emb_dim": 16, "hidden_dim": 16, **model}
-    outcome = train_on_splits(small_splits(n), options, TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, max_len=30,
+    outcome = train_on_splits(small_splits(n), options, TrainConfig(epochs=epochs, batch_size=32, lr=1e-2,
                                                                        device="cpu", patience=0),
-                              vocab_config=VocabConfig(min_freq=1, max_size=500))
+                              vocab_config=VocabConfig(min_freq=1, max_size=500), encoding={"max_len": 30})
     return outcome.bundle
 
 
@@ -95,10 +95,10 @@ def completed_run(root: Path, cell: str = "lstm", epochs: int = 2, **model) -> s
     queue = runs.RunQueue(root, max_concurrent=1, executor="thread")
     try:
         name = queue.submit(runs.RunRequest(small_splits(), {"cell": cell, "emb_dim": 16, "hidden_dim": 16, **model},
-                                            {"epochs": epochs, "batch_size": 32, "lr": 1e-2, "max_len": 30,
-                                             "device": "cpu"},
+                                            {"epochs": epochs, "batch_size": 32, "lr": 1e-2, "device": "cpu"},
                                             {**SMALL_DATA, "label": "Synthetic negation (300)"},
-                                            vocab={"min_freq": 1, "max_size": 500}, label=cell))
+                                            vocab={"min_freq": 1, "max_size": 500}, label=cell,
+                                            encoding={"max_len": 30}))
         queue.wait(name, 120)
     finally:
         queue.close()
