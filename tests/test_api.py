@@ -200,19 +200,41 @@ def test_explain_refusals_are_422_with_a_message(client, body, says):
 
 def test_models_are_loaded_once_shared_and_reloaded_when_the_file_changes(dirs):
     app = create_app(dirs["pretrained"], dirs["runs"], default_model="tiny")
-    store = app.state.store
-    first = store.get("tiny")[1].predictor
+    models = app.state.models
+    first = models.get("tiny")[1]
     client = TestClient(app)
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda i: client.post("/predict", json={"texts": ["good film", "bad plot"]}).json(),
                                 range(16)))
     assert all(a == answers[0] for a in answers)  # concurrent requests, one shared read-only model
-    assert store.get("tiny")[1].predictor is first
+    assert models.get("tiny")[1] is first
+    assert models.registry.load("tiny").bundle is first.bundle  # the registry's bundle, not a copy
     path = dirs["runs"] / "lstm-0101-000000-abcd" / "best.safetensors"
-    run_model = store.get("run:lstm-0101-000000-abcd")[1].predictor
+    loaded, run_predictor = models.get("run:lstm-0101-000000-abcd")
     write_bundle(path, seed=1)  # a still-training run writes a new best checkpoint
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert store.get("run:lstm-0101-000000-abcd")[1].predictor is not run_model
+    reloaded, new_predictor = models.get("run:lstm-0101-000000-abcd")
+    assert reloaded.version != loaded.version and new_predictor is not run_predictor
+    assert new_predictor.bundle is reloaded.bundle
+
+
+def test_predictor_cache_is_bounded_like_the_registry_cache(dirs):
+    models = create_app(dirs["pretrained"], dirs["runs"], default_model="tiny").state.models
+    models.registry.cache_size = 1
+    tiny = models.get("tiny")[1]
+    models.get("tiny_gru")
+    assert models.registry.loaded() == ["tiny_gru"] and models.get("tiny")[1] is not tiny
+
+
+def test_the_api_imports_nothing_from_the_app_side(dirs):
+    code = ("import sys; from fastapi.testclient import TestClient; from sentiment_core.api import create_app; "
+            f"client = TestClient(create_app({str(dirs['pretrained'])!r}, {str(dirs['runs'])!r})); "
+            "assert client.post('/predict', json={'text': 'good'}).status_code == 200; "
+            "assert client.post('/explain', json={'text': 'good'}).status_code == 200; "
+            "print(sorted(m for m in sys.modules if m.startswith(('streamlit', 'sentiment_core.ui_state', 'app'))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_bad_default_model_fails_at_startup(dirs):
