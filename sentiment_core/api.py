@@ -191,34 +191,59 @@ class ExplainResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
-    available: list[str] | None = None
+    detail: str = Field(description="what went wrong and what to do")
+    available: list[str] | None = Field(default=None, description="the names that do exist (models or classes)")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="invalid fields, one entry each")
+
+
+# The names ``ModelRegistry.entry`` allows (shipped ``<name>`` or ``run:<name>``, no ``..``), or "" for the default.
+MODEL_NAME_PATTERN = rf"^(?!.*\.\.)(?:(?:{RUN_PREFIX})?[A-Za-z0-9][A-Za-z0-9._-]{{0,79}})?$"
+ONE_OF_TEXTS = {"text": "string", "input": "string", "texts": "array"}  # /predict: exactly one, by JSON type
+
+
+def _exactly_one_text_field(schema: dict[str, Any]) -> None:
+    """State the rule of ``PredictRequest._exactly_one`` in its JSON schema: exactly one of
+    ``text``, ``input`` and ``texts`` is given and not null (the other two are absent or null)."""
+    schema["oneOf"] = [
+        {"required": [name], "properties": {other: {"type": kind if other == name else "null"}
+                                            for other, kind in ONE_OF_TEXTS.items()}}
+        for name in ONE_OF_TEXTS]
 
 
 def _request_models(limits: ApiLimits) -> tuple[type[BaseModel], type[BaseModel]]:
     """Request schemas carrying this app's limits (so the OpenAPI schema states them)."""
     Text = Annotated[str, Field(max_length=limits.max_text_chars)]
+    # The registry refuses other names with a message for people; the pattern says so in the schema.
     ModelName = Annotated[str | None, Field(default=None, max_length=limits.max_model_name,
+                                            json_schema_extra={"pattern": MODEL_NAME_PATTERN},
                                             description="model from GET /models (default: the server's)")]
 
     class PredictRequest(BaseModel):
-        """Give ``text`` (one) or ``texts`` (many), not both."""
+        """Give exactly one of `text` or `input` (one string) or `texts` (a list of strings)."""
 
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_text_field)
         text: Text | None = Field(default=None, description="one text")
+        input: Text | None = Field(default=None, description="one text: the same as `text`, under the name "
+                                                             "the classic Flask tutorial sends")
         texts: list[Text] | None = Field(default=None, min_length=1, max_length=limits.max_texts,
                                          description=f"up to {limits.max_texts} texts")
         model: ModelName
 
         @model_validator(mode="after")
-        def _one_of(self):
-            if (self.text is None) == (self.texts is None):
-                raise ValueError("give exactly one of 'text' (one string) or 'texts' (a list of strings)")
+        def _exactly_one(self):
+            if sum(getattr(self, name) is not None for name in ONE_OF_TEXTS) != 1:
+                raise ValueError("give exactly one of 'text' or 'input' (one string) or 'texts' (a list of strings)")
             return self
+
+        def all_texts(self) -> list[str]:
+            """The texts to predict, in order."""
+            return list(self.texts) if self.texts is not None else [self.text if self.text is not None
+                                                                     else self.input]
 
     class ExplainRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        text: Text = Field(description="the text to explain")
+        # The explainer refuses blank texts with a message for people; the pattern says so in the schema.
+        text: Text = Field(description="the text to explain (not blank)", json_schema_extra={"pattern": r"\S"})
         model: ModelName
         target: str | None = Field(default=None, max_length=200,
                                    description="class to explain (default: the predicted one)")
@@ -390,7 +415,17 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     )
     app.state.models = store
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
-    errors = {404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+    errors = {
+        400: {"model": ErrorResponse, "description": "the body could not be read (not UTF-8)"},
+        404: {"model": ErrorResponse, "description": "no such model, or a run with no checkpoint yet "
+                                                     "(`available` lists the models)"},
+        413: {"model": ErrorResponse, "description": "the body is over the byte limit"},
+        422: {"model": ErrorResponse, "description": "an invalid request (`detail` names the field) or a model "
+                                                     "that cannot be loaded; for /explain also a text of which the "
+                                                     "model knows no word, or a `target` that is not one of its "
+                                                     "classes (these depend on the model, so the schema cannot "
+                                                     "state them)"},
+    }
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
@@ -405,7 +440,7 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     @app.post("/predict", response_model=PredictResponse, responses=errors,
               summary="Sentiment of one or many texts")
     def predict(request: PredictRequest) -> PredictResponse:
-        texts = [request.text] if request.text is not None else list(request.texts)
+        texts = request.all_texts()
         loaded, predictor = store.get(request.model)
         with compute:
             predictions = predictor.predict(texts)

@@ -89,6 +89,14 @@ def test_predict_one_and_many(client):
     assert unknown["unknown_share"] == 1.0 and unknown["notes"]
 
 
+def test_predict_accepts_the_flask_tutorial_input_field(client):
+    """``{"input": ...}`` (the classic Flask tutorial's body) is ``text`` under another name;
+    null stands for a field left out."""
+    text = client.post("/predict", json={"text": "a good film"}).json()
+    assert client.post("/predict", json={"input": "a good film"}).json() == text
+    assert client.post("/predict", json={"input": "a good film", "text": None, "texts": None}).json() == text
+
+
 def test_predict_matches_the_engine(client, dirs):
     from sentiment_core.predict import Predictor
 
@@ -136,7 +144,12 @@ def test_model_names_that_leave_their_folder_are_rejected(client, model):
     ({"text": "x" * 201}, 422, "at most 200 characters"),
     ({"texts": []}, 422, "at least 1"),
     ({"text": "good", "texts": ["good"]}, 422, "exactly one of"),
+    ({"text": "good", "input": "good"}, 422, "exactly one of"),
+    ({"input": "good", "texts": ["good"]}, 422, "exactly one of"),
+    ({"input": None}, 422, "exactly one of"),
     ({}, 422, "exactly one of"),
+    ({"input": ["good"]}, 422, "valid string"),
+    ({"input": "x" * 201}, 422, "at most 200 characters"),
     ({"text": 3}, 422, "valid string"),
     ({"text": "good", "temperature": 2}, 422, "Extra inputs"),
     ({"text": "good", "model": "m" * 121}, 422, "at most 120"),
