@@ -315,61 +315,48 @@ def _finite(name: str, values) -> None:
                        "retrain or re-export it", 422)
 
 
-SATURATION_MARGIN = 0.05
+def _gate_summaries(stats, cell: str) -> dict[str, Any]:
+    """Per layer and direction, per gate of ``gate_statistics`` over one text: the mean over
+    hidden units at each token, the overall mean, and the share of saturated values."""
+    from .explain import GATE_NAMES
 
-
-def _gate_summaries(traced) -> dict[str, Any]:
-    """Per layer and direction, per gate: the mean over hidden units at each token, the overall
-    mean, and the share of saturated values (sigmoid within ``SATURATION_MARGIN`` of 0 or 1,
-    tanh beyond 1 - margin in absolute value)."""
-    import numpy as np
-
-    from .explain.trace import ACTIVATIONS
-
-    directions = []
-    for d in traced.directions:
-        gates = {}
-        for gate, values in d.gates.items():  # (T, H)
-            kind = ACTIVATIONS.get(gate, "none")
-            if kind == "sigmoid":
-                saturated = float(np.mean((values < SATURATION_MARGIN) | (values > 1 - SATURATION_MARGIN)))
-            elif kind == "tanh":
-                saturated = float(np.mean(np.abs(values) > 1 - SATURATION_MARGIN))
-            else:
-                saturated = None
-            gates[gate] = {"activation": kind, "mean_per_token": [float(v) for v in values.mean(axis=1)],
-                           "mean": float(values.mean()), "saturated_share": saturated}
-        directions.append({"name": d.name, "layer": d.layer, "direction": "backward" if d.direction else "forward",
-                           "gates": gates})
-    return {"cell": traced.cell, "directions": directions}
+    directions: dict[tuple[int, int], dict[str, Any]] = {}
+    for h in sorted(stats.histograms, key=lambda h: (h.layer, h.direction)):
+        if h.gate not in GATE_NAMES[cell]:
+            continue  # hidden and cell states are not gates
+        entry = directions.setdefault((h.layer, h.direction), {
+            "name": h.name, "layer": h.layer, "direction": "backward" if h.direction else "forward", "gates": {}})
+        entry["gates"][h.gate] = {"activation": h.activation, "mean_per_token": [float(v) for v in h.token_means[0]],
+                                  "mean": h.mean, "saturated_share": h.saturated_share}
+    return {"cell": cell, "directions": list(directions.values())}
 
 
 def _explain(loaded: LoadedModel, text: str, target: str | None, steps: int, baseline: str) -> "ExplainResponse":
-    """Integrated gradients and gate summaries of one text (see ``POST /explain``)."""
-    from .explain import check_explainable, integrated_gradients, trace
+    """``explain()`` (prediction, trace, integrated gradients) and ``gate_statistics`` of one
+    text (see ``POST /explain``)."""
+    from .explain import ExplanationInputError, explain, gate_statistics
 
     name, bundle = loaded.key, loaded.bundle
-    check = check_explainable(bundle, text)
-    if not check.ok:
-        raise ApiError(check.message, 422)
     index = None
     if target is not None:
         if target not in bundle.label_names:
             raise ApiError(f"target {target!r} is not a class of model {name!r}; classes: "
                            f"{', '.join(bundle.label_names)}", 422, available=list(bundle.label_names))
         index = bundle.label_names.index(target)
-    ig = integrated_gradients(bundle, check.input, target=index, baseline=baseline, n_steps=steps)
-    traced = trace(bundle, check.input)
-    probabilities = [float(p) for p in ig.input_probabilities]
+    try:
+        result = explain(bundle, text, target=index, baseline=baseline, n_steps=steps)
+    except ExplanationInputError as error:
+        raise ApiError(str(error), 422) from None
+    ig = result.integrated_gradients
+    probabilities = [float(p) for p in result.prediction.probabilities]
     scores = [float(s) for s in ig.scores]
     _finite(name, probabilities + scores + [ig.delta])
     return ExplainResponse(
-        model=name, label=bundle.label_names[int(max(range(len(probabilities)), key=probabilities.__getitem__))],
-        probabilities=dict(zip(bundle.label_names, probabilities)), tokens=list(check.input.tokens),
-        unknown=list(check.input.unknown), truncated=check.input.truncated,
+        model=name, label=result.prediction.label_name, probabilities=dict(zip(bundle.label_names, probabilities)),
+        tokens=list(result.input.tokens), unknown=list(result.input.unknown), truncated=result.input.truncated,
         integrated_gradients=IntegratedGradientsOut(scores=scores, delta=float(ig.delta), steps=steps,
                                                     baseline=baseline, target=ig.target_name),
-        gates=_gate_summaries(traced), notes=list(check.notes),
+        gates=_gate_summaries(gate_statistics(bundle, [result.input]), result.trace.cell), notes=result.notes,
     )
 
 

@@ -189,6 +189,24 @@ def test_explain_returns_tokens_ig_with_delta_and_gate_summaries(client):
     assert all(0.0 <= v <= 1.0 for v in gates["forget"]["mean_per_token"])
 
 
+def test_explain_gate_summaries_are_the_trace_means_and_saturation(client, dirs):
+    import numpy as np
+
+    from sentiment_core.explain import trace
+
+    text = "the film was good and the plot was fine"
+    body = client.post("/explain", json={"text": text, "model": "tiny_gru", "steps": 10}).json()
+    traced = trace(load_checkpoint(dirs["pretrained"] / "tiny_gru.safetensors"), text)
+    assert [d["name"] for d in body["gates"]["directions"]] == [d.name for d in traced.directions]
+    for direction, summary in zip(traced.directions, body["gates"]["directions"]):
+        for gate, values in direction.gates.items():  # (T, H)
+            got = summary["gates"][gate]
+            np.testing.assert_allclose(got["mean_per_token"], values.mean(axis=1), rtol=1e-5, atol=1e-6)
+            assert math.isclose(got["mean"], float(values.mean()), rel_tol=1e-5, abs_tol=1e-6)
+            saturated = (values < 0.05) | (values > 0.95) if got["activation"] == "sigmoid" else np.abs(values) > 0.95
+            assert got["saturated_share"] == pytest.approx(float(saturated.mean()))
+
+
 def test_explain_bidirectional_gru_and_chosen_target(client):
     body = client.post("/explain", json={"text": "awful plot", "model": "tiny_gru", "target": "negative",
                                          "baseline": "zero"}).json()
