@@ -4,20 +4,19 @@
 Endpoints: ``POST /predict``, ``POST /explain``, ``GET /models``, ``GET /health``; the
 OpenAPI schema is at ``/openapi.json`` and interactive docs at ``/docs``.
 
-Models are named ``<name>`` for a shipped bundle (``<pretrained dir>/<name>.safetensors``) and
-``run:<run name>`` for the best checkpoint of a run saved by the app. Each bundle is loaded
-once, shared read-only by all requests, and reloaded only when its file changes (a run that
-is still training writes a new best checkpoint). Request sizes are limited: too many or too
+Models come from the one ``ModelRegistry`` (``sentiment_core.registry``): ``<name>`` for a
+shipped bundle (``<pretrained dir>/<name>.safetensors``) and ``run:<run name>`` for the best
+checkpoint of a run saved by the app. Each bundle is loaded once, shared read-only by all
+requests, and reloaded only when its file changes (a run that is still training writes a new
+best checkpoint). Request sizes are limited: too many or too
 long texts are answered 422 with a message, bodies over the byte limit 413.
 """
 
 import math
 import os
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
@@ -26,11 +25,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import __version__
-from .errors import GateScopeError
+from .errors import CheckpointError, GateScopeError
 from .explain.spec import BASELINES
-
-RUN_PREFIX = "run:"
-_SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+from .registry import RUN_PREFIX, LoadedModel, ModelLookupError, ModelRegistry, describe, shared_registry
 
 
 @dataclass(frozen=True)
@@ -74,176 +71,57 @@ class ApiError(GateScopeError):
 # ---------------------------------------------------------------- models
 
 
-@dataclass
-class _Loaded:
-    stamp: tuple[int, int]
-    predictor: Any  # sentiment_core.predict.Predictor
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_mtime_ns, info.st_size
-
-
-class ModelStore:
-    """Finds, loads and caches the models the API serves.
+class _Models:
+    """The registry's models for API requests: the default model, one ``Predictor`` per loaded
+    model version, and registry errors turned into ``ApiError`` answers.
 
     Args:
-        pretrained_dir: folder of shipped bundles (default: ``$GATESCOPE_PRETRAINED_DIR`` or the
-            repository's ``pretrained/``, as in the app).
-        runs_root: runs directory (default: ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
-        default: model used when a request names none (default: ``bilstm`` when shipped,
-            else the first available model).
-        cache_size: most bundles kept in memory at once (least recently used go first).
+        registry: where models are found, loaded and cached.
+        default: model used when a request names none (None: there is no model at all).
     """
 
-    def __init__(self, pretrained_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike | None = None,
-                 default: str | None = None, cache_size: int = 8):
-        from .runs import runs_dir
-        from .ui_state import pretrained_dir as default_pretrained_dir
-
-        self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else default_pretrained_dir()
-        self.runs_root = runs_dir(runs_root)
+    def __init__(self, registry: ModelRegistry, default: str | None):
+        self.registry = registry
         self.default = default
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, _Loaded] = OrderedDict()
+        self._predictors: OrderedDict[str, tuple[str, Any]] = OrderedDict()  # key -> (cache_key, Predictor)
         self._lock = threading.Lock()
-        self._cards: dict[Path, tuple[tuple[int, int], dict]] = {}
 
-    # -- listing
-    def _shipped(self) -> list[dict]:
-        from .checkpoint import read_metadata
+    def get(self, name: str | None) -> tuple[LoadedModel, Any]:
+        """The loaded model ``name`` (or the default) and its ``Predictor``.
 
-        entries = []
-        for path in sorted(self.pretrained_dir.glob("*.safetensors")):
-            if not _SHIPPED_NAME.match(path.stem) or ".." in path.stem:
-                continue
-            try:
-                stamp = _stamp(path)
-                cached = self._cards.get(path)
-                if cached is None or cached[0] != stamp:
-                    meta = read_metadata(path)
-                    config = meta.get("model_config") or {}
-                    card = meta.get("card") or {}
-                    cached = (stamp, {
-                        "name": path.stem, "source": "pretrained", "title": card.get("title", path.stem),
-                        "architecture": card.get("architecture") or _architecture(config),
-                        "labels": [str(x) for x in meta.get("label_names", [])],
-                        "state": None, "metrics": card.get("metrics") or {}, "card": card,
-                    })
-                    self._cards[path] = cached
-            except (GateScopeError, OSError):
-                continue
-            entries.append(cached[1])
-        return entries
+        Args:
+            name: a key from ``GET /models``; None or empty for the default.
 
-    def _runs(self) -> list[dict]:
-        from .runs import list_runs
-
-        entries = []
-        for record in list_runs(self.runs_root):
-            if record.best_path is None:
-                continue
-            result = record.result or {}
-            card = {"config": record.config, "result": result, "message": record.message,
-                    "epochs_finished": len(record.epochs())}
-            entries.append({
-                "name": RUN_PREFIX + record.name, "source": "run", "title": record.display_name,
-                "architecture": record.config.get("display_name", ""),
-                "labels": [str(x) for x in record.config.get("label_names", [])], "state": record.state,
-                "metrics": {k: result.get(k) for k in ("val_accuracy", "test_accuracy", "test_macro_f1")
-                            if result.get(k) is not None},
-                "card": card,
-            })
-        return entries
-
-    def available(self) -> list[dict]:
-        """Every servable model: shipped bundles first, then runs with a checkpoint."""
-        return self._shipped() + self._runs()
-
-    def names(self) -> list[str]:
-        return [entry["name"] for entry in self.available()]
-
-    def default_name(self) -> str | None:
-        """The model used when a request names none (None when there is no model at all)."""
-        if self.default:
-            return self.default
-        shipped = [entry["name"] for entry in self._shipped()]
-        if "bilstm" in shipped:
-            return "bilstm"
-        names = shipped or [entry["name"] for entry in self._runs()]
-        return names[0] if names else None
-
-    # -- resolving and loading
-    def path_of(self, name: str) -> Path:
-        """The bundle file of model ``name``.
+        Returns:
+            ``(loaded model, predictor)``; the predictor is rebuilt when the model's file changed.
 
         Raises:
-            ApiError: 422 for an unsafe name, 404 (listing the available names) for an unknown one.
+            ApiError: 422 for an unsafe name or a bundle that cannot be loaded, 404 (listing the
+                available names) for an unknown model or a run without a checkpoint yet.
         """
-        from .runs import RunError, validate_run_name
-
-        if name.startswith(RUN_PREFIX):
-            run = name[len(RUN_PREFIX):]
-            try:
-                validate_run_name(run)
-            except RunError as error:
-                raise ApiError(f"model name {name!r} is not allowed: {error}", 422) from None
-            folder = self.runs_root / run
-            path = folder / "best.safetensors"
-            if folder.is_dir() and not path.is_file():
-                raise ApiError(f"run {run!r} has no checkpoint yet (no epoch has finished); "
-                               "wait for its first epoch or choose another model", 404,
-                               available=self.names())
-        else:
-            if not _SHIPPED_NAME.match(name) or ".." in name:
-                raise ApiError(f"model name {name!r} is not allowed: use a name from GET /models (letters, "
-                               f"digits, '.', '_', '-'; runs as '{RUN_PREFIX}<run name>'), without '..' or "
-                               "slashes", 422)
-            path = self.pretrained_dir / f"{name}.safetensors"
-        if not path.is_file():
-            names = self.names()
-            raise ApiError(f"no model called {name!r}; available: {', '.join(names) or 'none'}", 404,
-                           available=names)
-        return path
-
-    def get(self, name: str | None) -> tuple[str, _Loaded]:
-        """The loaded model ``name`` (or the default), loading it on first use.
-
-        Raises:
-            ApiError: unknown or unsafe name (404/422), or a bundle that cannot be loaded (422).
-        """
-        from .checkpoint import load_checkpoint
         from .predict import Predictor
 
-        name = name or self.default_name()
+        name = name or self.default
         if name is None:
             raise ApiError("no model is available: ship pretrained bundles (scripts/build_pretrained.py) or "
                            "train a run in the app, then name it in the request", 404, available=[])
-        path = self.path_of(name)
+        try:
+            loaded = self.registry.load(name)
+        except ModelLookupError as error:
+            if error.reason == "unsafe":
+                raise ApiError(str(error), 422) from None
+            raise ApiError(str(error), 404, available=error.available) from None
+        except CheckpointError as error:
+            raise ApiError(f"model {name!r} cannot be loaded: {error}", 422) from None
         with self._lock:
-            stamp = _stamp(path)
-            loaded = self._cache.get(name)
-            if loaded is None or loaded.stamp != stamp:
-                try:
-                    bundle = load_checkpoint(path)
-                except GateScopeError as error:
-                    raise ApiError(f"model {name!r} cannot be loaded: {error}", 422) from None
-                loaded = _Loaded(stamp, Predictor(bundle))
-                self._cache[name] = loaded
-            self._cache.move_to_end(name)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-            return name, loaded
-
-    def loaded(self) -> list[str]:
-        with self._lock:
-            return list(self._cache)
-
-
-def _architecture(config: dict) -> str:
-    cell = str(config.get("cell", "?")).upper()
-    return ("Bi" if config.get("bidirectional") else "") + cell
+            cached = self._predictors.get(loaded.key)
+            if cached is None or cached[0] != loaded.cache_key:
+                cached = (loaded.cache_key, Predictor(loaded.bundle))
+                self._predictors[loaded.key] = cached
+            self._predictors.move_to_end(loaded.key)
+            while len(self._predictors) > self.registry.cache_size:
+                self._predictors.popitem(last=False)
+        return loaded, cached[1]
 
 
 # ---------------------------------------------------------------- schemas
@@ -313,34 +191,59 @@ class ExplainResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
-    available: list[str] | None = None
+    detail: str = Field(description="what went wrong and what to do")
+    available: list[str] | None = Field(default=None, description="the names that do exist (models or classes)")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="invalid fields, one entry each")
+
+
+# The names ``ModelRegistry.entry`` allows (shipped ``<name>`` or ``run:<name>``, no ``..``), or "" for the default.
+MODEL_NAME_PATTERN = rf"^(?!.*\.\.)(?:(?:{RUN_PREFIX})?[A-Za-z0-9][A-Za-z0-9._-]{{0,79}})?$"
+ONE_OF_TEXTS = {"text": "string", "input": "string", "texts": "array"}  # /predict: exactly one, by JSON type
+
+
+def _exactly_one_text_field(schema: dict[str, Any]) -> None:
+    """State the rule of ``PredictRequest._exactly_one`` in its JSON schema: exactly one of
+    ``text``, ``input`` and ``texts`` is given and not null (the other two are absent or null)."""
+    schema["oneOf"] = [
+        {"required": [name], "properties": {other: {"type": kind if other == name else "null"}
+                                            for other, kind in ONE_OF_TEXTS.items()}}
+        for name in ONE_OF_TEXTS]
 
 
 def _request_models(limits: ApiLimits) -> tuple[type[BaseModel], type[BaseModel]]:
     """Request schemas carrying this app's limits (so the OpenAPI schema states them)."""
     Text = Annotated[str, Field(max_length=limits.max_text_chars)]
+    # The registry refuses other names with a message for people; the pattern says so in the schema.
     ModelName = Annotated[str | None, Field(default=None, max_length=limits.max_model_name,
+                                            json_schema_extra={"pattern": MODEL_NAME_PATTERN},
                                             description="model from GET /models (default: the server's)")]
 
     class PredictRequest(BaseModel):
-        """Give ``text`` (one) or ``texts`` (many), not both."""
+        """Give exactly one of `text` or `input` (one string) or `texts` (a list of strings)."""
 
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_text_field)
         text: Text | None = Field(default=None, description="one text")
+        input: Text | None = Field(default=None, description="one text: the same as `text`, under the name "
+                                                             "the classic Flask tutorial sends")
         texts: list[Text] | None = Field(default=None, min_length=1, max_length=limits.max_texts,
                                          description=f"up to {limits.max_texts} texts")
         model: ModelName
 
         @model_validator(mode="after")
-        def _one_of(self):
-            if (self.text is None) == (self.texts is None):
-                raise ValueError("give exactly one of 'text' (one string) or 'texts' (a list of strings)")
+        def _exactly_one(self):
+            if sum(getattr(self, name) is not None for name in ONE_OF_TEXTS) != 1:
+                raise ValueError("give exactly one of 'text' or 'input' (one string) or 'texts' (a list of strings)")
             return self
+
+        def all_texts(self) -> list[str]:
+            """The texts to predict, in order."""
+            return list(self.texts) if self.texts is not None else [self.text if self.text is not None
+                                                                     else self.input]
 
     class ExplainRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        text: Text = Field(description="the text to explain")
+        # The explainer refuses blank texts with a message for people; the pattern says so in the schema.
+        text: Text = Field(description="the text to explain (not blank)", json_schema_extra={"pattern": r"\S"})
         model: ModelName
         target: str | None = Field(default=None, max_length=200,
                                    description="class to explain (default: the predicted one)")
@@ -412,61 +315,48 @@ def _finite(name: str, values) -> None:
                        "retrain or re-export it", 422)
 
 
-SATURATION_MARGIN = 0.05
+def _gate_summaries(stats, cell: str) -> dict[str, Any]:
+    """Per layer and direction, per gate of ``gate_statistics`` over one text: the mean over
+    hidden units at each token, the overall mean, and the share of saturated values."""
+    from .explain import GATE_NAMES
+
+    directions: dict[tuple[int, int], dict[str, Any]] = {}
+    for h in sorted(stats.histograms, key=lambda h: (h.layer, h.direction)):
+        if h.gate not in GATE_NAMES[cell]:
+            continue  # hidden and cell states are not gates
+        entry = directions.setdefault((h.layer, h.direction), {
+            "name": h.name, "layer": h.layer, "direction": "backward" if h.direction else "forward", "gates": {}})
+        entry["gates"][h.gate] = {"activation": h.activation, "mean_per_token": [float(v) for v in h.token_means[0]],
+                                  "mean": h.mean, "saturated_share": h.saturated_share}
+    return {"cell": cell, "directions": list(directions.values())}
 
 
-def _gate_summaries(traced) -> dict[str, Any]:
-    """Per layer and direction, per gate: the mean over hidden units at each token, the overall
-    mean, and the share of saturated values (sigmoid within ``SATURATION_MARGIN`` of 0 or 1,
-    tanh beyond 1 - margin in absolute value)."""
-    import numpy as np
+def _explain(loaded: LoadedModel, text: str, target: str | None, steps: int, baseline: str) -> "ExplainResponse":
+    """``explain()`` (prediction, trace, integrated gradients) and ``gate_statistics`` of one
+    text (see ``POST /explain``)."""
+    from .explain import ExplanationInputError, explain, gate_statistics
 
-    from .explain.trace import ACTIVATIONS
-
-    directions = []
-    for d in traced.directions:
-        gates = {}
-        for gate, values in d.gates.items():  # (T, H)
-            kind = ACTIVATIONS.get(gate, "none")
-            if kind == "sigmoid":
-                saturated = float(np.mean((values < SATURATION_MARGIN) | (values > 1 - SATURATION_MARGIN)))
-            elif kind == "tanh":
-                saturated = float(np.mean(np.abs(values) > 1 - SATURATION_MARGIN))
-            else:
-                saturated = None
-            gates[gate] = {"activation": kind, "mean_per_token": [float(v) for v in values.mean(axis=1)],
-                           "mean": float(values.mean()), "saturated_share": saturated}
-        directions.append({"name": d.name, "layer": d.layer, "direction": "backward" if d.direction else "forward",
-                           "gates": gates})
-    return {"cell": traced.cell, "directions": directions}
-
-
-def _explain(name: str, predictor, text: str, target: str | None, steps: int, baseline: str) -> "ExplainResponse":
-    """Integrated gradients and gate summaries of one text (see ``POST /explain``)."""
-    from .explain import check_explainable, integrated_gradients, trace
-
-    bundle = predictor.bundle
-    check = check_explainable(bundle, text)
-    if not check.ok:
-        raise ApiError(check.message, 422)
+    name, bundle = loaded.key, loaded.bundle
     index = None
     if target is not None:
         if target not in bundle.label_names:
             raise ApiError(f"target {target!r} is not a class of model {name!r}; classes: "
                            f"{', '.join(bundle.label_names)}", 422, available=list(bundle.label_names))
         index = bundle.label_names.index(target)
-    ig = integrated_gradients(bundle, check.input, target=index, baseline=baseline, n_steps=steps)
-    traced = trace(bundle, check.input)
-    probabilities = [float(p) for p in ig.input_probabilities]
+    try:
+        result = explain(bundle, text, target=index, baseline=baseline, n_steps=steps)
+    except ExplanationInputError as error:
+        raise ApiError(str(error), 422) from None
+    ig = result.integrated_gradients
+    probabilities = [float(p) for p in result.prediction.probabilities]
     scores = [float(s) for s in ig.scores]
     _finite(name, probabilities + scores + [ig.delta])
     return ExplainResponse(
-        model=name, label=bundle.label_names[int(max(range(len(probabilities)), key=probabilities.__getitem__))],
-        probabilities=dict(zip(bundle.label_names, probabilities)), tokens=list(check.input.tokens),
-        unknown=list(check.input.unknown), truncated=check.input.truncated,
+        model=name, label=result.prediction.label_name, probabilities=dict(zip(bundle.label_names, probabilities)),
+        tokens=list(result.input.tokens), unknown=list(result.input.unknown), truncated=result.input.truncated,
         integrated_gradients=IntegratedGradientsOut(scores=scores, delta=float(ig.delta), steps=steps,
                                                     baseline=baseline, target=ig.target_name),
-        gates=_gate_summaries(traced), notes=list(check.notes),
+        gates=_gate_summaries(gate_statistics(bundle, [result.input]), result.trace.cell), notes=result.notes,
     )
 
 
@@ -479,7 +369,9 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         pretrained_dir: folder of shipped bundles (default: ``$GATESCOPE_PRETRAINED_DIR`` or the
             repository's ``pretrained/``).
         runs_root: runs directory (default: ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
-        default_model: model used when a request names none.
+        default_model: model used when a request names none (default: the registry's
+            ``default_key()``: ``bilstm`` when shipped, then ``lstm``, ``gru``, ``rnn``, any shipped
+            model, the newest run).
         limits: request limits.
         concurrency: model evaluations running at once (the rest wait their turn).
         preload: load the default model now, so a bad ``default_model`` fails at startup.
@@ -493,8 +385,10 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     import torch
 
     limits = limits or ApiLimits()
-    store = ModelStore(pretrained_dir, runs_root, default_model)
-    store.default = store.default_name()  # fixed now, so requests naming no model scan nothing
+    registry = (shared_registry() if pretrained_dir is None and runs_root is None
+                else ModelRegistry(pretrained_dir, runs_root))
+    # fixed now, so requests naming no model scan nothing
+    store = _Models(registry, default_model or registry.default_key())
     if preload and store.default:
         store.get(store.default)
     compute = threading.BoundedSemaphore(max(1, concurrency))
@@ -506,9 +400,19 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
                     f"Limits: {limits.max_texts} texts per request, {limits.max_text_chars} characters per text, "
                     f"{limits.max_body_bytes:,} bytes per body.",
     )
-    app.state.store = store
+    app.state.models = store
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
-    errors = {404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+    errors = {
+        400: {"model": ErrorResponse, "description": "the body could not be read (not UTF-8)"},
+        404: {"model": ErrorResponse, "description": "no such model, or a run with no checkpoint yet "
+                                                     "(`available` lists the models)"},
+        413: {"model": ErrorResponse, "description": "the body is over the byte limit"},
+        422: {"model": ErrorResponse, "description": "an invalid request (`detail` names the field) or a model "
+                                                     "that cannot be loaded; for /explain also a text of which the "
+                                                     "model knows no word, or a `target` that is not one of its "
+                                                     "classes (these depend on the model, so the schema cannot "
+                                                     "state them)"},
+    }
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
@@ -523,31 +427,32 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     @app.post("/predict", response_model=PredictResponse, responses=errors,
               summary="Sentiment of one or many texts")
     def predict(request: PredictRequest) -> PredictResponse:
-        texts = [request.text] if request.text is not None else list(request.texts)
-        name, loaded = store.get(request.model)
+        texts = request.all_texts()
+        loaded, predictor = store.get(request.model)
         with compute:
-            predictions = loaded.predictor.predict(texts)
+            predictions = predictor.predict(texts)
         for p in predictions:
-            _finite(name, p.probabilities.values())
-        return PredictResponse(model=name, labels=list(loaded.predictor.bundle.label_names), predictions=[
+            _finite(loaded.key, p.probabilities.values())
+        return PredictResponse(model=loaded.key, labels=list(loaded.bundle.label_names), predictions=[
             PredictionOut(label=p.label, probabilities=p.probabilities, tokens=p.tokens, truncated=p.truncated,
                           unknown_share=p.unknown_share, notes=p.notes) for p in predictions])
 
     @app.post("/explain", response_model=ExplainResponse, responses=errors,
               summary="Token attributions (integrated gradients) and gate summaries for one text")
     def explain(request: ExplainRequest) -> ExplainResponse:
-        name, loaded = store.get(request.model)
+        loaded, _ = store.get(request.model)
         with compute:
-            return _explain(name, loaded.predictor, request.text, request.target, request.steps, request.baseline)
+            return _explain(loaded, request.text, request.target, request.steps, request.baseline)
 
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
     def models() -> ModelsResponse:
-        return ModelsResponse(default=store.default_name(), models=[ModelInfo(**m) for m in store.available()])
+        return ModelsResponse(default=store.default,
+                              models=[ModelInfo(**describe(entry)) for entry in registry.entries(("shipped", "run"))])
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness and configuration")
     def health() -> HealthResponse:
-        return HealthResponse(status="ok", version=__version__, default_model=store.default_name(),
-                              loaded_models=store.loaded(), torch_threads=torch.get_num_threads(),
+        return HealthResponse(status="ok", version=__version__, default_model=store.default,
+                              loaded_models=registry.loaded(), torch_threads=torch.get_num_threads(),
                               concurrency=max(1, concurrency),
                               limits={"max_texts": limits.max_texts, "max_text_chars": limits.max_text_chars,
                                       "max_ig_steps": limits.max_ig_steps, "max_body_bytes": limits.max_body_bytes})

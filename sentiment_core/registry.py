@@ -241,7 +241,8 @@ class ModelRegistry:
 
     # ------------------------------------------------------------ resolving
     def entry(self, key: str) -> ModelEntry:
-        """The entry for ``key``.
+        """The entry for ``key``. A shipped file too damaged to be listed still has an entry (title
+        and architecture unknown), so that ``load`` can say what is wrong with it.
 
         Raises:
             ModelLookupError: an unsafe name, an unknown model, or a run without a checkpoint yet.
@@ -276,6 +277,9 @@ class ModelRegistry:
             for entry in self.shipped():
                 if entry.key == key:
                     return entry
+            path = self.pretrained / f"{key}.safetensors"
+            if path.is_file():  # not listed because its header is unreadable: ``load`` says why
+                return ModelEntry(key, "shipped", key, "?", [], path)
         available = self.keys()
         raise ModelLookupError(f"no model called {key!r}; available: {', '.join(available) or 'none'}",
                                "missing", available)

@@ -89,6 +89,14 @@ def test_predict_one_and_many(client):
     assert unknown["unknown_share"] == 1.0 and unknown["notes"]
 
 
+def test_predict_accepts_the_flask_tutorial_input_field(client):
+    """``{"input": ...}`` (the classic Flask tutorial's body) is ``text`` under another name;
+    null stands for a field left out."""
+    text = client.post("/predict", json={"text": "a good film"}).json()
+    assert client.post("/predict", json={"input": "a good film"}).json() == text
+    assert client.post("/predict", json={"input": "a good film", "text": None, "texts": None}).json() == text
+
+
 def test_predict_matches_the_engine(client, dirs):
     from sentiment_core.predict import Predictor
 
@@ -136,7 +144,12 @@ def test_model_names_that_leave_their_folder_are_rejected(client, model):
     ({"text": "x" * 201}, 422, "at most 200 characters"),
     ({"texts": []}, 422, "at least 1"),
     ({"text": "good", "texts": ["good"]}, 422, "exactly one of"),
+    ({"text": "good", "input": "good"}, 422, "exactly one of"),
+    ({"input": "good", "texts": ["good"]}, 422, "exactly one of"),
+    ({"input": None}, 422, "exactly one of"),
     ({}, 422, "exactly one of"),
+    ({"input": ["good"]}, 422, "valid string"),
+    ({"input": "x" * 201}, 422, "at most 200 characters"),
     ({"text": 3}, 422, "valid string"),
     ({"text": "good", "temperature": 2}, 422, "Extra inputs"),
     ({"text": "good", "model": "m" * 121}, 422, "at most 120"),
@@ -176,6 +189,24 @@ def test_explain_returns_tokens_ig_with_delta_and_gate_summaries(client):
     assert all(0.0 <= v <= 1.0 for v in gates["forget"]["mean_per_token"])
 
 
+def test_explain_gate_summaries_are_the_trace_means_and_saturation(client, dirs):
+    import numpy as np
+
+    from sentiment_core.explain import trace
+
+    text = "the film was good and the plot was fine"
+    body = client.post("/explain", json={"text": text, "model": "tiny_gru", "steps": 10}).json()
+    traced = trace(load_checkpoint(dirs["pretrained"] / "tiny_gru.safetensors"), text)
+    assert [d["name"] for d in body["gates"]["directions"]] == [d.name for d in traced.directions]
+    for direction, summary in zip(traced.directions, body["gates"]["directions"]):
+        for gate, values in direction.gates.items():  # (T, H)
+            got = summary["gates"][gate]
+            np.testing.assert_allclose(got["mean_per_token"], values.mean(axis=1), rtol=1e-5, atol=1e-6)
+            assert math.isclose(got["mean"], float(values.mean()), rel_tol=1e-5, abs_tol=1e-6)
+            saturated = (values < 0.05) | (values > 0.95) if got["activation"] == "sigmoid" else np.abs(values) > 0.95
+            assert got["saturated_share"] == pytest.approx(float(saturated.mean()))
+
+
 def test_explain_bidirectional_gru_and_chosen_target(client):
     body = client.post("/explain", json={"text": "awful plot", "model": "tiny_gru", "target": "negative",
                                          "baseline": "zero"}).json()
@@ -200,19 +231,41 @@ def test_explain_refusals_are_422_with_a_message(client, body, says):
 
 def test_models_are_loaded_once_shared_and_reloaded_when_the_file_changes(dirs):
     app = create_app(dirs["pretrained"], dirs["runs"], default_model="tiny")
-    store = app.state.store
-    first = store.get("tiny")[1].predictor
+    models = app.state.models
+    first = models.get("tiny")[1]
     client = TestClient(app)
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda i: client.post("/predict", json={"texts": ["good film", "bad plot"]}).json(),
                                 range(16)))
     assert all(a == answers[0] for a in answers)  # concurrent requests, one shared read-only model
-    assert store.get("tiny")[1].predictor is first
+    assert models.get("tiny")[1] is first
+    assert models.registry.load("tiny").bundle is first.bundle  # the registry's bundle, not a copy
     path = dirs["runs"] / "lstm-0101-000000-abcd" / "best.safetensors"
-    run_model = store.get("run:lstm-0101-000000-abcd")[1].predictor
+    loaded, run_predictor = models.get("run:lstm-0101-000000-abcd")
     write_bundle(path, seed=1)  # a still-training run writes a new best checkpoint
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert store.get("run:lstm-0101-000000-abcd")[1].predictor is not run_model
+    reloaded, new_predictor = models.get("run:lstm-0101-000000-abcd")
+    assert reloaded.version != loaded.version and new_predictor is not run_predictor
+    assert new_predictor.bundle is reloaded.bundle
+
+
+def test_predictor_cache_is_bounded_like_the_registry_cache(dirs):
+    models = create_app(dirs["pretrained"], dirs["runs"], default_model="tiny").state.models
+    models.registry.cache_size = 1
+    tiny = models.get("tiny")[1]
+    models.get("tiny_gru")
+    assert models.registry.loaded() == ["tiny_gru"] and models.get("tiny")[1] is not tiny
+
+
+def test_the_api_imports_nothing_from_the_app_side(dirs):
+    code = ("import sys; from fastapi.testclient import TestClient; from sentiment_core.api import create_app; "
+            f"client = TestClient(create_app({str(dirs['pretrained'])!r}, {str(dirs['runs'])!r})); "
+            "assert client.post('/predict', json={'text': 'good'}).status_code == 200; "
+            "assert client.post('/explain', json={'text': 'good'}).status_code == 200; "
+            "print(sorted(m for m in sys.modules if m.startswith(('streamlit', 'sentiment_core.ui_state', 'app'))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_bad_default_model_fails_at_startup(dirs):

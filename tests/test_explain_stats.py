@@ -47,3 +47,20 @@ def test_trained_model_has_a_unit_tracking_the_class(trained_bundle):
     assert abs(stats.top_units[0].r_probability) > 0.8
     assert abs(stats.top_units[0].r_label) > 0.8
     assert np.isfinite([u.r_probability for u in stats.top_units]).all()
+
+
+@pytest.mark.parametrize("cell,bidirectional", [("lstm", False), ("gru", True)])
+def test_token_means_are_the_per_token_unit_means_of_the_trace(cell, bidirectional):
+    from sentiment_core.explain import prepare_input, trace
+
+    bundle = tiny_bundle(cell, bidirectional=bidirectional)
+    texts = synthetic_splits(60).validation.texts[:5]
+    stats = gate_statistics(bundle, texts)  # all five
+    lengths = sorted(prepare_input(bundle, t).length for t in texts)
+    for h in stats.histograms:
+        assert [len(m) for m in h.token_means] == lengths  # shortest first, like the sample
+    one = gate_statistics(bundle, [texts[0]])
+    for d in trace(bundle, texts[0]).directions:
+        for gate, values in d.gates.items():  # (T, H)
+            np.testing.assert_allclose(one.histogram(d.layer, d.direction, gate).token_means[0], values.mean(axis=1),
+                                       rtol=1e-5, atol=1e-6)

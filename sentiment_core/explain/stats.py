@@ -3,7 +3,7 @@ per layer and direction over many texts, how often gates saturate, and the hidde
 final value follows the predicted class most closely."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +33,8 @@ class GateHistogram:
         mean: mean value.
         std: standard deviation.
         n_values: tokens x units counted.
+        token_means: one (T,) array per text, in ``GateStats`` order (shortest first): the
+            mean over units at each token.
     """
 
     layer: int
@@ -46,6 +48,7 @@ class GateHistogram:
     mean: float
     std: float
     n_values: int
+    token_means: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +160,7 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
     prepared, skipped = sample_inputs(model_or_bundle, texts, n, seed)
     device = model_device(model)
     collected: dict[tuple[int, int, str], list[np.ndarray]] = {}
+    token_means: dict[tuple[int, int, str], list[np.ndarray]] = {}
     finals, probs = [], []
     nonlinearity = getattr(model.rnn, "nonlinearity", "tanh")
     with torch.no_grad():
@@ -169,6 +173,9 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
             for s in states:
                 for gate, values in s.values.items():
                     collected.setdefault((s.layer, s.direction, gate), []).append(values[valid].cpu().numpy().ravel())
+                    means = values.mean(dim=-1).cpu().numpy()  # (B, T)
+                    token_means.setdefault((s.layer, s.direction, gate), []).extend(
+                        means[b, :p.length] for b, p in enumerate(batch))
             pooled, _ = model.pool(outputs, h_n, valid)
             probs.append(torch.softmax(model.classifier(pooled), dim=1).cpu().numpy())  # (B, C)
             finals.append(h_n.permute(1, 0, 2).reshape(len(batch), -1).cpu().numpy())  # (B, L*D*H)
@@ -179,7 +186,8 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
         edges, counts, saturated = _histogram(values, activation, bins, saturation_margin)
         histograms.append(GateHistogram(layer, direction, direction_name(layer, direction, cfg.bidirectional), gate,
                                         activation, edges, counts, saturated, float(values.mean()),
-                                        float(values.std()), int(values.size)))
+                                        float(values.std()), int(values.size),
+                                        token_means[(layer, direction, gate)]))
     final = np.concatenate(finals)  # (N, L*D*H), units ordered layer, direction, unit
     prob = np.concatenate(probs)  # (N, C)
     r_prob = _correlations(final, prob[:, class_index])
