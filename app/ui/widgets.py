@@ -9,13 +9,25 @@ from sentiment_core.settings import log_choices
 from sentiment_core.spec import ParamSpec
 
 
+def _clamp(spec: ParamSpec, value: Any) -> Any:
+    """``value`` made valid for the widget ``spec`` builds (the default when it cannot be)."""
+    if isinstance(spec.default, bool):
+        return bool(value)
+    if spec.choices is not None:
+        return value if value in spec.choices else spec.default
+    if spec.log:
+        return float(value)
+    if isinstance(spec.default, int) and float(spec.step or 1).is_integer():
+        return int(min(int(spec.max), max(int(spec.min), int(value))))
+    return float(min(float(spec.max), max(float(spec.min), float(value))))
+
+
 def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, disabled: bool = False,
-           help: str | None = None) -> Any:
+           help: str | None = None, value: Any = None) -> Any:
     """One widget for ``spec``; its value lives in ``st.session_state[key]``.
 
     Booleans become toggles, choices select boxes, log-scale numbers a select slider, other
-    numbers sliders (number inputs for very wide ranges such as seeds). The caller seeds
-    ``st.session_state[key]`` first (``state.use_page`` does for page fields).
+    numbers sliders (number inputs for very wide ranges such as seeds).
 
     Args:
         spec: the setting's spec.
@@ -24,6 +36,9 @@ def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, 
         label: overrides ``spec.label``.
         disabled: greyed out.
         help: overrides ``spec.help``.
+        value: the starting value when the session has none for ``key`` (default: the spec's).
+            Never write the key into the session before calling this: the widget is always drawn
+            from its current value, passed as the widget's own default.
 
     Returns:
         The widget's value.
@@ -31,23 +46,27 @@ def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, 
     where = container or st
     label = label or spec.label
     help = help or spec.help
-    value = st.session_state.get(key, spec.default)
+    common = {"key": key, "help": help, "disabled": disabled}
+    if key in st.session_state:
+        current = _clamp(spec, st.session_state[key])
+        if current != st.session_state[key]:
+            del st.session_state[key]  # out of range: start again from the clamped value
+    else:
+        current = _clamp(spec, spec.default if value is None else value)
+    # Always drawn from the current value: a widget drawn again after the page stopped above it
+    # (its session value kept) would otherwise show its own default while training used the value.
+    start = {"index": list(spec.choices).index(current)} if spec.choices is not None else {"value": current}
     if isinstance(spec.default, bool):
-        return where.toggle(label, key=key, help=help, disabled=disabled)
+        return where.toggle(label, **start, **common)
     if spec.choices is not None:
-        if value not in spec.choices:
-            st.session_state[key] = spec.default
-        return where.selectbox(label, list(spec.choices), key=key, help=help, disabled=disabled)
+        return where.selectbox(label, list(spec.choices), **start, **common)
     if spec.log:
-        return where.select_slider(label, options=log_choices(spec, float(value)), key=key, help=help,
-                                   disabled=disabled, format_func=lambda v: f"{v:g}")
+        return where.select_slider(label, options=log_choices(spec, current), format_func=lambda v: f"{v:g}",
+                                   **start, **common)
     if isinstance(spec.default, int) and float(spec.step or 1).is_integer():
         lo, hi, step = int(spec.min), int(spec.max), int(spec.step or 1)
-        st.session_state[key] = int(min(hi, max(lo, int(value))))
         if hi - lo > 5000:
-            return where.number_input(label, min_value=lo, max_value=hi, step=step, key=key, help=help,
-                                      disabled=disabled)
-        return where.slider(label, min_value=lo, max_value=hi, step=step, key=key, help=help, disabled=disabled)
-    lo, hi, step = float(spec.min), float(spec.max), float(spec.step or 0.01)
-    st.session_state[key] = float(min(hi, max(lo, float(value))))
-    return where.slider(label, min_value=lo, max_value=hi, step=step, key=key, help=help, disabled=disabled)
+            return where.number_input(label, min_value=lo, max_value=hi, step=step, **start, **common)
+        return where.slider(label, min_value=lo, max_value=hi, step=step, **start, **common)
+    return where.slider(label, min_value=float(spec.min), max_value=float(spec.max), step=float(spec.step or 0.01),
+                        **start, **common)

@@ -59,30 +59,27 @@ st.markdown("Everything starts with the data: choose a dataset, upload your own 
 infos = sorted(list_datasets(), key=lambda i: {"offline": 0, "generated": 1, "download": 2}[i.kind])
 by_name = {i.name: i for i in infos}
 SOURCES = ["Catalogue", "Synthetic teaching set", "Upload a file"]
-st.session_state.setdefault("d_source", "Upload a file" if data["name"] == "upload" else
-                            "Synthetic teaching set" if data["name"].startswith("synthetic") else "Catalogue")
-source = st.segmented_control("Where does the data come from?", SOURCES, key="d_source") or "Catalogue"
+source = st.segmented_control("Where does the data come from?", SOURCES, key="d_source", default=st.session_state.get(
+    "d_source", "Upload a file" if data["name"] == "upload" else
+    "Synthetic teaching set" if data["name"].startswith("synthetic") else "Catalogue")) or "Catalogue"
 
 splits = ds = report = None
 new = dict(data)
 if source == "Catalogue":
     names = [i.name for i in infos if i.kind != "generated"]
     current = data["name"] if data["name"] in names else names[0]
-    st.session_state.setdefault("d_name", current)
-    name = st.selectbox("Dataset", names, key="d_name",
+    current = st.session_state.get("d_name", current)
+    name = st.selectbox("Dataset", names, index=names.index(current), key="d_name",
                         format_func=lambda n: f"{by_name[n].title} · {KIND_BADGE[by_name[n].kind]} · {by_name[n].size}")
     info = by_name[name]
     st.caption(f"{info.description} **License:** {info.license}")
     with st.expander("Citation and source"):
         st.markdown(f"{info.citation}\n\n" + "\n".join(f"- {u}" for u in info.urls))
     c1, c2, c3 = st.columns(3)
-    st.session_state.setdefault("d_max_examples", int(data.get("max_examples") or 0))
-    widgets.widget(settings.DATA_SPEC["max_examples"], "d_max_examples", c1)
-    st.session_state.setdefault("d_split_seed", int(data.get("split_seed", 0)))
-    widgets.widget(settings.DATA_SPEC["split_seed"], "d_split_seed", c2)
+    widgets.widget(settings.DATA_SPEC["max_examples"], "d_max_examples", c1, value=int(data.get("max_examples") or 0))
+    widgets.widget(settings.DATA_SPEC["split_seed"], "d_split_seed", c2, value=int(data.get("split_seed", 0)))
     if name == "uci_sentences":
-        st.session_state.setdefault("d_uci_source", data.get("source", "all"))
-        widgets.widget(settings.DATA_SPEC["source"], "d_uci_source", c3)
+        widgets.widget(settings.DATA_SPEC["source"], "d_uci_source", c3, value=data.get("source", "all"))
     new = {**DATA_DEFAULT, "name": name, "max_examples": st.session_state["d_max_examples"],
            "split_seed": st.session_state["d_split_seed"], "source": st.session_state.get("d_uci_source", "all")}
     key = selection.dataset_key(new)
@@ -118,14 +115,13 @@ if source == "Catalogue":
 
 elif source == "Synthetic teaching set":
     generated = [i.name for i in infos if i.kind == "generated"]
-    st.session_state.setdefault("d_synth", data["name"] if data["name"] in generated else "synthetic_long_range")
-    name = st.radio("Teaching set", generated, key="d_synth", horizontal=True,
+    chosen = st.session_state.get("d_synth", data["name"] if data["name"] in generated else "synthetic_long_range")
+    name = st.radio("Teaching set", generated, index=generated.index(chosen), key="d_synth", horizontal=True,
                     format_func=lambda n: by_name[n].title.replace("Synthetic: ", ""))
     st.caption(by_name[name].description)
     cols = st.columns(3)
     for i, option in enumerate(settings.SYNTHETIC_OPTIONS[name]):
-        st.session_state.setdefault(f"d_{option}", data.get(option, DATA_DEFAULT[option]))
-        widgets.widget(settings.DATA_SPEC[option], f"d_{option}", cols[i])
+        widgets.widget(settings.DATA_SPEC[option], f"d_{option}", cols[i], value=data.get(option, DATA_DEFAULT[option]))
     new = {**DATA_DEFAULT, "name": name,
            **{o: st.session_state[f"d_{o}"] for o in settings.SYNTHETIC_OPTIONS[name]}}
     if name == "synthetic_long_range":
@@ -192,6 +188,7 @@ else:
     else:
         st.info("No file yet. Tip: a spreadsheet exported as CSV with columns *text* and *label* works.")
 
+
 if splits is None:
     state.stop()
 
@@ -242,12 +239,14 @@ lengths = [len(t) for t in train_tokens]
 recommended = recommend_max_len(lengths, 0.95)
 h1, h2 = st.columns([2, 1], gap="large")
 with h2:
-    st.session_state.setdefault("d_max_len", int(encoding["max_len"]))
-    widgets.widget(ENCODING_SPEC["max_len"], "d_max_len")
+    widgets.widget(ENCODING_SPEC["max_len"], "d_max_len", value=int(encoding["max_len"]))
     st.caption(f"Recommended for 95% coverage: **{recommended}** tokens "
                f"(longest {max(lengths or [0])}, mean {sum(lengths) / max(1, len(lengths)):.1f}).")
-    st.session_state.setdefault("d_padding", encoding["padding"])
-    st.radio("Padding side", ENCODING_SPEC["padding"].choices, key="d_padding", horizontal=True,
+    sides = ENCODING_SPEC["padding"].choices
+    # Drawn from the current side (see widgets.widget): a radio drawn again after the page stopped
+    # above it (choosing "Upload a file") must show the side training uses.
+    side = st.session_state.get("d_padding", encoding["padding"])
+    st.radio("Padding side", sides, index=sides.index(side), key="d_padding", horizontal=True,
              help=ENCODING_SPEC["padding"].help)
     max_len = int(st.session_state["d_max_len"])
     state.set_group("encoding", {**encoding, "max_len": max_len, "padding": st.session_state["d_padding"]})
@@ -268,10 +267,8 @@ if short:
 st.divider()
 st.subheader("Vocabulary")
 v1, v2 = st.columns(2)
-st.session_state.setdefault("d_min_freq", int(vocab_opts["min_freq"]))
-st.session_state.setdefault("d_max_size", int(vocab_opts["max_size"]))
-widgets.widget(specs["vocab"]["min_freq"], "d_min_freq", v1)
-widgets.widget(specs["vocab"]["max_size"], "d_max_size", v2)
+widgets.widget(specs["vocab"]["min_freq"], "d_min_freq", v1, value=int(vocab_opts["min_freq"]))
+widgets.widget(specs["vocab"]["max_size"], "d_max_size", v2, value=int(vocab_opts["max_size"]))
 min_freq, max_size = int(st.session_state["d_min_freq"]), int(st.session_state["d_max_size"])
 state.set_group("vocab", {**vocab_opts, "min_freq": min_freq, "max_size": max_size})
 vocab = Vocab.build(train_tokens, min_freq, max_size)

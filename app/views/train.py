@@ -89,16 +89,13 @@ frame.link("data", "Change dataset", "📚", top[1])
 settings_col, summary_col = st.columns([3, 2], gap="large")
 
 
-def seeded(prefix: str, group: dict, names) -> None:
-    for name in names:
-        st.session_state.setdefault(f"{prefix}_{name}", group[name])
+def current(key: str, fallback):
+    """A widget's value this session, else the shared setting (widgets are drawn from it, see
+    ``widgets.widget``; the max_len, padding and truncation widgets are the Data page's own)."""
+    return st.session_state.get(key, fallback)
 
 
-seeded("m", model_opts, [n for n in settings.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")])
-seeded("t", train_opts, settings.TRAIN_FIELDS)
-seeded("d", encoding, settings.ENCODING_FIELDS)  # the same widgets as on the Data page
-seeded("v", vocab_opts, settings.VOCAB_FIELDS)
-st.session_state.setdefault("m_embedding_choice", settings.embedding_choice(model_opts))
+EMBEDDINGS = list(settings.EMBEDDING_CHOICES)
 
 with settings_col:
     tab_model, tab_train, tab_text = st.tabs(["🧠 Model", "⚙️ Training", "🔤 Text & vocabulary"])
@@ -106,44 +103,50 @@ with settings_col:
     with tab_model:
         c1, c2 = st.columns(2)
         c1.segmented_control("Cell", ["rnn", "lstm", "gru"], key="m_cell", help=ms["cell"].help,
-                             format_func=str.upper, selection_mode="single")
-        c2.selectbox("Embeddings", list(settings.EMBEDDING_CHOICES), key="m_embedding_choice",
+                             default=current("m_cell", model_opts["cell"]), format_func=str.upper,
+                             selection_mode="single")
+        c2.selectbox("Embeddings", EMBEDDINGS, key="m_embedding_choice",
+                     index=EMBEDDINGS.index(current("m_embedding_choice", settings.embedding_choice(model_opts))),
                      format_func=settings.EMBEDDING_CHOICES.get,
                      help="Random vectors learn from your data only. GloVe vectors were trained on 6 billion "
                           "words; frozen keeps them fixed, fine-tuned lets training adjust them. GloVe fixes "
                           "the embedding size at 50.")
-        c1.toggle(ms["bidirectional"].label, key="m_bidirectional", help=ms["bidirectional"].help)
-        c2.toggle(ms["packed"].label, key="m_packed", help=ms["packed"].help)
-        widgets.widget(ms["num_layers"], "m_num_layers", c1)
-        widgets.widget(ms["hidden_dim"], "m_hidden_dim", c2)
+        c1.toggle(ms["bidirectional"].label, key="m_bidirectional", help=ms["bidirectional"].help,
+                  value=current("m_bidirectional", model_opts["bidirectional"]))
+        c2.toggle(ms["packed"].label, key="m_packed", help=ms["packed"].help,
+                  value=current("m_packed", model_opts["packed"]))
+        widgets.widget(ms["num_layers"], "m_num_layers", c1, value=model_opts["num_layers"])
+        widgets.widget(ms["hidden_dim"], "m_hidden_dim", c2, value=model_opts["hidden_dim"])
         glove = st.session_state["m_embedding_choice"] != "random"
-        if glove:  # shown as ModelConfig will build it
-            st.session_state["m_emb_dim"] = GLOVE_DIM
+        if glove and st.session_state.get("m_emb_dim", GLOVE_DIM) != GLOVE_DIM:
+            del st.session_state["m_emb_dim"]  # shown as ModelConfig will build it
         widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=glove,
+                       value=GLOVE_DIM if glove else model_opts["emb_dim"],
                        help=ms["emb_dim"].help + (f" (fixed at {GLOVE_DIM} by GloVe)" if glove else ""))
-        widgets.widget(ms["pooling"], "m_pooling", c2)
-        widgets.widget(ms["embedding_dropout"], "m_embedding_dropout", c1)
-        widgets.widget(ms["head_dropout"], "m_head_dropout", c2)
-        widgets.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2)
+        widgets.widget(ms["pooling"], "m_pooling", c2, value=model_opts["pooling"])
+        widgets.widget(ms["embedding_dropout"], "m_embedding_dropout", c1, value=model_opts["embedding_dropout"])
+        widgets.widget(ms["head_dropout"], "m_head_dropout", c2, value=model_opts["head_dropout"])
+        widgets.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2,
+                       value=model_opts["layer_dropout"])
     ts = specs["train"]
     with tab_train:
         c1, c2 = st.columns(2)
-        widgets.widget(ts["epochs"], "t_epochs", c1)
-        widgets.widget(ts["lr"], "t_lr", c2)
-        widgets.widget(ts["batch_size"], "t_batch_size", c1)
-        widgets.widget(ts["optimizer"], "t_optimizer", c2)
-        widgets.widget(ts["clip_norm"], "t_clip_norm", c1)
-        widgets.widget(ts["weight_decay"], "t_weight_decay", c2)
-        widgets.widget(ts["patience"], "t_patience", c1)
-        widgets.widget(ts["seed"], "t_seed", c2)
+        widgets.widget(ts["epochs"], "t_epochs", c1, value=train_opts["epochs"])
+        widgets.widget(ts["lr"], "t_lr", c2, value=train_opts["lr"])
+        widgets.widget(ts["batch_size"], "t_batch_size", c1, value=train_opts["batch_size"])
+        widgets.widget(ts["optimizer"], "t_optimizer", c2, value=train_opts["optimizer"])
+        widgets.widget(ts["clip_norm"], "t_clip_norm", c1, value=train_opts["clip_norm"])
+        widgets.widget(ts["weight_decay"], "t_weight_decay", c2, value=train_opts["weight_decay"])
+        widgets.widget(ts["patience"], "t_patience", c1, value=train_opts["patience"])
+        widgets.widget(ts["seed"], "t_seed", c2, value=train_opts["seed"])
     es = specs["encoding"]
     with tab_text:
         c1, c2 = st.columns(2)
-        widgets.widget(es["max_len"], "d_max_len", c1)
-        widgets.widget(specs["vocab"]["max_size"], "v_max_size", c2)
-        widgets.widget(es["truncation"], "d_truncation", c1)
-        widgets.widget(specs["vocab"]["min_freq"], "v_min_freq", c2)
-        widgets.widget(es["padding"], "d_padding", c1, disabled=st.session_state["m_packed"],
+        widgets.widget(es["max_len"], "d_max_len", c1, value=encoding["max_len"])
+        widgets.widget(specs["vocab"]["max_size"], "v_max_size", c2, value=vocab_opts["max_size"])
+        widgets.widget(es["truncation"], "d_truncation", c1, value=encoding["truncation"])
+        widgets.widget(specs["vocab"]["min_freq"], "v_min_freq", c2, value=vocab_opts["min_freq"])
+        widgets.widget(es["padding"], "d_padding", c1, disabled=st.session_state["m_packed"], value=encoding["padding"],
                        help=es["padding"].help + (" Packed models skip padding, so the side does not matter."
                                                   if st.session_state["m_packed"] else ""))
         c2.caption("The Data page shows the length histogram and how much of the data a max length keeps.")

@@ -141,17 +141,17 @@ def test_uploading_a_file_keeps_the_padding_side(server, page, tmp_path):
     csv = tmp_path / "reviews.csv"
     csv.write_text(f"review,sentiment\n{rows}\n", encoding="utf-8")
     page.goto(f"{server}/data", wait_until="domcontentloaded")
-    page.get_by_role("radio", name="post").wait_for(timeout=60_000)
-    assert page.get_by_role("radio", name="post").is_checked()
-    page.get_by_role("button", name="Upload a file").click()
+    page.get_by_role("radio", name="post", exact=True).wait_for(timeout=60_000)
+    assert page.get_by_role("radio", name="post", exact=True).is_checked()
+    page.get_by_role("radio", name="Upload a file").click()
     page.locator("input[type='file']").set_input_files(str(csv))
     page.get_by_text("Upload: reviews.csv").first.wait_for(timeout=60_000)
     page.get_by_text("A padded batch (post-padding)").wait_for(timeout=30_000)
-    assert page.get_by_role("radio", name="post").is_checked()
-    assert not page.get_by_role("radio", name="pre").is_checked()
+    assert page.get_by_role("radio", name="post", exact=True).is_checked()
+    assert not page.get_by_role("radio", name="pre", exact=True).is_checked()
     # the next change trains with what is shown: post
     slider(page, "Min word count").focus()
     slider(page, "Min word count").press("ArrowRight")
     wait_for_url(page, "min_freq=3")
     assert "padding=pre" not in page.url
-    assert page.get_by_role("radio", name="post").is_checked()
+    assert page.get_by_role("radio", name="post", exact=True).is_checked()
