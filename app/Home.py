@@ -1,6 +1,5 @@
 """GateScope's entry point and frame (``streamlit run app/Home.py``): page config, CSS, torch
 threads and session state once, then the page chosen in the navigation, then the URL."""
-import streamlit as st
 from ui import frame, state
 
 frame.setup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from browser.app_support import app_env, open_page
 
 
-def data_page(monkeypatch, tmp_path) -> AppTest:
+def data_page(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     return open_page("data", run=False)
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from ui import state
+from ui import datasets, state
 
 from sentiment_core import plots, runs
 from sentiment_core.data import selection
@@ -29,11 +29,6 @@ GRIDS = {
     "Bidirectional": ("bidirectional", [False, True]),
     "Pooling": ("pooling", ["last", "mean", "max", "attention"]),
 }
-
-
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def load_data(key: tuple, data: dict):
-    return selection.load_catalogue_splits(data)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -71,7 +66,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
                f"({queue.snapshot()['max_concurrent']} at once).")
     if st.button(f"▶ Train {len(chosen)} runs", type="primary", disabled=not chosen or data.get("name") == "upload"):
         try:
-            _, splits = load_data(selection.dataset_key(data), data)
+            _, splits = datasets.catalogue(selection.dataset_key(data), data)
             names = []
             for value in chosen:
                 model, train = dict(model_opts), {**train_opts, "epochs": epochs}

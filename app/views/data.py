@@ -3,7 +3,7 @@ import hashlib
 
 import pandas as pd
 import streamlit as st
-from ui import frame, state, widgets
+from ui import datasets, frame, state, widgets
 
 from sentiment_core import plots, settings
 from sentiment_core.data import list_datasets, selection
@@ -19,16 +19,6 @@ vocab_opts = state.group("vocab")
 specs = settings.specs()
 DATA_DEFAULT = settings.defaults()["data"]
 KIND_BADGE = {"offline": "🟢 offline", "generated": "🧪 synthetic", "download": "⬇️ download"}
-
-
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def load_catalogue(key: tuple, data: dict, _progress=None):
-    return selection.load_catalogue_splits(data, progress=_progress)
-
-
-@st.cache_resource(show_spinner="Reading your file…", max_entries=4)
-def load_upload(key: tuple, _content: bytes, filename: str, data: dict):
-    return selection.load_upload_splits(_content, filename, data)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -95,7 +85,7 @@ if source == "Catalogue":
                 bar.progress(fraction, text=f"{message} · {done / 2**20:.1f} MB" + (
                     f" of {total / 2**20:.1f} MB" if total else ""))
             try:
-                load_catalogue(key, new, progress)
+                datasets.catalogue(key, new, progress)
                 st.session_state["d_loaded"] = key
                 ready = True
                 bar.progress(1.0, text="Done")
@@ -106,7 +96,7 @@ if source == "Catalogue":
                          "connection or use a mirror folder.")
     if ready:
         try:
-            ds, splits = load_catalogue(key, new)
+            ds, splits = datasets.catalogue(key, new)
             st.session_state["d_loaded"] = key
         except GateScopeError as error:
             st.error(f"Could not load {info.title}: {error}")
@@ -128,7 +118,7 @@ elif source == "Synthetic teaching set":
         st.markdown("💡 *Lesson:* train an RNN and an LSTM at distance 5 and at distance 50 (Compare page, or the "
                     "live experiment on **Gradients**). The plain RNN drops to a coin flip as the distance grows.")
     try:
-        ds, splits = load_catalogue(selection.dataset_key(new), new)
+        ds, splits = datasets.catalogue(selection.dataset_key(new), new)
     except GateScopeError as error:
         st.error(f"These settings cannot generate a dataset: {error}")
 
@@ -172,7 +162,7 @@ else:
             new = {**DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"],
                    "text_column": text_col, "label_column": label_col, "threshold": threshold}
             try:
-                ds, report, splits = load_upload(selection.dataset_key(new), upload["bytes"], upload["filename"], new)
+                ds, report, splits = datasets.upload(selection.dataset_key(new), upload["bytes"], upload["filename"], new)
             except GateScopeError as error:
                 st.error(f"**{upload['filename']}** cannot be used yet: {error}")
             except Exception as error:  # noqa: BLE001

@@ -1,7 +1,7 @@
 """Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
 import pandas as pd
 import streamlit as st
-from ui import frame, state, widgets
+from ui import datasets, frame, state, widgets
 
 from sentiment_core import plots, runs, settings
 from sentiment_core.data import selection
@@ -15,38 +15,9 @@ state.use_page("train", (PageField("gs_show_run", "run", ""),),
 specs = settings.specs()
 
 
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def load_data(key: tuple, data: dict):
-    return selection.load_catalogue_splits(data)
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
 def counts_for(key: tuple, tokenizer: tuple, _texts):
     return selection.token_counts(_texts, dict(tokenizer))
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def upload_data(key: tuple, _content: bytes, filename: str, data: dict):
-    return selection.load_upload_splits(_content, filename, data)
-
-
-def get_splits(data: dict):
-    """The chosen dataset's splits, or None after showing an error."""
-    try:
-        if data.get("name") == "upload":
-            upload = st.session_state.get("gs_upload")
-            if not upload:
-                st.warning("The uploaded file is gone (uploads live only in this browser tab). "
-                           "Upload it again on the Data page, or pick a catalogue dataset.")
-                return None
-            return upload_data(selection.dataset_key(data), upload["bytes"], upload["filename"], data)[2]
-        return load_data(selection.dataset_key(data), data)[1]
-    except GateScopeError as error:
-        st.error(f"The dataset could not be loaded: {error}")
-    except Exception as error:  # noqa: BLE001
-        st.error(f"The dataset could not be loaded ({type(error).__name__}: {error}). "
-                 "Pick another dataset on the Data page.")
-    return None
 
 
 queue = runs.shared_queue()
@@ -78,7 +49,7 @@ st.markdown("Pick a recurrent cell and its settings, press **Start training**, a
             "Training runs in the background: you can switch pages or refresh, and the run keeps going "
             "(it is saved in the runs folder as it trains).")
 
-splits = get_splits(data)
+splits = datasets.splits_for(data)
 top = st.columns([3, 1])
 top[0].markdown(f"**Dataset:** {selection.data_label(data)}" + (
     f" — {len(splits.train):,} train / {len(splits.validation):,} validation / {len(splits.test):,} test, "

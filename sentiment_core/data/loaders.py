@@ -310,7 +310,8 @@ def load_dataset(
         seed: seed for subsampling and for the synthetic generators.
         verify: compare row counts with the official data and fail on a mismatch.
         timeout: network timeout in seconds for downloads.
-        opener: replacement for ``urllib.request.urlopen`` used by downloads.
+        opener: a pooch-style downloader, ``opener(url, output_file, pooch)``, used instead of
+            pooch's HTTP downloader (tests serve fixtures from 127.0.0.1 with it).
         **options: dataset options: ``source`` for ``uci_sentences`` (``"all"``,
             ``"amazon"``, ``"imdb"``, ``"yelp"``); the generator's arguments for
             the synthetic sets (e.g. ``distance``, ``noise``, ``n_examples``).
