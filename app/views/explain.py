@@ -118,7 +118,7 @@ with p2:
     widgets.widget(EXPLAIN_SPEC["output"], "e_output", a3)
     ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
                    st.session_state["e_output"])
-    st.markdown(plots.token_html(ig.tokens, ig.scores), unsafe_allow_html=True)
+    st.markdown(plots.token_html(ig.tokens, ig.scores, unknown=traced.input.unknown), unsafe_allow_html=True)
     st.markdown(plots.color_legend_html(f"pushes towards {target_name}", "pushes away"), unsafe_allow_html=True)
     ok = ig.relative_delta < 0.05
     st.caption(f"{'✅' if ok else '⚠️'} Convergence delta {ig.delta:+.4f} ({ig.relative_delta:.1%} of the score "

