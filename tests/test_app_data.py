@@ -85,3 +85,12 @@ def test_unknown_tokenizer_in_the_link_is_ignored_with_a_warning(monkeypatch, tm
     assert not at.exception
     assert at.session_state["gs_tokenizer"]["kind"] == "nltk"
     assert any("tokenizer='bert'" in w.value for w in at.warning)
+
+
+def test_tokenizer_preview_cleans_and_marks_unknown_words(monkeypatch, tmp_path):
+    at = data_page(monkeypatch, tmp_path).run()
+    preview = next(t for t in at.text_input if t.label == "Tokenization preview")
+    preview.input("the service was <i>wonderful</i>.Zzqqx &amp; more").run()
+    chips = next(m.value for m in at.markdown if "gs-tokens" in m.value)
+    assert ">wonderful<" in chips and "&lt;i&gt;" not in chips and ">&amp;<" in chips
+    assert "zzqqx (unknown word" in chips and "wonderful (unknown" not in chips

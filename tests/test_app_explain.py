@@ -1,6 +1,8 @@
 """Explain page: prediction, gates, states, IG colouring, saliency/occlusion, what-if edits."""
 from __future__ import annotations
 
+import html
+
 import pytest
 from browser.app_support import app_env, completed_run, open_page
 
@@ -70,3 +72,21 @@ def test_bad_bundle_uploads_raise_checkpoint_errors():
         load_bundle_bytes(b"\x80\x04\x95" + b"\x00" * 64, "model.safetensors")
     with pytest.raises(CheckpointError):
         load_bundle_bytes(b"garbage" * 10, "x.safetensors")
+
+
+def test_chips_show_the_tokens_the_model_read_with_unknown_words_marked(monkeypatch, tmp_path):
+    import re
+
+    from sentiment_core.predict import Predictor
+    from sentiment_core.registry import shared_registry
+
+    app_env(monkeypatch, tmp_path)
+    text = "The film was <b>good</b>.It was zzqqx"
+    at = open_page("explain", query={"model": "lstm", "text": text})
+    assert not at.exception and not at.error
+    bundle = shared_registry().load("lstm").bundle
+    read = Predictor(bundle).predict([text])[0].tokens
+    chips = re.findall(r"<span title='([^']*)'[^>]*>([^<]*)</span>", ig_html(at))
+    assert [html.unescape(token) for _, token in chips] == read
+    assert [("unknown word" in title) for title, _ in chips] == [t not in bundle.vocab for t in read]
+    assert "zzqqx" in read and "zzqqx" not in bundle.vocab
