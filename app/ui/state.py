@@ -7,12 +7,14 @@ Two kinds of state travel in a page's link:
   under their widget keys.
 
 A page calls ``use_page(name, fields, groups)`` first. When a page is entered (a new session, a
-link from another page) the link's values are read (bad ones become warnings that say what was ignored); widget values
-are remembered across page switches; and ``write_url()`` runs after the page, after each fragment
-and before ``stop()``, so the address bar always shows the state after the latest interaction.
+link from another page) the link's values are read, and bad ones become warnings that say what
+was ignored; widget values are remembered across page switches; and ``write_url()`` runs after
+the page, after each fragment and before ``stop()``, so the address bar always shows the state
+after the latest interaction.
 """
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any, Callable
 
@@ -118,12 +120,11 @@ def stop() -> None:
 def fragment(func: Callable | None = None, *, run_every: float | None = None):
     """``st.fragment`` whose reruns also update the URL (a fragment rerun skips the frame)."""
     def wrap(inner: Callable) -> Callable:
+        @functools.wraps(inner)
         def body(*args, **kwargs):
             try:
                 return inner(*args, **kwargs)
             finally:
                 write_url()
-        body.__name__ = inner.__name__
-        body.__qualname__ = inner.__qualname__
         return st.fragment(body, run_every=run_every)
     return wrap(func) if func is not None else wrap
