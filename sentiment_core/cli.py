@@ -219,6 +219,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_cfg = TrainConfig(**{name: getattr(args, name) for name in TRAIN_SPEC})
     encoding = EncodingConfig(**{name: getattr(args, name) for name in ENCODING_SPEC})
     model_options = {name: getattr(args, name) for name in MODEL_OPTION_FIELDS}
+    if model_options["vectors"] and model_options["embeddings"] == "random":
+        model_options["embeddings"] = "file"  # --vectors FILE alone means: start from that file
+    if model_options["embeddings"] == "file" and model_options["vectors"]:
+        from .embeddings import load_vectors
+
+        vectors = load_vectors(model_options["vectors"])
+        model_options["emb_dim"] = vectors.dim
+        print(f"word vectors: {len(vectors.words):,} words x {vectors.dim} from {model_options['vectors']}")
     tokenizer_cfg = TokenizerConfig(kind=args.tokenizer, lowercase=args.lowercase,
                                     strip_punctuation=args.strip_punctuation,
                                     remove_stopwords=args.remove_stopwords, keep_negations=args.keep_negations)
@@ -235,7 +243,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"vocabulary {len(out.bundle.vocab):,} words, OOV rate on validation "
           f"{out.prepared.validation_coverage.oov_rate:.1%}; parameters {out.bundle.metrics['params']:,}")
     if out.embedding_coverage is not None:
-        print(f"GloVe knows {out.embedding_coverage.found:,} of {out.embedding_coverage.vocab_words:,} "
+        source = "the word-vector file" if model_options["embeddings"] == "file" else "GloVe"
+        print(f"{source} knows {out.embedding_coverage.found:,} of {out.embedding_coverage.vocab_words:,} "
               f"vocabulary words ({out.embedding_coverage.share:.1%})")
     print(f"validation accuracy {out.validation.accuracy:.4f}; test accuracy {test.accuracy:.4f}, "
           f"macro-F1 {test.macro_f1:.4f}")

@@ -15,7 +15,7 @@ CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "attention")
 HEADS = ("linear", "per_step", "mlp")
 OUTPUTS = ("softmax", "sigmoid")
-EMBEDDING_SOURCES = ("random", "glove")
+EMBEDDING_SOURCES = ("random", "glove", "file")
 GATES_PER_CELL = {"rnn": 1, "lstm": 4, "gru": 3}
 
 MODEL_SPEC = {
@@ -45,8 +45,10 @@ MODEL_SPEC = {
                              min=1, max=512, step=1),
     "output": ParamSpec("softmax", "Softmax over one score per class (cross-entropy), or one sigmoid output read "
                         "as P(positive) (binary cross-entropy, two classes only).", "Output", choices=OUTPUTS),
-    "embeddings": ParamSpec("random", "Start from random vectors or from pretrained GloVe.",
-                            "Embeddings", choices=EMBEDDING_SOURCES),
+    "embeddings": ParamSpec("random", "Start from random vectors, from pretrained GloVe 6B 50d, or from a "
+                            "word-vector file of your own (see vectors).", "Embeddings", choices=EMBEDDING_SOURCES),
+    "vectors": ParamSpec("", "Word-vector file on the server for embeddings 'file': GloVe, word2vec or fastText "
+                         "text, or word2vec binary. The embedding size follows the file.", "Word-vector file"),
     "freeze_embeddings": ParamSpec(False, "Keep the embedding table fixed during training.",
                                    "Freeze embeddings"),
     "packed": ParamSpec(True, "Skip padding with packed sequences. Off reproduces the tutorials, "
@@ -77,7 +79,8 @@ class ModelConfig:
             sigmoid(z); the model returns the logits ``[0, z]``, whose softmax is exactly
             ``[1 - sigmoid(z), sigmoid(z)]``, so cross-entropy on them is binary cross-entropy).
         pad_idx: padding index (its embedding stays zero).
-        embeddings: ``random`` or ``glove`` (where the initial vectors came from).
+        embeddings: ``random``, ``glove`` or ``file`` (where the initial vectors came from).
+        vectors: the word-vector file of ``embeddings="file"`` (its dimension is ``emb_dim``).
         freeze_embeddings: do not train the embedding table.
         packed: use packed sequences so padding is never read.
     """
@@ -98,6 +101,7 @@ class ModelConfig:
     output: str = MODEL_SPEC["output"].default
     pad_idx: int = PAD_IDX
     embeddings: str = MODEL_SPEC["embeddings"].default
+    vectors: str = MODEL_SPEC["vectors"].default
     freeze_embeddings: bool = MODEL_SPEC["freeze_embeddings"].default
     packed: bool = MODEL_SPEC["packed"].default
 
@@ -110,6 +114,8 @@ class ModelConfig:
             raise ValueError("vocab_size must be at least 2 (<pad> and <unk>)")
         if self.num_classes < 2:
             raise ValueError("num_classes must be at least 2")
+        if self.embeddings == "file" and not self.vectors:
+            raise ValueError("embeddings 'file' needs a word-vector file (vectors=PATH)")
         if self.output == "sigmoid" and self.num_classes != 2:
             raise ValueError("a sigmoid output reads one probability, P(positive): it needs exactly 2 classes")
         if self.head == "per_step" and self.pooling != "last":
