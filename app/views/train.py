@@ -215,7 +215,7 @@ with summary_col:
         vocab_size = selection.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
     try:
         config = ModelConfig(vocab_size=vocab_size, num_classes=splits.num_classes if splits else 2, **model_opts)
-        keras_count = st.toggle("Count as Keras does (one bias per gate)", key="gs_keras_count",
+        keras_count = st.toggle("Keras count (one bias per gate)", key="gs_keras_count",
                                 help="PyTorch keeps two bias vectors per gate (bias_ih and bias_hh); Keras' "
                                      "SimpleRNN and LSTM keep one. On: the numbers a Keras tutorial's "
                                      "model.summary() prints (Keras' GRU keeps two, like PyTorch).")
