@@ -292,3 +292,12 @@ def test_bidirectional_sigmoid_trajectory_has_two_class_scores(tmp_path):
     traj = trajectory(bundle, "the movie was good")
     assert not traj.available and traj.forward_scores.shape == (4, 2)
     np.testing.assert_array_equal(traj.forward_scores[:, 0], 0.0)
+
+
+def test_keras_tokenizer_json_and_text_itos_vocabularies(tmp_path):
+    word_index = {"<OOV>": 1, "good": 2, "bad": 3}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(
+        {"class_name": "Tokenizer", "config": {"num_words": 10, "word_index": json.dumps(word_index)}}))
+    assert read_vocabulary(tmp_path / "tokenizer.json") == [None, "<OOV>", "good", "bad"]
+    (tmp_path / "itos.txt").write_text("<unk>\n<pad>\ngood\nbad\n")
+    assert read_vocabulary(tmp_path / "itos.txt") == ["<unk>", "<pad>", "good", "bad"]
