@@ -52,7 +52,7 @@ def _take_import(key: str) -> None:
             path = save_checkpoint(folder / "imported.safetensors", imported.bundle)
             st.session_state[key] = shared_registry().add_upload(path.read_bytes(), bundle_name).key
         st.session_state.pop("gs_import_error", None)
-        st.session_state["gs_import_notes"] = imported.notes
+        st.session_state.setdefault("gs_import_notes", {})[st.session_state[key]] = imported.notes
     except CheckpointError as error:
         st.session_state["gs_import_error"] = f"**{weights.name}** cannot be imported: {error}"
 
@@ -123,9 +123,11 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     if choice == IMPORT_CHOICE:
         import_form(key, where)
         return None
-    notes = st.session_state.pop("gs_import_notes", None)
+    notes = st.session_state.get("gs_import_notes", {}).get(choice)
     if notes:
-        where.success("Imported. " + " ".join(notes))
+        with where.expander("✅ Imported from a tutorial's files: how it was read"):
+            for note in notes:
+                st.markdown(f"- {note}")
     try:
         return registry.load(choice)
     except (CheckpointError, ModelLookupError, OSError) as error:

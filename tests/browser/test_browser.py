@@ -175,10 +175,11 @@ def test_importing_a_tutorial_model_on_explain(server, page, tmp_path):
     inputs = page.locator("input[type='file']")
     inputs.nth(1).wait_for(state="attached", timeout=30_000)
     inputs.nth(0).set_input_files(str(tmp_path / "sentiment_lstm.pt"))
-    inputs.nth(1).set_input_files(str(tmp_path / "vocab_to_int.json"))
+    page.get_by_text("sentiment_lstm.pt").first.wait_for(timeout=30_000)  # the upload's rerun redraws the inputs
+    page.locator("input[type='file']").nth(1).set_input_files(str(tmp_path / "vocab_to_int.json"))
     page.get_by_text("vocab_to_int.json").first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Import").click()
-    page.get_by_text("Imported.").first.wait_for(timeout=60_000)
-    page.get_by_text("sentiment_lstm (imported)").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("sentiment_lstm (imported)").first.wait_for(timeout=60_000)
+    page.get_by_text("Imported from a tutorial's files").first.wait_for(timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
