@@ -352,8 +352,8 @@ def _weight_groups(handle) -> list[tuple[str, list[np.ndarray]]]:
     found: list[tuple[str, list[np.ndarray]]] = []
 
     def visit(name, obj):
-        if not isinstance(obj, h5py.Group):
-            return
+        if not isinstance(obj, h5py.Group) or name.split("/")[0] in ("optimizer", "optimizer_weights"):
+            return  # Keras 3 keeps the optimizer's state next to the layers
         datasets = [k for k in obj.keys() if isinstance(obj[k], h5py.Dataset)]
         if not datasets:
             return

@@ -229,6 +229,8 @@ def test_keras3_bidirectional_gru_softmax_from_a_keras_file(tmp_path):
                 f.create_dataset(f"layers/bidirectional/{side}/cell/vars/{i}", data=array)
         f.create_dataset("layers/dense/vars/0", data=dense_k)
         f.create_dataset("layers/dense/vars/1", data=dense_b)
+        for i in range(4):  # Adam's state, saved beside the layers by model.save()
+            f.create_dataset(f"optimizer/vars/{i}", data=np.zeros((3, 2), np.float32))
     with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
         archive.write(weights, "model.weights.h5")
     (tmp_path / "word_index.json").write_text(json.dumps({"<OOV>": 1, **{w: i for i, w in enumerate(WORDS, 2)}}))
