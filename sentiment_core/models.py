@@ -13,7 +13,9 @@ from .vocab import PAD_IDX
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "attention")
-EMBEDDING_SOURCES = ("random", "glove")
+HEADS = ("linear", "per_step", "mlp")
+OUTPUTS = ("softmax", "sigmoid")
+EMBEDDING_SOURCES = ("random", "glove", "file")
 GATES_PER_CELL = {"rnn": 1, "lstm": 4, "gru": 3}
 
 MODEL_SPEC = {
@@ -24,9 +26,9 @@ MODEL_SPEC = {
     "num_layers": ParamSpec(1, "Stacked recurrent layers; each reads the previous layer's outputs.",
                             "Layers", min=1, max=4, step=1),
     "emb_dim": ParamSpec(100, "Size of each word vector (GloVe 6B fixes it at 50).",
-                         "Embedding size", min=8, max=300, step=2),
+                         "Embedding size", min=1, max=300, step=1),
     "hidden_dim": ParamSpec(128, "Units in each recurrent layer and direction.",
-                            "Hidden size", min=4, max=512, step=4),
+                            "Hidden size", min=1, max=512, step=1),
     "embedding_dropout": ParamSpec(0.0, "Drop whole embedding features during training.",
                                    "Embedding dropout", min=0.0, max=0.8, step=0.05),
     "layer_dropout": ParamSpec(0.0, "Dropout between stacked layers (needs 2+ layers).",
@@ -35,8 +37,18 @@ MODEL_SPEC = {
                               "Head dropout", min=0.0, max=0.8, step=0.05),
     "pooling": ParamSpec("last", "How the sequence of hidden states becomes one vector: last state, "
                          "mean, max over time, or learned attention.", "Pooling", choices=POOLINGS),
-    "embeddings": ParamSpec("random", "Start from random vectors or from pretrained GloVe.",
-                            "Embeddings", choices=EMBEDDING_SOURCES),
+    "head": ParamSpec("linear", "The classifier after the recurrent layers: one linear layer on the pooled "
+                      "vector; the same linear layer at every time step with the last step's output taken "
+                      "(the classic UCI LSTM tutorial); or fc1 -> ReLU -> fc2 on the pooled vector "
+                      "(the O'Reilly sarcasm model).", "Classifier head", choices=HEADS),
+    "head_hidden": ParamSpec(24, "Units of fc1 in the fc1 -> ReLU -> fc2 head.", "fc1 units",
+                             min=1, max=512, step=1),
+    "output": ParamSpec("softmax", "Softmax over one score per class (cross-entropy), or one sigmoid output read "
+                        "as P(positive) (binary cross-entropy, two classes only).", "Output", choices=OUTPUTS),
+    "embeddings": ParamSpec("random", "Start from random vectors, from pretrained GloVe 6B 50d, or from a "
+                            "word-vector file of your own (see vectors).", "Embeddings", choices=EMBEDDING_SOURCES),
+    "vectors": ParamSpec("", "Word-vector file on the server for embeddings 'file': GloVe, word2vec or fastText "
+                         "text, or word2vec binary. The embedding size follows the file.", "Word-vector file"),
     "freeze_embeddings": ParamSpec(False, "Keep the embedding table fixed during training.",
                                    "Freeze embeddings"),
     "packed": ParamSpec(True, "Skip padding with packed sequences. Off reproduces the tutorials, "
@@ -60,8 +72,15 @@ class ModelConfig:
         layer_dropout: dropout between recurrent layers.
         head_dropout: dropout before the classifier.
         pooling: ``last``, ``mean``, ``max`` or ``attention``.
+        head: ``linear`` (pooled -> linear), ``per_step`` (linear at every time step, the last
+            step's output taken; needs ``pooling="last"``) or ``mlp`` (pooled -> fc1 -> ReLU -> fc2).
+        head_hidden: fc1 units of the ``mlp`` head.
+        output: ``softmax`` (one logit per class) or ``sigmoid`` (one logit z, P(positive) =
+            sigmoid(z); the model returns the logits ``[0, z]``, whose softmax is exactly
+            ``[1 - sigmoid(z), sigmoid(z)]``, so cross-entropy on them is binary cross-entropy).
         pad_idx: padding index (its embedding stays zero).
-        embeddings: ``random`` or ``glove`` (where the initial vectors came from).
+        embeddings: ``random``, ``glove`` or ``file`` (where the initial vectors came from).
+        vectors: the word-vector file of ``embeddings="file"`` (its dimension is ``emb_dim``).
         freeze_embeddings: do not train the embedding table.
         packed: use packed sequences so padding is never read.
     """
@@ -77,8 +96,12 @@ class ModelConfig:
     layer_dropout: float = MODEL_SPEC["layer_dropout"].default
     head_dropout: float = MODEL_SPEC["head_dropout"].default
     pooling: str = MODEL_SPEC["pooling"].default
+    head: str = MODEL_SPEC["head"].default
+    head_hidden: int = MODEL_SPEC["head_hidden"].default
+    output: str = MODEL_SPEC["output"].default
     pad_idx: int = PAD_IDX
     embeddings: str = MODEL_SPEC["embeddings"].default
+    vectors: str = MODEL_SPEC["vectors"].default
     freeze_embeddings: bool = MODEL_SPEC["freeze_embeddings"].default
     packed: bool = MODEL_SPEC["packed"].default
 
@@ -91,6 +114,12 @@ class ModelConfig:
             raise ValueError("vocab_size must be at least 2 (<pad> and <unk>)")
         if self.num_classes < 2:
             raise ValueError("num_classes must be at least 2")
+        if self.embeddings == "file" and not self.vectors:
+            raise ValueError("embeddings 'file' needs a word-vector file (vectors=PATH)")
+        if self.output == "sigmoid" and self.num_classes != 2:
+            raise ValueError("a sigmoid output reads one probability, P(positive): it needs exactly 2 classes")
+        if self.head == "per_step" and self.pooling != "last":
+            raise ValueError("the per-step head takes the last time step's output: set pooling to 'last'")
         if not 0 <= self.pad_idx < self.vocab_size:
             raise ValueError("pad_idx must index a row of the embedding table")
 
@@ -102,6 +131,11 @@ class ModelConfig:
     def output_dim(self) -> int:
         """Size of the pooled vector fed to the classifier."""
         return self.hidden_dim * self.num_directions
+
+    @property
+    def classifier_outputs(self) -> int:
+        """Rows of the final linear layer: 1 for a sigmoid output, else one per class."""
+        return 1 if self.output == "sigmoid" else self.num_classes
 
     @property
     def display_name(self) -> str:
@@ -149,7 +183,10 @@ class SentimentRNN(nn.Module):
                 nn.Linear(config.output_dim, config.output_dim), nn.Tanh(), nn.Linear(config.output_dim, 1, bias=False)
             )
         self.head_dropout = nn.Dropout(config.head_dropout)
-        self.classifier = nn.Linear(config.output_dim, config.num_classes)
+        if config.head == "mlp":
+            self.fc1 = nn.Linear(config.output_dim, config.head_hidden)
+        classifier_in = config.head_hidden if config.head == "mlp" else config.output_dim
+        self.classifier = nn.Linear(classifier_in, config.classifier_outputs)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
 
     def lengths_of(self, ids: torch.Tensor) -> torch.Tensor:
@@ -218,6 +255,9 @@ class SentimentRNN(nn.Module):
             The pooled vector and, for attention pooling, the (B, T) attention weights.
         """
         pooling = self.config.pooling
+        if self.config.head == "per_step":  # the output at the last time step (the tutorials' out[:, -1])
+            last = (mask.sum(dim=1) - 1).clamp(min=0)  # (B,)
+            return outputs[torch.arange(outputs.shape[0], device=outputs.device), last], None
         if pooling == "last":
             if self.config.bidirectional:  # forward's final state + backward's state at the first token
                 return torch.cat([h_n[-2], h_n[-1]], dim=1), None
@@ -230,6 +270,20 @@ class SentimentRNN(nn.Module):
         scores = self.attention(outputs).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, T)
         weights = torch.softmax(scores, dim=1)
         return torch.bmm(weights.unsqueeze(1), outputs).squeeze(1), weights
+
+    def head_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The classifier on (B, D*H) pooled vectors: dropout, then linear or fc1 -> ReLU -> fc2.
+
+        Returns:
+            (B, C) logits; for a sigmoid output ``[0, z]`` (softmax of it is ``[1 - sigmoid(z), sigmoid(z)]``).
+        """
+        hidden = self.head_dropout(pooled)
+        if self.config.head == "mlp":
+            hidden = torch.relu(self.fc1(hidden))  # (B, head_hidden)
+        logits = self.classifier(hidden)  # (B, C) or (B, 1)
+        if self.config.output == "sigmoid":
+            return torch.cat([torch.zeros_like(logits), logits], dim=1)  # (B, 2)
+        return logits
 
     def forward_from_embeddings(self, embedded: torch.Tensor, ids: torch.Tensor,
                                 lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -252,7 +306,7 @@ class SentimentRNN(nn.Module):
             mask = torch.ones_like(ids, dtype=torch.bool)
         outputs, h_n = self.encode(self.embedding_dropout(embedded), lengths)
         pooled, _ = self.pool(outputs, h_n, mask)
-        return self.classifier(self.head_dropout(pooled))
+        return self.head_logits(pooled)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for a batch.
@@ -302,40 +356,51 @@ class ParamRow:
     trainable: bool
 
 
-def model_summary(config: ModelConfig) -> list[ParamRow]:
+def model_summary(config: ModelConfig, keras_biases: bool = False) -> list[ParamRow]:
     """Per-layer parameter counts with the formula behind each.
 
     PyTorch keeps two bias vectors per gate (``bias_ih`` and ``bias_hh``), so each recurrent
     layer and direction has ``g*H*(in + H) + 2*g*H`` parameters where ``g`` is the number of
     gate blocks (RNN 1, GRU 3, LSTM 4). Mathematically one bias would do; PyTorch keeps
-    both for cuDNN compatibility.
+    both for cuDNN compatibility. Keras' SimpleRNN and LSTM keep one (``g*H*(in + H) + g*H``);
+    its GRU (``reset_after=True``, the default) keeps two, like PyTorch.
 
     Args:
         config: the architecture.
+        keras_biases: count as Keras does (one bias per gate for RNN and LSTM), to compare
+            with a Keras tutorial's ``model.summary()``.
 
     Returns:
-        Rows for the embedding, each recurrent layer/direction, attention and the classifier.
-        Their counts add up to ``sum(p.numel() for p in SentimentRNN(config).parameters())``.
+        Rows for the embedding, each recurrent layer/direction, attention and the head.
+        Without ``keras_biases`` their counts add up to
+        ``sum(p.numel() for p in SentimentRNN(config).parameters())``.
     """
     g, H, E, V = GATES_PER_CELL[config.cell], config.hidden_dim, config.emb_dim, config.vocab_size
+    biases = 1 if keras_biases and config.cell in ("rnn", "lstm") else 2
     rows = [ParamRow("embedding", f"{V} x {E}", V * E, f"vocab {V} x emb {E}", not config.freeze_embeddings)]
     for layer in range(config.num_layers):
         in_dim = E if layer == 0 else config.output_dim
         in_name = "emb" if layer == 0 else ("2H" if config.bidirectional else "H")
         for direction in range(config.num_directions):
-            count = g * H * in_dim + g * H * H + 2 * g * H
+            count = g * H * in_dim + g * H * H + biases * g * H
             name = f"{config.cell} layer {layer}" + (" (backward)" if direction else (" (forward)" if config.bidirectional else ""))
+            bias_shapes = f"b_ih {g * H}, b_hh {g * H}" if biases == 2 else f"b {g * H}"
             rows.append(ParamRow(
                 name,
-                f"W_ih {g * H}x{in_dim}, W_hh {g * H}x{H}, b_ih {g * H}, b_hh {g * H}",
+                f"W_ih {g * H}x{in_dim}, W_hh {g * H}x{H}, {bias_shapes}",
                 count,
-                f"{g}·H·({in_name}+H) + 2·{g}·H = {g}·{H}·({in_dim}+{H}) + 2·{g}·{H}",
+                f"{g}·H·({in_name}+H) + {biases}·{g}·H = {g}·{H}·({in_dim}+{H}) + {biases}·{g}·{H}",
                 True,
             ))
     D = config.output_dim
-    if config.pooling == "attention":
+    if config.pooling == "attention" and config.head != "per_step":
         rows.append(ParamRow("attention", f"{D}x{D} + {D} + {D}", D * D + 2 * D,
                              f"W {D}x{D} + b {D} + v {D}", True))
-    C = config.num_classes
-    rows.append(ParamRow("classifier", f"{C}x{D} + {C}", C * D + C, f"C·D + C = {C}·{D} + {C}", True))
+    if config.head == "mlp":
+        F = config.head_hidden
+        rows.append(ParamRow("fc1", f"{F}x{D} + {F}", F * D + F, f"F·D + F = {F}·{D} + {F}", True))
+        D = F
+    C = config.classifier_outputs
+    name = "classifier (every time step)" if config.head == "per_step" else ("fc2" if config.head == "mlp" else "classifier")
+    rows.append(ParamRow(name, f"{C}x{D} + {C}", C * D + C, f"C·D + C = {C}·{D} + {C}", True))
     return rows

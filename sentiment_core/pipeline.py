@@ -10,7 +10,7 @@ import torch
 
 from .checkpoint import Bundle, library_versions, save_checkpoint
 from .data.types import DatasetSplits, Examples
-from .embeddings import EmbeddingCoverage, embedding_matrix, load_glove_6b_50d
+from .embeddings import EmbeddingCoverage, embedding_matrix, load_glove_6b_50d, load_vectors
 from .encoding import EncodingConfig, LengthStats, length_stats, text_to_indices, truncate
 from .metrics import Metrics
 from .models import ModelConfig, build_model
@@ -101,7 +101,10 @@ def prepare_data(splits: DatasetSplits, tokenizer_config: TokenizerConfig, vocab
 
 
 def make_model_config(options: dict, vocab: Vocab, num_classes: int) -> ModelConfig:
-    """Complete user-chosen model options with the data-dependent fields."""
+    """Complete user-chosen model options with the data-dependent fields (a vector file fixes ``emb_dim``)."""
+    options = dict(options)
+    if options.get("embeddings") == "file" and options.get("vectors"):
+        options["emb_dim"] = load_vectors(options["vectors"]).dim
     return ModelConfig(vocab_size=len(vocab), num_classes=num_classes, **options)
 
 
@@ -174,6 +177,8 @@ def train_on_splits(
     matrix, coverage = None, None
     if config.embeddings == "glove":
         matrix, coverage = embedding_matrix(prepared.vocab, load_glove_6b_50d(), seed=train_config.seed)
+    elif config.embeddings == "file":
+        matrix, coverage = embedding_matrix(prepared.vocab, load_vectors(config.vectors), seed=train_config.seed)
     model = build_model(config, matrix)
     bundle = Bundle(
         model=model, vocab=prepared.vocab, label_names=list(splits.label_names),

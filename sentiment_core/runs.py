@@ -422,7 +422,9 @@ def validate_request(request: RunRequest) -> dict:
     Raises:
         RunError: with the engine's message (what is out of range and what is allowed).
     """
+    from .embeddings import load_vectors
     from .encoding import EncodingConfig, split_encoding_options
+    from .errors import DataError
     from .models import ModelConfig, model_summary
     from .pipeline import VocabConfig
     from .text import TokenizerConfig
@@ -435,8 +437,13 @@ def validate_request(request: RunRequest) -> dict:
         encoding = EncodingConfig.from_dict({**legacy_encoding, **request.encoding})
         tokenizer = TokenizerConfig(**request.tokenizer)
         vocab = VocabConfig(**request.vocab)
-        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes,
-                            **request.model_options)
+        model_options = dict(request.model_options)
+        if model_options.get("embeddings") == "file" and model_options.get("vectors"):
+            # parsed here once (and cached for the worker); the embedding size follows the file
+            model_options["emb_dim"] = load_vectors(model_options["vectors"]).dim
+        model = ModelConfig(vocab_size=max(2, vocab.max_size), num_classes=splits.num_classes, **model_options)
+    except DataError as error:
+        raise RunError(f"the word-vector file cannot be used: {error}") from None
     except (TypeError, ValueError) as error:
         raise RunError(f"these settings cannot be trained: {error}") from None
     if len(splits.train) == 0 or len(splits.validation) == 0:

@@ -37,7 +37,8 @@ SYNTHETIC_OPTIONS = {"synthetic_long_range": ("n_examples", "distance", "noise")
 
 # Fields the Train page shows, in display order (the rest keep their spec defaults).
 MODEL_FIELDS = ("cell", "bidirectional", "num_layers", "emb_dim", "hidden_dim", "embedding_dropout",
-                "layer_dropout", "head_dropout", "pooling", "embeddings", "freeze_embeddings", "packed")
+                "layer_dropout", "head_dropout", "pooling", "head", "head_hidden", "output", "embeddings",
+                "freeze_embeddings", "vectors", "packed")
 TRAIN_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "clip_norm", "patience", "seed")
 ENCODING_FIELDS = ("max_len", "padding", "truncation")
 VOCAB_FIELDS = ("max_size", "min_freq")
@@ -53,7 +54,8 @@ CLASSROOM_DEFAULTS = {
 }
 
 EMBEDDING_CHOICES = {"random": "Random (learned from scratch)", "glove_frozen": "GloVe 50d, frozen",
-                     "glove_finetuned": "GloVe 50d, fine-tuned"}
+                     "glove_finetuned": "GloVe 50d, fine-tuned", "file_frozen": "A word-vector file, frozen",
+                     "file_finetuned": "A word-vector file, fine-tuned"}
 
 LR_CHOICES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2,
               0.5, 1.0, 2.0, 5.0, 10.0)
@@ -93,18 +95,18 @@ def defaults() -> dict[str, dict]:
 
 
 def embedding_choice(model: Mapping) -> str:
-    """``random`` / ``glove_frozen`` / ``glove_finetuned`` from the two model fields."""
-    if model.get("embeddings") != "glove":
+    """``random`` / ``glove_*`` / ``file_*`` (``_frozen`` or ``_finetuned``) from the two model fields."""
+    source = model.get("embeddings")
+    if source not in ("glove", "file"):
         return "random"
-    return "glove_frozen" if model.get("freeze_embeddings") else "glove_finetuned"
+    return f"{source}_frozen" if model.get("freeze_embeddings") else f"{source}_finetuned"
 
 
 def apply_embedding_choice(model: Mapping, choice: str) -> dict:
     """``embeddings`` / ``freeze_embeddings`` from one of ``EMBEDDING_CHOICES``."""
     if choice not in EMBEDDING_CHOICES:
         raise ValueError(f"unknown embedding choice {choice!r}; valid: {', '.join(EMBEDDING_CHOICES)}")
-    return {**model, "embeddings": "random" if choice == "random" else "glove",
-            "freeze_embeddings": choice == "glove_frozen"}
+    return {**model, "embeddings": choice.split("_")[0], "freeze_embeddings": choice.endswith("_frozen")}
 
 
 def log_choices(spec: ParamSpec, current: float) -> list[float]:
@@ -119,7 +121,7 @@ def log_choices(spec: ParamSpec, current: float) -> list[float]:
 QUERY_KEYS = {
     "data": {"name": "dataset", "n_examples": "n", "distance": "distance", "noise": "noise",
              "max_examples": "max_examples", "source": "source", "split_seed": "split_seed"},
-    "model": {k: k for k in MODEL_FIELDS},
+    "model": {k: {"output": "head_output"}.get(k, k) for k in MODEL_FIELDS},  # Explain's own ``output``
     "train": {k: k for k in TRAIN_FIELDS},
     "encoding": {k: k for k in ENCODING_FIELDS},
     "vocab": {"max_size": "vocab_size", "min_freq": "min_freq"},

@@ -20,7 +20,7 @@ from .vocab import PAD_IDX
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 TRAIN_SPEC = {
-    "epochs": ParamSpec(5, "Passes over the training set.", "Epochs", min=1, max=100, step=1),
+    "epochs": ParamSpec(5, "Passes over the training set.", "Epochs", min=1, max=300, step=1),
     "batch_size": ParamSpec(64, "Examples per gradient step.", "Batch size", min=1, max=1024, step=1),
     "lr": ParamSpec(1e-3, "Step size. Too high diverges (NaN), too low barely moves.", "Learning rate",
                     min=1e-5, max=10.0, log=True),

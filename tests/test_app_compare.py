@@ -32,3 +32,29 @@ def test_grid_trains_on_the_same_data(monkeypatch, tmp_path):
     assert not at.exception and "Queued 2 runs" in at.success[0].value
     wait_for(at, lambda a: a.dataframe and set(a.dataframe[0].value["state"]) == {"completed"})
     assert set(at.dataframe[0].value["model"]) == {"RNN", "GRU"}
+
+
+def test_an_imported_tutorial_model_joins_the_sentence_comparison(monkeypatch, tmp_path):
+    import json
+
+    import torch
+
+    from sentiment_core.checkpoint import save_checkpoint
+    from sentiment_core.importers import ImportOptions, import_model
+    from sentiment_core.registry import shared_registry
+    from tests.tutorial_models import SentimentLSTM
+
+    runs_dir = app_env(monkeypatch, tmp_path)
+    completed_run(runs_dir, "lstm", epochs=1)
+    words = "the movie was good bad awful".split()
+    (tmp_path / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(words, 1)}))
+    torch.manual_seed(0)
+    torch.save(SentimentLSTM(len(words) + 1, 1, 4, 3, 2).state_dict(), tmp_path / "uci.pt")
+    bundle = import_model(tmp_path / "uci.pt", tmp_path / "vocab.json", ImportOptions(head_input="last_step")).bundle
+    path = save_checkpoint(tmp_path / "uci.safetensors", bundle)
+    key = shared_registry().add_upload(path.read_bytes(), "uci (imported).safetensors").key
+    at = open_page("compare", query={"models": key})
+    assert not at.exception and not at.error
+    assert at.session_state["c_models"] == [key]
+    sentence_chart = at.get("plotly_chart")[-1].proto.spec
+    assert "uci (imported)" in sentence_chart

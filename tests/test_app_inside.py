@@ -20,3 +20,15 @@ def test_step_through_matches_pytorch(monkeypatch, tmp_path):
     assert not at.exception and "✓" in at.success[0].value
     at.text_input(key="i_text").input("").run()
     assert not at.exception and at.error
+
+
+def test_toy_mode_shows_the_whole_forward_pass_equal_to_pytorch(monkeypatch, tmp_path):
+    from browser.app_support import app_env, open_page
+
+    app_env(monkeypatch, tmp_path)
+    at = open_page("inside", query={"tab": "Toy model: the whole forward pass", "toy_cell": "gru", "toy_hidden": "3",
+                                    "toy_emb": "2", "toy_text": "not bad at all"})
+    assert not at.exception
+    assert any("NumPy recompute of the whole pass = PyTorch ✓" in s.value for s in at.success)
+    assert any("GRU forward" in m.value for m in at.markdown)
+    assert any("P(positive)" in m.value for m in at.markdown)

@@ -70,3 +70,37 @@ def test_teacher_concurrency_setting(monkeypatch, tmp_path):
 
     assert runs.shared_queue().snapshot()["max_concurrent"] == 3
     runs.shared_queue().set_max_concurrent(1)
+
+
+def test_a_tutorial_recipe_sets_the_page_and_shows_its_parameter_count(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("train", run=False)
+    at.session_state["gs_data"] = dict(SMALL_DATA)
+    at.run()
+    at.selectbox(key="gs_recipe").set_value("sarcasm_bilstm").run()
+    at.button(key="gs_apply_recipe").click().run()
+    assert not at.exception
+    state = at.session_state
+    assert (state["m_emb_dim"], state["m_hidden_dim"], state["m_head"], state["m_output"]) == (7, 24, "mlp", "sigmoid")
+    assert state["t_epochs"] == 300 and state["d_max_len"] == 85 and state["v_max_size"] == 2000
+    assert at.metric[0].label == "BiLSTM parameters" and params(at) == "21,537"  # the tutorial's number
+    at.toggle(key="gs_keras_count").set_value(True).run()
+    assert params(at) == "21,345"
+    query = {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert query["dataset"] == "sarcasm" and query["head"] == "mlp" and query["head_output"] == "sigmoid"
+
+
+def test_a_word_vector_file_fixes_the_embedding_size(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("good 0.1 0.2 0.3 0.4\nbad -0.1 -0.2 -0.3 -0.4\n", encoding="utf-8")
+    at = open_page("train", run=False)
+    at.session_state["gs_data"] = dict(SMALL_DATA)
+    at.run()
+    at.selectbox(key="m_embedding_choice").set_value("file_frozen").run()
+    at.text_input(key="m_vectors").input(str(vectors)).run()
+    assert not at.exception and at.session_state["m_emb_dim"] == 4
+    assert any("2 words x 4 dimensions" in c.value for c in at.caption)
+    at.text_input(key="m_vectors").input(str(tmp_path / "missing.txt")).run()
+    assert any("no word-vector file" in e.value for e in at.error)

@@ -2,12 +2,20 @@
 one registry (``sentiment_core.registry``) and its one cache."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import streamlit as st
 
+from sentiment_core.checkpoint import save_checkpoint
+from sentiment_core.encoding import SIDES
 from sentiment_core.errors import CheckpointError
+from sentiment_core.importers import (HEAD_INPUT_HELP, HEAD_INPUTS, KERAS_SUFFIXES, TORCH_SUFFIXES, ImportOptions,
+                                      import_model)
 from sentiment_core.registry import LoadedModel, ModelLookupError, shared_registry
 
 UPLOAD_CHOICE = "upload"
+IMPORT_CHOICE = "import"
 EXPLAIN_PREFERENCE = ("lstm", "bilstm", "gru", "rnn")
 
 
@@ -21,6 +29,58 @@ def _take_upload(key: str, file_key: str) -> None:
         st.session_state.pop("gs_upload_error", None)
     except CheckpointError as error:
         st.session_state["gs_upload_error"] = f"**{file.name}** cannot be used: {error}"
+
+
+def _take_import(key: str) -> None:
+    """Import-button callback: turn a tutorial's weights + vocabulary into a bundle and select it."""
+    weights, vocab = st.session_state.get(f"{key}_weights"), st.session_state.get(f"{key}_vocab")
+    if weights is None or vocab is None:
+        st.session_state["gs_import_error"] = "Choose both the weights file and the vocabulary file first."
+        return
+    labels = [n.strip() for n in st.session_state.get(f"{key}_labels", "").split(",") if n.strip()] or None
+    options = ImportOptions(head_input=st.session_state.get(f"{key}_head_input"),
+                            max_len=int(st.session_state.get(f"{key}_max_len", ImportOptions.max_len)),
+                            padding=st.session_state.get(f"{key}_padding", "pre"), labels=labels,
+                            packed=bool(st.session_state.get(f"{key}_packed", False)))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / Path(weights.name).name).write_bytes(weights.getvalue())
+            (folder / Path(vocab.name).name).write_bytes(vocab.getvalue())
+            imported = import_model(folder / Path(weights.name).name, folder / Path(vocab.name).name, options)
+            bundle_name = f"{Path(weights.name).stem} (imported).safetensors"
+            path = save_checkpoint(folder / "imported.safetensors", imported.bundle)
+            st.session_state[key] = shared_registry().add_upload(path.read_bytes(), bundle_name).key
+        st.session_state.pop("gs_import_error", None)
+        st.session_state.setdefault("gs_import_notes", {})[st.session_state[key]] = imported.notes
+    except CheckpointError as error:
+        st.session_state["gs_import_error"] = f"**{weights.name}** cannot be imported: {error}"
+
+
+def import_form(key: str, container=None) -> None:
+    """The form that imports a model trained with a tutorial's own code (``sentiment_core.importers``)."""
+    where = container or st
+    where.file_uploader("Weights", type=[s.lstrip(".") for s in (*TORCH_SUFFIXES, *KERAS_SUFFIXES)],
+                        key=f"{key}_weights",
+                        help="PyTorch: torch.save(model.state_dict(), 'model.pt') (read with weights_only=True; a "
+                             "pickled whole model is refused). Keras: model.save('model.h5') or 'model.keras'.")
+    where.file_uploader("Vocabulary", type=["json", "txt"], key=f"{key}_vocab",
+                        help="The word -> index dict the tutorial saved (index 0 = padding), a list of tokens in "
+                             "index order (torchtext itos), or Keras tokenizer.to_json().")
+    where.selectbox("The classifier reads", HEAD_INPUTS, index=None, key=f"{key}_head_input",
+                    format_func=HEAD_INPUT_HELP.get, placeholder="infer (mean for fc1 -> fc2, else final state)",
+                    help="The weights cannot say how the sequence became one vector.")
+    where.number_input("Max length (tokens)", 1, 5000, 50, key=f"{key}_max_len",
+                       help="The tutorial's sequence length (the UCI tutorial pads to 50).")
+    where.radio("Padding side", SIDES, index=0, horizontal=True, key=f"{key}_padding",
+                help="The tutorials pad before the text (pre).")
+    where.text_input("Label names", "negative, positive", key=f"{key}_labels",
+                     help="In output order, comma-separated; a single sigmoid output is P(second label).")
+    where.checkbox("The tutorial packed its sequences", False, key=f"{key}_packed",
+                   help="On for packed-sequence tutorials; off when padding was read like words.")
+    where.button("Import", key=f"{key}_import", on_click=_take_import, args=(key,), type="primary")
+    if st.session_state.get("gs_import_error"):
+        where.error(st.session_state["gs_import_error"])
 
 
 def picker(key: str = "model", container=None, help: str | None = None) -> LoadedModel | None:
@@ -37,7 +97,7 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     where = container or st
     registry = shared_registry()
     entries = {e.key: e for e in registry.entries()}
-    keys = [*entries, UPLOAD_CHOICE]
+    keys = [*entries, UPLOAD_CHOICE, IMPORT_CHOICE]
     if st.session_state.get(key) not in keys:
         if st.session_state.get(key):
             where.warning(f"The model {st.session_state[key]!r} is not available here (any more), so the default "
@@ -46,6 +106,7 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
         st.session_state[key] = default if default is not None else UPLOAD_CHOICE
     labels = {k: e.label for k, e in entries.items()}
     labels[UPLOAD_CHOICE] = "Upload a model bundle (.safetensors)…"
+    labels[IMPORT_CHOICE] = "Import a model trained with a tutorial (.pt / .h5 / .keras)…"
     choice = where.selectbox("Model", keys, key=key, format_func=labels.get,
                              help=help or "Shipped models, your runs' best checkpoints, or a bundle file.")
     if choice == UPLOAD_CHOICE:
@@ -59,6 +120,14 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
         else:
             where.info("Upload a bundle to explain it.")
         return None
+    if choice == IMPORT_CHOICE:
+        import_form(key, where)
+        return None
+    notes = st.session_state.get("gs_import_notes", {}).get(choice)
+    if notes:
+        with where.expander("✅ Imported from a tutorial's files: how it was read"):
+            for note in notes:
+                st.markdown(f"- {note}")
     try:
         return registry.load(choice)
     except (CheckpointError, ModelLookupError, OSError) as error:

@@ -15,7 +15,7 @@ METRICS = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
            "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
            "val_macro_f1": "Validation macro-F1"}
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
-FIELDS = (PageField("c_selected", "runs", []), PageField("c_metric", "curve", "val_accuracy"),
+FIELDS = (PageField("c_selected", "runs", []), PageField("c_models", "models", []), PageField("c_metric", "curve", "val_accuracy"),
           PageField("c_grid", "grid", "Cell: RNN vs LSTM vs GRU"), PageField("c_text", "text",
                                                                                "not bad at all , i enjoyed it"))
 state.use_page("compare", FIELDS, groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
@@ -150,6 +150,16 @@ for name in selected:
         rows.append({"model": f"{record.display_name} · {name}", "probabilities": probs})
     except (GateScopeError, ModelLookupError) as error:
         st.warning(f"{name}: {error}")
+others = {e.key: e for e in registry.entries(("shipped", "upload"))}
+st.session_state["c_models"] = [k for k in st.session_state.get("c_models", []) if k in others]
+extra = st.multiselect("Also compare with", list(others), key="c_models", format_func=lambda k: others[k].label,
+                       help="Shipped models and bundles uploaded or imported from a tutorial on Explain.")
+for key in extra:
+    try:
+        loaded = registry.load(key)
+        rows.append({"model": others[key].label, "probabilities": predict(loaded.cache_key, loaded.key, text)})
+    except (GateScopeError, ModelLookupError) as error:
+        st.warning(f"{others[key].label}: {error}")
 if rows and text.strip():
     label_names = list(rows[0]["probabilities"])
     st.plotly_chart(plots.model_probability_bars(rows, label_names), width="stretch", key="c_sentence",

@@ -42,6 +42,25 @@ def glove_coverage(key: tuple, tokenizer: tuple, min_freq: int, max_size: int, _
     return embedding_matrix(vocab, load_glove_6b_50d())[1]
 
 
+@st.cache_resource(show_spinner="Looking words up in the word-vector file…", max_entries=4)
+def file_coverage(path: str, key: tuple, tokenizer: tuple, min_freq: int, max_size: int, _tokens):
+    from sentiment_core.embeddings import embedding_matrix, load_vectors
+
+    vocab = Vocab.build(_tokens, min_freq, max_size)
+    return embedding_matrix(vocab, load_vectors(path))[1]
+
+
+def use_vector_file() -> None:
+    """Text-input callback: train with this word-vector file (the Train page redraws from it)."""
+    path = st.session_state.get("d_vectors", "").strip()
+    model = state.group("model")
+    state.set_group("model", {**model, "vectors": path,
+                              "embeddings": "file" if path else ("random" if model.get("embeddings") == "file"
+                                                                 else model.get("embeddings"))})
+    for key in ("m_vectors", "m_embedding_choice", "m_emb_dim"):
+        st.session_state.pop(key, None)
+
+
 st.title("📚 Data")
 st.markdown("Everything starts with the data: choose a dataset, upload your own file, or generate a synthetic "
             "teaching set whose difficulty you control. The choice is used by **Train** and **Compare**.")
@@ -293,6 +312,23 @@ with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
                 st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
         except GateScopeError as error:
             st.error(str(error))
+    st.text_input("…or your own word-vector file (path on the server)", key="d_vectors",
+                  value=state.group("model").get("vectors", ""), on_change=use_vector_file,
+                  placeholder="/data/glove.6B.100d.txt",
+                  help="GloVe, word2vec or fastText text, or word2vec binary. Training then starts from it (the "
+                       "Train page's Embeddings show 'A word-vector file'); it is parsed once and cached.")
+    if st.session_state.get("d_vectors"):
+        try:
+            cov = file_coverage(st.session_state["d_vectors"], key, tuple(sorted(tok_opts.items())), min_freq,
+                                max_size, train_tokens)
+            g = st.columns(2)
+            g[0].metric("Vocabulary words with a vector in the file", f"{cov.share:.1%}",
+                        f"{cov.found:,} of {cov.vocab_words:,}", delta_color="off")
+            g[1].metric("Training tokens covered by the file", f"{cov.found_token_share:.1%}")
+            if cov.missing_examples:
+                st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
+        except (GateScopeError, OSError) as error:
+            st.error(f"This word-vector file cannot be used: {error}")
 
 st.info("Next: train a model on this data.")
 frame.link("train", "Go to Train", "🏋️")

@@ -6,12 +6,13 @@ import streamlit as st
 from ui import models, state
 
 from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace
+from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forward
 from sentiment_core.models import GATES_PER_CELL
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import PageField
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-TABS = ("Step through", "Counting parameters", "RNN types & cells")
+TABS = ("Step through", "Counting parameters", "RNN types & cells", "Toy model: the whole forward pass")
 registry = shared_registry()
 FIELDS = (
     PageField("model", "model", registry.default_key(models.EXPLAIN_PREFERENCE) or ""),
@@ -20,6 +21,10 @@ FIELDS = (
     PageField("i_dir", "direction", 0),
     PageField("i_t", "step", 3),
     PageField("i_unit", "unit", 0),
+    PageField("i_toy_cell", "toy_cell", "lstm"),
+    PageField("i_toy_hidden", "toy_hidden", 2),
+    PageField("i_toy_emb", "toy_emb", 2),
+    PageField("i_toy_text", "toy_text", "not good at all"),
 )
 state.use_page("inside", FIELDS)
 
@@ -35,7 +40,20 @@ st.markdown("One time step of one hidden unit, with the model's real weights: ev
 
 if st.session_state["i_tab"] not in TABS:
     st.session_state["i_tab"] = TABS[0]
-tab_step, tab_params, tab_types = st.tabs(TABS, key="i_tab", on_change="rerun")
+tab_step, tab_params, tab_types, tab_toy = st.tabs(TABS, key="i_tab", on_change="rerun")
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def toy_model(cell: str, hidden: int, emb: int):
+    """A toy-sized model trained for a few seconds on the synthetic negation sentences."""
+    from sentiment_core.data import make_negation, make_splits
+    from sentiment_core.pipeline import VocabConfig, train_on_splits
+    from sentiment_core.trainer import TrainConfig
+
+    splits = make_splits(make_negation(600, seed=0), seed=0)
+    return train_on_splits(splits, {"cell": cell, "emb_dim": emb, "hidden_dim": hidden},
+                           TrainConfig(epochs=6, batch_size=32, lr=2e-2, device="cpu", patience=0),
+                           vocab_config=VocabConfig(min_freq=1, max_size=500), encoding={"max_len": 20}).bundle
 
 with tab_step:
     c1, c2 = st.columns([2, 3], gap="large")
@@ -130,3 +148,44 @@ with tab_types:
         if path.is_file():
             col.image(str(path), width="stretch")
             col.caption(caption)
+
+with tab_toy:
+    st.markdown("A model so small that every number fits on the screen: it is trained for a few seconds on the "
+                "synthetic negation sentences, then one sentence goes all the way through, every time step, the "
+                "pooling, the classifier and the softmax, recomputed in NumPy from the weights alone.")
+    k1, k2, k3 = st.columns(3)
+    toy_cell = k1.segmented_control("Cell", ["rnn", "lstm", "gru"], key="i_toy_cell", format_func=str.upper,
+                                    default=st.session_state.get("i_toy_cell", "lstm")) or "lstm"
+    toy_hidden = k2.slider("Hidden size", 1, TOY_MAX_HIDDEN, key="i_toy_hidden")
+    toy_emb = k3.slider("Embedding size", *TOY_EMB_RANGE, key="i_toy_emb")
+    toy_text = st.text_input("Sentence", key="i_toy_text", max_chars=120)
+    with st.spinner("Training the toy model (a few seconds, once)…"):
+        toy_bundle = toy_model(toy_cell, int(toy_hidden), int(toy_emb))
+    toy_check = check_explainable(toy_bundle, toy_text)
+    if not toy_check.ok:
+        st.error(toy_check.message)
+    else:
+        toy = toy_forward(toy_bundle, toy_text)
+        if toy.matches_pytorch:
+            st.success(f"NumPy recompute of the whole pass = PyTorch ✓ (largest difference {toy.max_abs_error:.1e})")
+        else:
+            st.error(f"NumPy and PyTorch differ by {toy.max_abs_error:.1e}: please report this.")
+
+        def vec(values) -> str:
+            return "[" + ", ".join(f"{v:+.3f}" for v in values) + "]"
+
+        st.markdown("**1. Embedding** — each word's row of the embedding table:")
+        st.dataframe(pd.DataFrame({"t": range(len(toy.tokens)), "word": toy.tokens,
+                                   "x (embedding)": [vec(x) for x in toy.embeddings]}), hide_index=True)
+        for d in toy.directions:
+            st.markdown(f"**2. {toy_cell.upper()} {d.name}** — one row per time step, in the order it reads:")
+            st.dataframe(pd.DataFrame([{"t": s.t, "word": s.token, **{g: vec(v) for g, v in s.gates.items()},
+                                        **({"c": vec(s.cell)} if s.cell is not None else {}), "h": vec(s.hidden)}
+                                       for s in d.steps]), hide_index=True, width="stretch")
+        st.markdown(f"**3. Pooling ({toy.pooling})** → {vec(toy.pooled)}")
+        if toy.fc1 is not None:
+            st.markdown(f"**4a. fc1 → ReLU** → {vec(toy.fc1)}")
+        st.markdown(f"**4. Classifier** W·pooled + b → logits {vec(toy.logits)}")
+        st.markdown(f"**5. {toy.output.capitalize()}** → " + ", ".join(
+            f"P({name}) = {p:.4f} (PyTorch {q:.4f})"
+            for name, p, q in zip(toy.label_names, toy.probabilities, toy.pytorch_probabilities)))

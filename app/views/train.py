@@ -1,13 +1,17 @@
 """Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 from ui import datasets, frame, state, widgets
 
 from sentiment_core import plots, runs, settings
 from sentiment_core.data import selection
-from sentiment_core.embeddings import GLOVE_DIM
+from sentiment_core.data.download import resolve_cache_dir
+from sentiment_core.embeddings import GLOVE_DIM, load_vectors
 from sentiment_core.errors import GateScopeError
 from sentiment_core.models import ModelConfig, model_summary
+from sentiment_core.recipes import RECIPES, checked_count
 from sentiment_core.settings import PageField
 
 state.use_page("train", (PageField("gs_show_run", "run", ""),),
@@ -56,8 +60,53 @@ top[0].markdown(f"**Dataset:** {selection.data_label(data)}" + (
     f"classes: {', '.join(splits.label_names)}" if splits else ""))
 frame.link("data", "Change dataset", "📚", top[1])
 
+# ---------------------------------------------------------------- start from a tutorial
+def apply_recipe() -> None:
+    """Button callback: the chosen tutorial's settings replace the page's (widgets redraw from them)."""
+    recipe = RECIPES[st.session_state["gs_recipe"]]
+    base = settings.defaults()
+    for group in ("model", "train", "encoding", "vocab"):
+        state.set_group(group, {**base[group], **getattr(recipe, group)})
+    state.set_group("data", {**state.group("data"), "name": recipe.dataset})
+    for key in [k for k in st.session_state if k.startswith(("m_", "t_", "d_", "v_"))]:
+        del st.session_state[key]
+    st.session_state["gs_run_label"] = recipe.key.replace("_", "-")
+    st.session_state["gs_applied_recipe"] = recipe.key
+
+
+with st.expander("📖 Start from a tutorial", expanded=bool(st.session_state.get("gs_applied_recipe"))):
+    recipe_keys = list(RECIPES)
+    chosen = st.selectbox("Tutorial", recipe_keys, key="gs_recipe", format_func=lambda k: RECIPES[k].title,
+                          index=recipe_keys.index(st.session_state.get("gs_applied_recipe") or recipe_keys[0]),
+                          help="The classic RNN sentiment tutorials' setups, with the result each one reports.")
+    recipe = RECIPES[chosen]
+    st.markdown(f"**{recipe.title}** — from {recipe.tutorial}. Dataset: `{recipe.dataset}`.  \n"
+                f"**The tutorial reports:** {recipe.published}.")
+    if recipe.notes:
+        st.caption(recipe.notes)
+    if recipe.param_checks:
+        st.dataframe(pd.DataFrame([{"the tutorial counts": c.what, "tutorial": f"{c.expected:,}",
+                                    "GateScope": f"{checked_count(recipe, c):,}",
+                                    "counted as": "Keras (one bias per gate)" if c.keras else "PyTorch (two biases)"}
+                                   for c in recipe.param_checks]), hide_index=True, width="stretch")
+    st.button("Use these settings", key="gs_apply_recipe", on_click=apply_recipe,
+              help="Replaces the dataset, model, training and text settings below; your run then shows the "
+                   "tutorial's result beside its own.")
+
 # ---------------------------------------------------------------- settings
 settings_col, summary_col = st.columns([3, 2], gap="large")
+
+
+def take_vector_upload() -> None:
+    """Uploader callback: keep the uploaded vector file in the cache folder and use its path."""
+    file = st.session_state.get("m_vectors_file")
+    if file is None:
+        return
+    folder = resolve_cache_dir() / "vectors" / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(file.name).name
+    target.write_bytes(file.getvalue())
+    st.session_state["m_vectors"] = str(target)
 
 
 def current(key: str, fallback):
@@ -81,24 +130,47 @@ with settings_col:
                      format_func=settings.EMBEDDING_CHOICES.get,
                      help="Random vectors learn from your data only. GloVe vectors were trained on 6 billion "
                           "words; frozen keeps them fixed, fine-tuned lets training adjust them. GloVe fixes "
-                          "the embedding size at 50.")
+                          "the embedding size at 50; a word-vector file of your own (GloVe, word2vec, fastText "
+                          "text, word2vec binary) fixes it at the file's size.")
         c1.toggle(ms["bidirectional"].label, key="m_bidirectional", help=ms["bidirectional"].help,
                   value=current("m_bidirectional", model_opts["bidirectional"]))
         c2.toggle(ms["packed"].label, key="m_packed", help=ms["packed"].help,
                   value=current("m_packed", model_opts["packed"]))
         widgets.widget(ms["num_layers"], "m_num_layers", c1, value=model_opts["num_layers"])
         widgets.widget(ms["hidden_dim"], "m_hidden_dim", c2, value=model_opts["hidden_dim"])
-        glove = st.session_state["m_embedding_choice"] != "random"
-        if glove and st.session_state.get("m_emb_dim", GLOVE_DIM) != GLOVE_DIM:
+        source = st.session_state["m_embedding_choice"].split("_")[0]
+        vector_error = None
+        fixed_dim = GLOVE_DIM if source == "glove" else None
+        if source == "file":
+            st.text_input(ms["vectors"].label + " (path on the server)", key="m_vectors",
+                          value=current("m_vectors", model_opts.get("vectors", "")), help=ms["vectors"].help,
+                          placeholder="/data/glove.6B.100d.txt")
+            st.file_uploader("…or upload one", type=["txt", "vec", "bin"], key="m_vectors_file",
+                             on_change=take_vector_upload,
+                             help="Kept in GateScope's cache folder; parsed once and cached for every run.")
+            if st.session_state["m_vectors"]:
+                try:
+                    with st.spinner("Reading the word vectors (once; cached afterwards)…"):
+                        vectors = load_vectors(st.session_state["m_vectors"])
+                    fixed_dim = vectors.dim
+                    st.caption(f"{len(vectors.words):,} words x {vectors.dim} dimensions.")
+                except (GateScopeError, OSError) as error:
+                    vector_error = f"This word-vector file cannot be used: {error}"
+                    st.error(vector_error)
+        if fixed_dim is not None and st.session_state.get("m_emb_dim", fixed_dim) != fixed_dim:
             del st.session_state["m_emb_dim"]  # shown as ModelConfig will build it
-        widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=glove,
-                       value=GLOVE_DIM if glove else model_opts["emb_dim"],
-                       help=ms["emb_dim"].help + (f" (fixed at {GLOVE_DIM} by GloVe)" if glove else ""))
+        widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=fixed_dim is not None,
+                       value=fixed_dim if fixed_dim is not None else model_opts["emb_dim"],
+                       help=ms["emb_dim"].help + (f" (fixed at {fixed_dim} by the vectors)" if fixed_dim else ""))
         widgets.widget(ms["pooling"], "m_pooling", c2, value=model_opts["pooling"])
         widgets.widget(ms["embedding_dropout"], "m_embedding_dropout", c1, value=model_opts["embedding_dropout"])
         widgets.widget(ms["head_dropout"], "m_head_dropout", c2, value=model_opts["head_dropout"])
         widgets.widget(ms["layer_dropout"], "m_layer_dropout", c1, disabled=st.session_state["m_num_layers"] < 2,
                        value=model_opts["layer_dropout"])
+        widgets.widget(ms["head"], "m_head", c2, value=model_opts["head"])
+        widgets.widget(ms["output"], "m_output", c1, value=model_opts["output"])
+        widgets.widget(ms["head_hidden"], "m_head_hidden", c2, disabled=st.session_state["m_head"] != "mlp",
+                       value=model_opts["head_hidden"])
     ts = specs["train"]
     with tab_train:
         c1, c2 = st.columns(2)
@@ -123,7 +195,9 @@ with settings_col:
         c2.caption("The Data page shows the length histogram and how much of the data a max length keeps.")
 
 # write the widget values back to the shared settings (the frame puts them in the URL)
-model_opts = {n: st.session_state[f"m_{n}"] for n in settings.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings")}
+model_opts = {n: st.session_state[f"m_{n}"] for n in settings.MODEL_FIELDS
+              if n not in ("embeddings", "freeze_embeddings", "vectors")}
+model_opts["vectors"] = st.session_state.get("m_vectors", state.group("model").get("vectors", ""))
 model_opts["cell"] = model_opts["cell"] or state.group("model")["cell"]  # a deselected cell keeps the last one
 model_opts = settings.apply_embedding_choice(model_opts, st.session_state["m_embedding_choice"])
 train_opts = {n: st.session_state[f"t_{n}"] for n in settings.TRAIN_FIELDS}
@@ -141,7 +215,11 @@ with summary_col:
         vocab_size = selection.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
     try:
         config = ModelConfig(vocab_size=vocab_size, num_classes=splits.num_classes if splits else 2, **model_opts)
-        rows = model_summary(config)
+        keras_count = st.toggle("Keras count (one bias per gate)", key="gs_keras_count",
+                                help="PyTorch keeps two bias vectors per gate (bias_ih and bias_hh); Keras' "
+                                     "SimpleRNN and LSTM keep one. On: the numbers a Keras tutorial's "
+                                     "model.summary() prints (Keras' GRU keeps two, like PyTorch).")
+        rows = model_summary(config, keras_biases=keras_count)
         total = sum(r.count for r in rows)
         trainable = sum(r.count for r in rows if r.trainable)
         m1, m2 = st.columns(2)
@@ -152,8 +230,10 @@ with summary_col:
                                     "trained": "yes" if r.trainable else "frozen"} for r in rows]),
                      hide_index=True, width="stretch")
         st.caption(f"Vocabulary of {vocab_size:,} words (from the training split). The recurrent layers "
-                   "have g·H·(in+H) + 2·g·H parameters each: g = 1 (RNN), 3 (GRU) or 4 (LSTM) gate blocks, "
-                   "two bias vectors per gate as in PyTorch. See *Inside the cell* for the derivation.")
+                   f"have g·H·(in+H) + {1 if keras_count and config.cell != 'gru' else 2}·g·H parameters each: "
+                   "g = 1 (RNN), 3 (GRU) or 4 (LSTM) gate blocks, "
+                   + ("one bias per gate as Keras counts." if keras_count and config.cell != "gru" else
+                      "two bias vectors per gate as in PyTorch.") + " See *Inside the cell* for the derivation.")
     except ValueError as error:
         st.error(f"These settings do not make a valid model: {error}")
 
@@ -164,13 +244,16 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
                                      placeholder="e.g. lstm-dropout-0.3",
                                      help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
 start_cols[1].markdown("&nbsp;")
-start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None, width="stretch")
+start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None or vector_error is not None,
+                             width="stretch")
 if start and splits is not None:
     label = run_label.strip() or model_opts["cell"]
     try:
         name = queue.submit(runs.RunRequest(
             splits=splits, model_options=model_opts, train_config=train_opts,
-            data={**{k: v for k, v in data.items()}, "label": selection.data_label(data)},
+            data={**{k: v for k, v in data.items()}, "label": selection.data_label(data),
+                  **({"recipe": st.session_state["gs_applied_recipe"]}
+                     if st.session_state.get("gs_applied_recipe") else {})},
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)),
             owner=st.session_state.get("gs_owner", ""))
         st.session_state["gs_current_run"] = name
@@ -253,6 +336,12 @@ def show_run(name: str) -> None:
         m[1].metric("Test macro-F1", f"{result['test_macro_f1']:.3f}")
         m[2].metric("Best epoch", result.get("best_epoch") or "–")
         m[3].metric("Time per epoch", fmt_seconds(result.get("seconds_per_epoch")))
+        recipe_key = cfg.get("data", {}).get("recipe")
+        if recipe_key in RECIPES:
+            st.info(f"**{RECIPES[recipe_key].title}** — the tutorial reports: {RECIPES[recipe_key].published}. "
+                    f"This run: test accuracy {result['test_accuracy']:.1%}"
+                    + (f", validation accuracy {result['val_accuracy']:.1%}" if result.get("val_accuracy") else "")
+                    + f", {fmt_seconds(result.get('seconds_per_epoch'))} per epoch.", icon="📖")
         left, right = st.columns([1, 1])
         left.plotly_chart(plots.confusion_matrix(result["test"]["confusion"], cfg.get("label_names", [])),
                           width="stretch", key=f"cm_{name}", config={"displayModeBar": False})

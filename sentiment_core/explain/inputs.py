@@ -279,7 +279,7 @@ def logits_per_row(model: SentimentRNN, embedded: torch.Tensor, ids: torch.Tenso
     h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
     mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.to(ids.device).unsqueeze(1)
     pooled, _ = model.pool(outputs, h_n, mask)
-    return model.classifier(model.head_dropout(pooled))
+    return model.head_logits(pooled)
 
 
 def scores_of(logits: torch.Tensor, output: str) -> torch.Tensor:

@@ -177,7 +177,7 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
                     token_means.setdefault((s.layer, s.direction, gate), []).extend(
                         means[b, :p.length] for b, p in enumerate(batch))
             pooled, _ = model.pool(outputs, h_n, valid)
-            probs.append(torch.softmax(model.classifier(pooled), dim=1).cpu().numpy())  # (B, C)
+            probs.append(torch.softmax(model.head_logits(pooled), dim=1).cpu().numpy())  # (B, C)
             finals.append(h_n.permute(1, 0, 2).reshape(len(batch), -1).cpu().numpy())  # (B, L*D*H)
     histograms = []
     for (layer, direction, gate), chunks in collected.items():

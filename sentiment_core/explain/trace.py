@@ -284,7 +284,7 @@ def trace(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds) -> Trace:
         states, outputs, h_n = run_layers(model, embedded)
         mask = torch.ones_like(ids, dtype=torch.bool)
         pooled, attention = model.pool(outputs, h_n, mask)
-        logits = model.classifier(model.head_dropout(pooled))[0]  # (C,)
+        logits = model.head_logits(pooled)[0]  # (C,)
     directions = []
     for s in states:
         values = {k: v[0].cpu().numpy() for k, v in s.values.items()}  # each (T, H)

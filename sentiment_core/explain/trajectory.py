@@ -99,7 +99,12 @@ def trajectory(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, traced: T
         probs = prefix_probabilities(model, prepared.tensor(model_device(model)))
         return Trajectory(True, prepared.tokens, names, probs)
     traced = traced if traced is not None else run_trace(model_or_bundle, prepared)
+    if model.config.head == "mlp":  # fc1 -> ReLU -> fc2 has no forward half to project through
+        return Trajectory(False, prepared.tokens, names, None, BIDIRECTIONAL_REASON.split(" Instead,")[0])
     forward_top = traced.get(model.config.num_layers - 1, 0).hidden  # (T, H)
     H = model.config.hidden_dim
-    w_forward = model.classifier.weight.detach()[:, :H].cpu().numpy()  # (C, H)
-    return Trajectory(False, prepared.tokens, names, None, BIDIRECTIONAL_REASON, forward_top @ w_forward.T)
+    w_forward = model.classifier.weight.detach()[:, :H].cpu().numpy()  # (C, H), or (1, H) for a sigmoid output
+    scores = forward_top @ w_forward.T  # (T, C) or (T, 1)
+    if model.config.output == "sigmoid":  # the logits are [0, z]
+        scores = np.concatenate([np.zeros_like(scores), scores], axis=1)  # (T, 2)
+    return Trajectory(False, prepared.tokens, names, None, BIDIRECTIONAL_REASON, scores)

@@ -155,3 +155,31 @@ def test_uploading_a_file_keeps_the_padding_side(server, page, tmp_path):
     wait_for_url(page, "min_freq=3")
     assert "padding=pre" not in page.url
     assert page.get_by_role("radio", name="post", exact=True).is_checked()
+
+
+def test_importing_a_tutorial_model_on_explain(server, page, tmp_path):
+    import json
+    import re
+
+    import torch
+
+    from tests.tutorial_models import SentimentLSTM
+
+    words = "the movie was good bad great awful plot".split()
+    (tmp_path / "vocab_to_int.json").write_text(json.dumps({w: i for i, w in enumerate(words, 1)}))
+    torch.manual_seed(0)
+    torch.save(SentimentLSTM(len(words) + 1, 1, 6, 5, 2).state_dict(), tmp_path / "sentiment_lstm.pt")
+    page.goto(f"{server}/explain", wait_until="domcontentloaded")
+    page.get_by_role("combobox", name="Model").first.click(timeout=60_000)
+    page.get_by_role("option", name=re.compile("Import a model trained with a tutorial")).click()
+    inputs = page.locator("input[type='file']")
+    inputs.nth(1).wait_for(state="attached", timeout=30_000)
+    inputs.nth(0).set_input_files(str(tmp_path / "sentiment_lstm.pt"))
+    page.get_by_text("sentiment_lstm.pt").first.wait_for(timeout=30_000)  # the upload's rerun redraws the inputs
+    page.locator("input[type='file']").nth(1).set_input_files(str(tmp_path / "vocab_to_int.json"))
+    page.get_by_text("vocab_to_int.json").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("sentiment_lstm (imported)").first.wait_for(timeout=60_000)
+    page.get_by_text("Imported from a tutorial's files").first.wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -1,0 +1,544 @@
+"""Import a model trained with the classic tutorials' own code as a normal GateScope bundle.
+
+Two weight formats, neither of which executes code from the file:
+
+* PyTorch ``state_dict`` files (``.pt``, ``.pth``, ``.pkl``), read with
+  ``torch.load(weights_only=True)``; a pickled whole model (``torch.save(model)``) is refused.
+* Keras weights (``.h5`` from Keras 2, ``.keras``/``.weights.h5`` from Keras 3), read with
+  ``h5py``: Embedding, SimpleRNN, LSTM, GRU, Bidirectional and Dense layers.
+
+The architecture (cell, layers, directions, sizes, head, sigmoid or softmax output) is inferred
+from tensor names and shapes; only what weights cannot say is asked for (how the sequence is
+pooled, padding side, max length, label names). The vocabulary is a JSON word -> index dict
+(index 0 = padding, as the UCI tutorial and Keras' Tokenizer make it), a JSON list or text
+file of tokens in index order (torchtext's ``itos``), or a Keras ``tokenizer.to_json()`` file.
+
+Embedding rows are reordered so that ``<pad>`` is 0 and ``<unk>`` is 1, as GateScope's
+vocabulary needs; a model is unchanged by the reordering (each word keeps its vector).
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import Bundle, library_versions
+from .encoding import ENCODING_SPEC, EncodingConfig
+from .errors import CheckpointError
+from .models import GATES_PER_CELL, MODEL_SPEC, ModelConfig, build_model
+from .text import TokenizerConfig
+from .vocab import PAD_TOKEN, UNK_TOKEN, Vocab
+
+TORCH_SUFFIXES = (".pt", ".pth", ".pkl", ".bin")
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+HEAD_INPUTS = ("final", "last_step", "mean", "max")
+HEAD_INPUT_HELP = {
+    "final": "the recurrent layer's final hidden state (PyTorch tutorials' hidden[-1], Keras' default)",
+    "last_step": "a linear layer at every time step, the last step's output taken (the UCI LSTM tutorial)",
+    "mean": "the mean over time steps (global average pooling, the O'Reilly sarcasm model)",
+    "max": "the maximum over time steps (global max pooling)",
+}
+PAD_NAMES = ("", "<pad>", "<PAD>")
+UNK_NAMES = ("<unk>", "<UNK>", "<OOV>", "<oov>")
+_RNN_KEY = re.compile(r"^(?P<module>.+)\.weight_ih_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+
+
+class ModelImportError(CheckpointError):
+    """The file cannot be imported; the message says what to change."""
+
+
+@dataclass
+class ImportOptions:
+    """What the weights cannot say.
+
+    Attributes:
+        head_input: what the classifier reads (``HEAD_INPUTS``); None: ``mean`` for an fc1 -> fc2
+            head, ``final`` otherwise.
+        max_len: tokens fed at most (the tutorial's sequence length).
+        padding: ``pre`` or ``post``; the tutorials pad before the text.
+        truncation: which end long texts lose; None: ``post`` for PyTorch, ``pre`` for Keras
+            (``pad_sequences``' default).
+        labels: class names in output order; None: ``negative, positive`` for two classes.
+        packed: the model skipped padding with packed sequences (off: pads are read, the
+            tutorials' way).
+        lowercase: the tutorial lowercased its text.
+    """
+
+    head_input: str | None = None
+    max_len: int = ENCODING_SPEC["max_len"].default
+    padding: str = "pre"
+    truncation: str | None = None
+    labels: list[str] | None = None
+    packed: bool = False
+    lowercase: bool = True
+
+
+@dataclass
+class ImportedModel:
+    """The bundle and plain-language notes on how it was read."""
+
+    bundle: Bundle
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- vocabulary
+
+
+def read_vocabulary(path: str | Path) -> list[str | None]:
+    """Tokens by index from a tutorial's saved vocabulary.
+
+    Args:
+        path: a JSON word -> index dict, a JSON list (``itos``), a Keras ``tokenizer.to_json()``
+            file, or a text file with one token per line in index order.
+
+    Returns:
+        ``itos``: token of each index, None for an index no token uses (e.g. the UCI
+        tutorial's padding index 0).
+
+    Raises:
+        ModelImportError: unreadable, duplicate tokens or indices, negative indices.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ModelImportError(f"{path.name} is not valid JSON ({error}); save the vocabulary with "
+                               "json.dump(vocab_to_int, f) or json.dump(itos, f)") from None
+        if isinstance(data, dict) and data.get("class_name") == "Tokenizer":  # Keras tokenizer.to_json()
+            word_index = data.get("config", {}).get("word_index")
+            data = json.loads(word_index) if isinstance(word_index, str) else word_index
+        if isinstance(data, list):
+            return _unique_itos([str(t) for t in data], path.name)
+        if isinstance(data, dict):
+            return _itos_from_index(data, path.name)
+        raise ModelImportError(f"{path.name}: expected a word -> index dict or a list of tokens")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return _unique_itos(lines, path.name)
+
+
+def _unique_itos(tokens: list[str], name: str) -> list[str | None]:
+    seen: set[str] = set()
+    for token in tokens:
+        if token in seen:
+            raise ModelImportError(f"{name}: the token {token!r} appears twice; each index needs its own token")
+        seen.add(token)
+    return list(tokens)
+
+
+def _itos_from_index(word_index: dict, name: str) -> list[str | None]:
+    try:
+        pairs = [(str(w), int(i)) for w, i in word_index.items()]
+    except (TypeError, ValueError):
+        raise ModelImportError(f"{name}: every value of the word -> index dict must be an integer index") from None
+    if any(i < 0 for _, i in pairs):
+        raise ModelImportError(f"{name}: indices must be 0 or more")
+    itos: list[str | None] = [None] * (max((i for _, i in pairs), default=-1) + 1)
+    for word, index in pairs:
+        if itos[index] is not None:
+            raise ModelImportError(f"{name}: the words {itos[index]!r} and {word!r} share index {index}")
+        itos[index] = word
+    return itos
+
+
+def _reorder(itos: list[str | None], rows: int, notes: list[str]) -> tuple[list[str], list[int | None]]:
+    """GateScope's itos (``<pad>``, ``<unk>``, words) and, per new row, the source row (None: zeros)."""
+    if len(itos) > rows:
+        # Keras' Tokenizer keeps every word in word_index although Embedding(num_words) has fewer rows
+        kept = sum(1 for t in itos[:rows] if t is not None)
+        notes.append(f"The vocabulary lists {len(itos)} indices but the embedding has {rows} rows: the "
+                     f"{kept} words with a row are kept (Keras' Tokenizer(num_words) does the same).")
+        itos = itos[:rows]
+    pad_row = unk_row = None
+    words: list[str] = []
+    source_rows: list[int] = []
+    for row, token in enumerate(itos):
+        if token is None or token in PAD_NAMES:
+            if pad_row is None and (token is not None or row == 0):
+                pad_row = row
+            continue
+        if token in UNK_NAMES and unk_row is None:
+            unk_row = row
+            continue
+        if token in (PAD_TOKEN, UNK_TOKEN):
+            continue
+        words.append(token)
+        source_rows.append(row)
+    if unk_row is None:
+        notes.append("The tutorial's vocabulary has no unknown-word token: words it never saw read as a "
+                     "zero vector here (the tutorial's own code would have failed on them).")
+    if pad_row is None:
+        notes.append("No padding index found (no '' / <pad> token and nothing at index 0): padding reads "
+                     "as a zero vector.")
+    return [PAD_TOKEN, UNK_TOKEN, *words], [pad_row, unk_row, *source_rows]
+
+
+# ---------------------------------------------------------------- layers found in a file
+
+
+@dataclass
+class _Recurrent:
+    """One layer and direction in PyTorch layout."""
+
+    cell: str
+    weight_ih: np.ndarray  # (g*H, in)
+    weight_hh: np.ndarray  # (g*H, H)
+    bias_ih: np.ndarray  # (g*H,)
+    bias_hh: np.ndarray  # (g*H,)
+
+
+@dataclass
+class _Layers:
+    """What a file holds, in PyTorch layout: embedding (V, E), recurrent [layer][direction], linears."""
+
+    embedding: np.ndarray
+    recurrent: list[list[_Recurrent]]
+    linears: list[tuple[np.ndarray, np.ndarray]]  # (out, in) weight, (out,) bias, input to output
+
+
+def _cell_of(gate_rows: int, hidden: int, name: str) -> str:
+    blocks = gate_rows // hidden if hidden else 0
+    for cell, gates in GATES_PER_CELL.items():
+        if gates == blocks and gate_rows == gates * hidden:
+            return cell
+    raise ModelImportError(f"{name}: {gate_rows} gate rows for hidden size {hidden} is not an RNN (1 block), "
+                       "GRU (3) or LSTM (4)")
+
+
+# ---------------------------------------------------------------- PyTorch state_dict
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a PyTorch ``state_dict`` file, read with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: a file written by ``torch.save(model.state_dict(), path)`` (or a checkpoint dict
+            holding one under ``state_dict`` / ``model_state_dict``).
+
+    Returns:
+        Name -> tensor.
+
+    Raises:
+        ModelImportError: a pickled whole model (refused: unpickling it could run code), or no tensors.
+    """
+    path = Path(path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelImportError(
+            f"{path.name} holds a whole pickled model (torch.save(model)), not a state_dict. GateScope never "
+            "unpickles objects, because that can run any code. In the tutorial's notebook, save the weights "
+            "instead: torch.save(model.state_dict(), 'model.pt'), and import that file") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as error:
+        raise ModelImportError(f"{path.name} is not a readable PyTorch file ({error}); save it again with "
+                           "torch.save(model.state_dict(), path)") from None
+    if isinstance(data, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    tensors = {k: v for k, v in data.items() if isinstance(v, torch.Tensor)} if isinstance(data, dict) else {}
+    if not tensors:
+        raise ModelImportError(f"{path.name} holds no weight tensors; save it with torch.save(model.state_dict(), path)")
+    return tensors
+
+
+def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
+    arrays = {k: v.detach().float().numpy() for k, v in tensors.items()}
+    recurrent_keys = [(m, k) for k in arrays if (m := _RNN_KEY.match(k))]
+    if not recurrent_keys:
+        raise ModelImportError(f"{name}: no recurrent layer found (expected names like lstm.weight_ih_l0); "
+                           f"the file holds {', '.join(sorted(arrays)[:8])}")
+    modules = {m.group("module") for m, _ in recurrent_keys}
+    if len(modules) > 1:
+        raise ModelImportError(f"{name}: several recurrent modules ({', '.join(sorted(modules))}); GateScope "
+                           "imports models with one nn.RNN / nn.LSTM / nn.GRU")
+    module = modules.pop()
+    num_layers = 1 + max(int(m.group("layer")) for m, _ in recurrent_keys)
+    directions = 2 if any(m.group("reverse") for m, _ in recurrent_keys) else 1
+    recurrent = []
+    for layer in range(num_layers):
+        row = []
+        for suffix in ("", "_reverse")[:directions]:
+            key = f"{module}.%s_l{layer}{suffix}"
+            try:
+                w_ih, w_hh = arrays[key % "weight_ih"], arrays[key % "weight_hh"]
+            except KeyError as missing:
+                raise ModelImportError(f"{name}: {missing} is missing; the recurrent layers are incomplete") from None
+            cell = _cell_of(w_hh.shape[0], w_hh.shape[1], name)
+            zeros = np.zeros(w_hh.shape[0], dtype=np.float32)
+            row.append(_Recurrent(cell, w_ih, w_hh, arrays.get(key % "bias_ih", zeros),
+                                  arrays.get(key % "bias_hh", zeros)))
+        recurrent.append(row)
+    embeddings = [k for k, v in arrays.items() if v.ndim == 2 and k.endswith(".weight") and "embed" in k.lower()]
+    if len(embeddings) != 1:
+        raise ModelImportError(f"{name}: expected one embedding table (e.g. embedding.weight), found "
+                           f"{embeddings or 'none'}")
+    embedding = arrays[embeddings[0]]
+    used = {embeddings[0], *(k for k in arrays if k.startswith(module + "."))}
+    linears = []
+    for key in arrays:
+        if key in used or not key.endswith(".weight") or arrays[key].ndim != 2:
+            continue
+        bias_key = key[: -len("weight")] + "bias"
+        weight = arrays[key]
+        linears.append((weight, arrays.get(bias_key, np.zeros(weight.shape[0], dtype=np.float32))))
+        used.update({key, bias_key})
+    leftovers = sorted(set(arrays) - used)
+    if leftovers:
+        raise ModelImportError(f"{name}: weights GateScope cannot place: {', '.join(leftovers[:6])} (it imports "
+                           "embedding -> RNN/LSTM/GRU -> one or two linear layers)")
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name))
+
+
+def _chain_linears(linears: list[tuple[np.ndarray, np.ndarray]], recurrent: list[list[_Recurrent]],
+                   name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Order linear layers from the recurrent output to the prediction by their shapes."""
+    width = sum(d.weight_hh.shape[1] for d in recurrent[-1])
+    ordered, remaining = [], list(linears)
+    while remaining:
+        nxt = [lin for lin in remaining if lin[0].shape[1] == width]
+        if len(nxt) != 1:
+            break
+        ordered.append(nxt[0])
+        remaining.remove(nxt[0])
+        width = nxt[0][0].shape[0]
+    if remaining or not 1 <= len(ordered) <= 2:
+        shapes = ", ".join(f"{w.shape[1]}->{w.shape[0]}" for w, _ in linears) or "none"
+        raise ModelImportError(f"{name}: expected one or two linear layers after the recurrent output of size "
+                           f"{sum(d.weight_hh.shape[1] for d in recurrent[-1])}, found {shapes}")
+    return ordered
+
+
+# ---------------------------------------------------------------- Keras HDF5
+
+
+def _h5_file(path: Path):
+    import h5py
+
+    if zipfile.is_zipfile(path):  # Keras 3 .keras: a zip with model.weights.h5 inside
+        with zipfile.ZipFile(path) as archive:
+            try:
+                content = archive.read("model.weights.h5")
+            except KeyError:
+                raise ModelImportError(f"{path.name} is a zip without model.weights.h5; save the model with "
+                                   "model.save('model.keras') or model.save_weights('model.weights.h5')") from None
+        return h5py.File(io.BytesIO(content), "r")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise ModelImportError(f"{path.name} is not a readable HDF5 file ({error}); save it again with "
+                           "model.save('model.h5')") from None
+
+
+def _natural(name: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def _weight_groups(handle) -> list[tuple[str, list[np.ndarray]]]:
+    """Every group holding a layer's weights, with its arrays in Keras' order."""
+    import h5py
+
+    found: list[tuple[str, list[np.ndarray]]] = []
+
+    def visit(name, obj):
+        if not isinstance(obj, h5py.Group) or name.split("/")[0] in ("optimizer", "optimizer_weights"):
+            return  # Keras 3 keeps the optimizer's state next to the layers
+        datasets = [k for k in obj.keys() if isinstance(obj[k], h5py.Dataset)]
+        if not datasets:
+            return
+        if name.endswith("/vars") or name == "vars":  # Keras 3: vars/0, vars/1, ...
+            order = sorted(datasets, key=int)
+        else:  # Keras 2: kernel:0, recurrent_kernel:0, bias:0 (ordered by the layer's weight_names)
+            rank = {"embeddings:0": 0, "kernel:0": 0, "recurrent_kernel:0": 1, "bias:0": 2}
+            order = sorted(datasets, key=lambda k: rank.get(k, 9))
+        found.append((name, [np.asarray(obj[k], dtype=np.float32) for k in order]))
+
+    root = handle["model_weights"] if "model_weights" in handle else handle
+    root.visititems(visit)
+    return found
+
+
+def _keras_recurrent(arrays: list[np.ndarray], group: str) -> _Recurrent:
+    """Keras kernel (in, g*H), recurrent kernel (H, g*H), bias -> PyTorch layout."""
+    if len(arrays) != 3:
+        raise ModelImportError(f"{group}: a recurrent cell needs kernel, recurrent kernel and bias "
+                           f"(found {len(arrays)} arrays); layers without bias are not supported")
+    kernel, recurrent, bias = arrays
+    hidden = recurrent.shape[0]
+    cell = _cell_of(recurrent.shape[1], hidden, group)
+    if cell == "gru":
+        if bias.ndim != 2:
+            raise ModelImportError(f"{group}: a Keras GRU with reset_after=False applies the reset gate before the "
+                               "recurrent weights, which PyTorch's GRU cannot express; retrain with "
+                               "reset_after=True (the default since TensorFlow 2)")
+        # Keras blocks (z, r, h) -> PyTorch (r, z, n); Keras' input bias -> bias_ih, recurrent bias -> bias_hh
+        order = np.concatenate([np.arange(hidden, 2 * hidden), np.arange(hidden), np.arange(2 * hidden, 3 * hidden)])
+        return _Recurrent(cell, kernel.T[order], recurrent.T[order], bias[0][order], bias[1][order])
+    # SimpleRNN and LSTM (gates i, f, c, o = PyTorch's i, f, g, o): one bias, put on the input side
+    return _Recurrent(cell, kernel.T, recurrent.T, bias, np.zeros_like(bias))
+
+
+def _keras_layers(path: Path) -> _Layers:
+    with _h5_file(path) as handle:
+        groups = _weight_groups(handle)
+    embedding = None
+    recurrent_groups: dict[str, dict[int, _Recurrent]] = {}
+    linears = []
+    for name, arrays in sorted(groups, key=lambda g: _natural(g[0])):
+        parts = name.split("/")
+        if len(arrays) == 1 and arrays[0].ndim == 2:
+            if embedding is not None:
+                raise ModelImportError(f"{path.name}: two embedding tables; GateScope imports one")
+            embedding = arrays[0]
+        elif len(arrays) == 3:
+            direction = 1 if any("backward" in p for p in parts) else 0
+            layer_name = next((p for p in parts if p.startswith(("bidirectional", "lstm", "gru", "simple_rnn",
+                                                                  "rnn"))), parts[0])
+            recurrent_groups.setdefault(layer_name, {})[direction] = _keras_recurrent(arrays, name)
+        elif len(arrays) == 2 and arrays[0].ndim == 2:
+            kernel, bias = arrays
+            linears.append((kernel.T, bias))
+        else:
+            raise ModelImportError(f"{path.name}: cannot place the weights in {name} (GateScope imports Embedding, "
+                               "SimpleRNN/LSTM/GRU (optionally Bidirectional) and Dense layers)")
+    if embedding is None:
+        raise ModelImportError(f"{path.name}: no Embedding layer found")
+    if not recurrent_groups:
+        raise ModelImportError(f"{path.name}: no SimpleRNN, LSTM or GRU layer found")
+    recurrent = [[d[k] for k in sorted(d)] for _, d in sorted(recurrent_groups.items(), key=lambda kv: _natural(kv[0]))]
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, path.name))
+
+
+# ---------------------------------------------------------------- the bundle
+
+
+def _config_of(layers: _Layers, options: ImportOptions, vocab_size: int, name: str) -> ModelConfig:
+    cells = {d.cell for row in layers.recurrent for d in row}
+    directions = {len(row) for row in layers.recurrent}
+    hiddens = {d.weight_hh.shape[1] for row in layers.recurrent for d in row}
+    if len(cells) != 1 or len(directions) != 1 or len(hiddens) != 1:
+        raise ModelImportError(f"{name}: the recurrent layers differ in cell type, direction or size; GateScope "
+                           "imports stacks of identical layers")
+    hidden = hiddens.pop()
+    emb_dim = layers.embedding.shape[1]
+    for layer, row in enumerate(layers.recurrent):
+        expected = emb_dim if layer == 0 else hidden * len(row)
+        if any(d.weight_ih.shape[1] != expected for d in row):
+            raise ModelImportError(f"{name}: layer {layer} reads {row[0].weight_ih.shape[1]} inputs, expected {expected}")
+    outputs = layers.linears[-1][0].shape[0]
+    mlp = len(layers.linears) == 2
+    head_input = options.head_input or ("mean" if mlp else "final")
+    if head_input not in HEAD_INPUTS:
+        raise ModelImportError(f"unknown head input {head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
+    if head_input == "last_step" and mlp:
+        raise ModelImportError("the last-step head is one linear layer; this model has two (fc1 -> fc2): "
+                           "choose mean, max or final")
+    labels = options.labels
+    num_classes = 2 if outputs == 1 else outputs
+    if labels is None:
+        labels = ["negative", "positive"] if num_classes == 2 else [f"class {i}" for i in range(num_classes)]
+    if len(labels) != num_classes:
+        raise ModelImportError(f"{len(labels)} label names for a model with {num_classes} classes"
+                           + (" (one sigmoid output reads P(second label))" if outputs == 1 else ""))
+    try:
+        return ModelConfig(
+            vocab_size=vocab_size, num_classes=num_classes, cell=cells.pop(), bidirectional=directions.pop() == 2,
+            num_layers=len(layers.recurrent), emb_dim=emb_dim, hidden_dim=hidden,
+            pooling={"final": "last", "last_step": "last"}.get(head_input, head_input),
+            head="per_step" if head_input == "last_step" else ("mlp" if mlp else "linear"),
+            head_hidden=layers.linears[0][0].shape[0] if mlp else MODEL_SPEC["head_hidden"].default,
+            output="sigmoid" if outputs == 1 else "softmax", packed=options.packed,
+        )
+    except ValueError as error:
+        raise ModelImportError(f"{name}: GateScope cannot hold this architecture ({error})") from None
+
+
+def import_model(weights: str | Path, vocabulary: str | Path, options: ImportOptions | None = None) -> ImportedModel:
+    """Build a GateScope bundle from a tutorial's weights file and vocabulary.
+
+    Args:
+        weights: ``.pt``/``.pth``/``.pkl`` state dict or ``.h5``/``.keras`` Keras weights.
+        vocabulary: the vocabulary file (``read_vocabulary``).
+        options: what the weights cannot say (defaults: the tutorials' pre-padding).
+
+    Returns:
+        The bundle (model in eval mode) and notes on how it was read.
+
+    Raises:
+        ModelImportError: with what to change, for every file GateScope cannot import.
+    """
+    weights, options = Path(weights), options or ImportOptions()
+    if not weights.is_file():
+        raise ModelImportError(f"no model file at {weights}")
+    suffix = weights.suffix.lower()
+    if suffix in TORCH_SUFFIXES:
+        layers, framework = _torch_layers(load_state_dict(weights), weights.name), "pytorch"
+    elif suffix in KERAS_SUFFIXES:
+        layers, framework = _keras_layers(weights), "keras"
+    else:
+        raise ModelImportError(f"{weights.name}: unknown model file type; expected {', '.join(TORCH_SUFFIXES)} "
+                           f"(PyTorch state_dict) or {', '.join(KERAS_SUFFIXES)} (Keras)")
+    notes: list[str] = []
+    itos, source_rows = _reorder(read_vocabulary(vocabulary), layers.embedding.shape[0], notes)
+    config = _config_of(layers, options, len(itos), weights.name)
+    matrix = np.zeros((len(itos), config.emb_dim), dtype=np.float32)
+    for row, source in enumerate(source_rows):
+        if source is not None:
+            matrix[row] = layers.embedding[source]
+    model = build_model(config)
+    state = {"embedding.weight": torch.from_numpy(matrix)}
+    for layer, row in enumerate(layers.recurrent):
+        for direction, weights_of in enumerate(row):
+            suffix_name = f"_l{layer}" + ("_reverse" if direction else "")
+            for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                state[f"rnn.{part}{suffix_name}"] = torch.from_numpy(np.ascontiguousarray(getattr(weights_of, part)))
+    (w_last, b_last) = layers.linears[-1]
+    if len(layers.linears) == 2:
+        state["fc1.weight"], state["fc1.bias"] = map(torch.from_numpy, layers.linears[0])
+    state["classifier.weight"], state["classifier.bias"] = torch.from_numpy(w_last), torch.from_numpy(b_last)
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ModelImportError(f"{weights.name}: {key} has shape {tuple(tensor.shape)}, the inferred model needs "
+                               f"{tuple(expected[key].shape)}")
+    model.load_state_dict(state)
+    model.eval()
+    truncation = options.truncation or ("pre" if framework == "keras" else "post")
+    try:
+        encoding = EncodingConfig(max_len=options.max_len, padding=options.padding, truncation=truncation)
+    except ValueError as error:
+        raise ModelImportError(f"encoding: {error}") from None
+    if framework == "keras":
+        notes.append("Keras' SimpleRNN and LSTM keep one bias per gate: it was put on PyTorch's input side "
+                     "(bias_ih) and bias_hh set to zero, which computes the same gates.")
+    notes.append(f"Read as {config.display_name}, embedding {config.emb_dim}, hidden {config.hidden_dim}, "
+                 f"{HEAD_INPUT_HELP[options.head_input or ('mean' if config.head == 'mlp' else 'final')]}, "
+                 f"{'sigmoid output (P(' + positive_label(options, config) + '))' if config.output == 'sigmoid' else 'softmax output'}.")
+    bundle = Bundle(
+        model=model, vocab=Vocab(itos), label_names=list(options.labels or _default_labels(config)),
+        tokenizer_config=TokenizerConfig(kind="whitespace", lowercase=options.lowercase, strip_punctuation=True),
+        encoding=encoding,
+        card={"imported_from": weights.name, "framework": framework, "import_notes": notes},
+        versions=library_versions(),
+    )
+    return ImportedModel(bundle, notes)
+
+
+def _default_labels(config: ModelConfig) -> list[str]:
+    return ["negative", "positive"] if config.num_classes == 2 else [f"class {i}" for i in range(config.num_classes)]
+
+
+def positive_label(options: ImportOptions, config: ModelConfig) -> str:
+    """The class a sigmoid output's probability is about (the second label)."""
+    return (options.labels or _default_labels(config))[1]

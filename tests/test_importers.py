@@ -1,0 +1,305 @@
+"""Importing models trained with the tutorials' own code: PyTorch state dicts and Keras HDF5."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sentiment_core.checkpoint import load_checkpoint, save_checkpoint
+from sentiment_core.cli import main
+from sentiment_core.explain.trace import trace
+from sentiment_core.importers import ImportOptions, ModelImportError, import_model, read_vocabulary
+from sentiment_core.predict import Predictor
+from tests.tutorial_models import (RNN, SarcasmModel, SentimentLSTM, keras_gru, keras_lstm, keras_simple_rnn,
+                                   train_a_little)
+
+WORDS = "the movie was good bad great awful plot acting fine boring loved hated it".split()
+
+
+def _pre_pad(rows, seq_length):
+    """The UCI tutorial's pad_features: zeros before the text, cut to seq_length."""
+    features = np.zeros((len(rows), seq_length), dtype=int)
+    for i, row in enumerate(rows):
+        if row:
+            features[i, -len(row):] = np.array(row)[:seq_length]
+    return features
+
+
+def _gatescope_ids(bundle, tokens_rows, length, side="pre"):
+    """The same texts as GateScope ids, padded like the tutorial."""
+    ids = [bundle.vocab.lookup_indices(tokens) for tokens in tokens_rows]
+    return torch.tensor(_pre_pad(ids, length) if side == "pre" else
+                        [row + [0] * (length - len(row)) for row in ids])
+
+
+@pytest.fixture
+def uci_files(tmp_path):
+    torch.manual_seed(0)
+    vocab_to_int = {w: i for i, w in enumerate(WORDS, 1)}  # the tutorial: index 0 is padding
+    (tmp_path / "vocab_to_int.json").write_text(json.dumps(vocab_to_int))
+    net = SentimentLSTM(len(vocab_to_int) + 1, 1, embedding_dim=6, hidden_dim=5, n_layers=2)
+    rng = np.random.default_rng(0)
+    texts = [list(rng.choice(WORDS, size=rng.integers(2, 8))) for _ in range(16)]
+    features = torch.from_numpy(_pre_pad([[vocab_to_int[w] for w in t] for t in texts], 10))
+    labels = torch.tensor([float("good" in t or "great" in t) for t in texts])
+
+    def loss(model, x, y):
+        out, _ = model(x, model.init_hidden(x.shape[0]))
+        return nn.BCELoss()(out, y)
+
+    train_a_little(net, [(features, labels)], loss)
+    torch.save(net.state_dict(), tmp_path / "sentiment_lstm.pt")
+    return tmp_path, net, texts, features, vocab_to_int
+
+
+def test_uci_state_dict_and_word_index_import_as_the_tutorials_model(uci_files):
+    folder, net, texts, features, _ = uci_files
+    imported = import_model(folder / "sentiment_lstm.pt", folder / "vocab_to_int.json",
+                            ImportOptions(max_len=10, padding="pre", head_input="last_step"))
+    cfg = imported.bundle.model_config
+    assert (cfg.cell, cfg.num_layers, cfg.emb_dim, cfg.hidden_dim, cfg.bidirectional) == ("lstm", 2, 6, 5, False)
+    assert (cfg.head, cfg.output, cfg.packed) == ("per_step", "sigmoid", False)
+    with torch.no_grad():
+        expected, _ = net(features, net.init_hidden(len(texts)))
+        got = torch.softmax(imported.bundle.model(_gatescope_ids(imported.bundle, texts, 10)), dim=1)[:, 1]
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
+    # a text of exactly max_len tokens needs no padding: Predictor gives the tutorial's number
+    full = [w for w in (texts[0] * 10)][:10]
+    with torch.no_grad():
+        tutorial, _ = net(torch.tensor([[WORDS.index(w) + 1 for w in full]]), net.init_hidden(1))
+    prediction = Predictor(imported.bundle).predict([" ".join(full)])[0]
+    assert prediction.probabilities["positive"] == pytest.approx(float(tutorial), abs=1e-6)
+
+
+def test_imported_bundle_saves_loads_and_explains(uci_files, tmp_path):
+    folder, *_ = uci_files
+    bundle = import_model(folder / "sentiment_lstm.pt", folder / "vocab_to_int.json",
+                          ImportOptions(max_len=10, head_input="last_step")).bundle
+    path = save_checkpoint(tmp_path / "out" / "uci.safetensors", bundle)
+    loaded = load_checkpoint(path)
+    text = "the movie was great"
+    assert Predictor(loaded).predict([text])[0].probabilities == pytest.approx(
+        Predictor(bundle).predict([text])[0].probabilities)
+    traced = trace(loaded, text)
+    assert traced.prediction.probabilities[1] == pytest.approx(Predictor(loaded).predict([text])[0].probabilities["positive"],
+                                                    abs=1e-5)
+
+
+def test_torchtext_itos_packed_bilstm(tmp_path):
+    torch.manual_seed(1)
+    itos = ["<unk>", "<pad>", *WORDS]  # torchtext's order: <unk> 0, <pad> 1
+    (tmp_path / "itos.json").write_text(json.dumps(itos))
+    net = RNN(len(itos), 6, 4, 1, n_layers=2, bidirectional=True, dropout=0.5, pad_idx=1)
+    texts = [["the", "movie", "was", "good"], ["bad", "plot"], ["loved", "it", "great", "acting", "fine"]]
+    length = max(map(len, texts))
+    batch = torch.tensor([[itos.index(w) for w in t] + [1] * (length - len(t)) for t in texts]).T  # (T, B)
+    lengths = torch.tensor([len(t) for t in texts])
+    train_a_little(net, [((batch, lengths), torch.tensor([1.0, 0.0, 1.0]))],
+                   lambda m, x, y: nn.BCEWithLogitsLoss()(m(*x).squeeze(1), y))
+    torch.save(net.state_dict(), tmp_path / "tut2-model.pt")
+    bundle = import_model(tmp_path / "tut2-model.pt", tmp_path / "itos.json",
+                          ImportOptions(packed=True, padding="post", max_len=100)).bundle
+    cfg = bundle.model_config
+    assert (cfg.cell, cfg.bidirectional, cfg.num_layers, cfg.head, cfg.output) == ("lstm", True, 2, "linear", "sigmoid")
+    with torch.no_grad():
+        expected = torch.sigmoid(net(batch, lengths).squeeze(1))
+    got = [p.probabilities["positive"] for p in Predictor(bundle).predict([" ".join(t) for t in texts])]
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-6)
+    assert bundle.vocab["<unk>"] == 1 and bundle.vocab["movie"] != 1
+    assert Predictor(bundle).predict(["zebra"])[0].unknown_share == 1.0
+
+
+def test_sarcasm_mlp_head_with_mean_pooling(tmp_path):
+    torch.manual_seed(2)
+    (tmp_path / "word_index.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS, 1)}))
+    net = SarcasmModel(len(WORDS) + 1, 7, 5).eval()
+    torch.save(net.state_dict(), tmp_path / "sarcasm.pth")
+    bundle = import_model(tmp_path / "sarcasm.pth", tmp_path / "word_index.json",
+                          ImportOptions(max_len=8, labels=["not sarcastic", "sarcastic"])).bundle
+    cfg = bundle.model_config
+    assert (cfg.head, cfg.head_hidden, cfg.pooling, cfg.output) == ("mlp", 24, "mean", "sigmoid")
+    texts = [["the", "plot", "was", "boring"], ["loved", "it"]]
+    with torch.no_grad():
+        expected = net(torch.from_numpy(_pre_pad([[WORDS.index(w) + 1 for w in t] for t in texts], 8)))
+        got = torch.softmax(bundle.model(_gatescope_ids(bundle, texts, 8)), dim=1)[:, 1]
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
+    assert bundle.label_names == ["not sarcastic", "sarcastic"]
+
+
+def test_pickled_whole_model_is_refused(uci_files):
+    folder, net, *_ = uci_files
+    torch.save(net, folder / "whole_model.pt")  # the tutorial's other habit: pickling the object
+    with pytest.raises(ModelImportError, match=r"whole pickled model.*state_dict\(\)"):
+        import_model(folder / "whole_model.pt", folder / "vocab_to_int.json")
+
+
+def test_unknown_layers_and_bad_vocabularies_get_clear_messages(uci_files):
+    folder, net, *_ = uci_files
+    torch.save({**net.state_dict(), "conv.weight": torch.zeros(3, 3, 3)}, folder / "extra.pt")
+    with pytest.raises(ModelImportError, match="cannot place: conv.weight"):
+        import_model(folder / "extra.pt", folder / "vocab_to_int.json")
+    (folder / "bad.json").write_text(json.dumps({"good": 1, "bad": 1}))
+    with pytest.raises(ModelImportError, match="share index 1"):
+        read_vocabulary(folder / "bad.json")
+    (folder / "itos.txt").write_text("<unk>\n<pad>\nthe\nthe\n")
+    with pytest.raises(ModelImportError, match="appears twice"):
+        read_vocabulary(folder / "itos.txt")
+    with pytest.raises(ModelImportError, match="unknown model file type"):
+        import_model(folder / "vocab_to_int.json", folder / "vocab_to_int.json")
+
+
+def test_cli_import_writes_a_bundle(uci_files, capsys):
+    folder, *_ = uci_files
+    out = folder / "uci.safetensors"
+    assert main(["import", str(folder / "sentiment_lstm.pt"), "--vocab", str(folder / "vocab_to_int.json"),
+                 "--out", str(out), "--max-len", "50", "--padding", "pre", "--head-input", "last_step",
+                 "--labels", "negative,positive"]) == 0
+    assert "LSTM x2" in capsys.readouterr().out
+    bundle = load_checkpoint(out)
+    assert bundle.encoding.max_len == 50 and bundle.card["imported_from"] == "sentiment_lstm.pt"
+    assert main(["import", str(folder / "sentiment_lstm.pt"), "--vocab", str(folder / "vocab_to_int.json"),
+                 "--out", str(out), "--labels", "a,b,c"]) == 2
+    assert "3 label names for a model with 2 classes" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ Keras, written with h5py
+
+V, E, H = len(WORDS) + 1, 5, 4
+
+
+def _keras_weights(rng, cell, inputs, hidden):
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
+    kernel = rng.normal(0, 0.5, (inputs, gates * hidden)).astype(np.float32)
+    recurrent = rng.normal(0, 0.5, (hidden, gates * hidden)).astype(np.float32)
+    bias = rng.normal(0, 0.5, (2, gates * hidden) if cell == "gru" else (gates * hidden,)).astype(np.float32)
+    return kernel, recurrent, bias
+
+
+def _write_keras2(path, layers):
+    """Keras 2's model.save('m.h5') layout: model_weights/<layer>/<layer>/.../<name>:0."""
+    with h5py.File(path, "w") as f:
+        root = f.create_group("model_weights")
+        root.attrs["layer_names"] = [name.encode() for name, _ in layers]
+        for name, weights in layers:
+            for sub, array in weights.items():
+                root.create_dataset(f"{name}/{name}/{sub}", data=array)
+
+
+@pytest.mark.parametrize("cell,reference", [("simple_rnn", keras_simple_rnn), ("lstm", keras_lstm),
+                                            ("gru", keras_gru)])
+def test_keras_cells_match_numpy_keras_equations(tmp_path, cell, reference):
+    rng = np.random.default_rng(3)
+    embeddings = rng.normal(0, 1, (V, E)).astype(np.float32)
+    kernel, recurrent, bias = _keras_weights(rng, cell, E, H)
+    dense_k, dense_b = rng.normal(0, 1, (H, 1)).astype(np.float32), np.array([0.1], dtype=np.float32)
+    cell_dir = {"simple_rnn": "simple_rnn_cell", "lstm": "lstm_cell", "gru": "gru_cell"}[cell]
+    _write_keras2(tmp_path / "model.h5", [
+        ("embedding", {"embeddings:0": embeddings}),
+        (cell, {f"{cell_dir}/kernel:0": kernel, f"{cell_dir}/recurrent_kernel:0": recurrent, f"{cell_dir}/bias:0": bias}),
+        ("dense", {"kernel:0": dense_k, "bias:0": dense_b}),
+    ])
+    (tmp_path / "word_index.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS, 1)}))
+    bundle = import_model(tmp_path / "model.h5", tmp_path / "word_index.json", ImportOptions(max_len=6)).bundle
+    assert bundle.model_config.cell == {"simple_rnn": "rnn", "lstm": "lstm", "gru": "gru"}[cell]
+    text = ["great", "plot", "boring", "acting"]
+    ids = _pre_pad([[WORDS.index(w) + 1 for w in text]], 6)[0]  # pad_sequences' default: pre
+    h = reference(embeddings[ids], kernel, recurrent, bias)
+    expected = 1 / (1 + np.exp(-(h @ dense_k + dense_b)))
+    with torch.no_grad():
+        got = torch.softmax(bundle.model(_gatescope_ids(bundle, [text], 6)), dim=1)[0, 1]
+    assert float(got) == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def test_keras3_bidirectional_gru_softmax_from_a_keras_file(tmp_path):
+    """Keras 3's .keras zip: layers/<name>/[forward_layer|backward_layer]/cell/vars/<i>."""
+    rng = np.random.default_rng(4)
+    embeddings = rng.normal(0, 1, (V, E)).astype(np.float32)
+    fwd, bwd = _keras_weights(rng, "gru", E, H), _keras_weights(rng, "gru", E, H)
+    dense_k, dense_b = rng.normal(0, 1, (2 * H, 3)).astype(np.float32), rng.normal(0, 1, 3).astype(np.float32)
+    weights = tmp_path / "model.weights.h5"
+    with h5py.File(weights, "w") as f:
+        f.create_dataset("layers/embedding/vars/0", data=embeddings)
+        for side, arrays in (("forward_layer", fwd), ("backward_layer", bwd)):
+            for i, array in enumerate(arrays):
+                f.create_dataset(f"layers/bidirectional/{side}/cell/vars/{i}", data=array)
+        f.create_dataset("layers/dense/vars/0", data=dense_k)
+        f.create_dataset("layers/dense/vars/1", data=dense_b)
+        for i in range(4):  # Adam's state, saved beside the layers by model.save()
+            f.create_dataset(f"optimizer/vars/{i}", data=np.zeros((3, 2), np.float32))
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
+        archive.write(weights, "model.weights.h5")
+    (tmp_path / "word_index.json").write_text(json.dumps({"<OOV>": 1, **{w: i for i, w in enumerate(WORDS, 2)}}))
+    bundle = import_model(tmp_path / "model.keras", tmp_path / "word_index.json",
+                          ImportOptions(max_len=5, labels=["negative", "neutral", "positive"])).bundle
+    cfg = bundle.model_config
+    assert (cfg.cell, cfg.bidirectional, cfg.output, cfg.num_classes) == ("gru", True, "softmax", 3)
+    text = ["loved", "the", "acting"]
+    ids = _pre_pad([[WORDS.index(w) + 2 for w in text]], 5)[0]
+    x = embeddings[ids]
+    h = np.concatenate([keras_gru(x, *fwd), keras_gru(x[::-1], *bwd)])
+    logits = h @ dense_k + dense_b
+    expected = np.exp(logits) / np.exp(logits).sum()
+    with torch.no_grad():
+        got = torch.softmax(bundle.model(_gatescope_ids(bundle, [text], 5)), dim=1)[0]
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+    assert bundle.vocab["zebra"] == 1  # Keras' <OOV> became GateScope's <unk>
+
+
+def test_keras_gru_without_reset_after_is_refused(tmp_path):
+    rng = np.random.default_rng(5)
+    kernel, recurrent, _ = _keras_weights(rng, "gru", E, H)
+    _write_keras2(tmp_path / "old.h5", [
+        ("embedding", {"embeddings:0": rng.normal(size=(V, E)).astype(np.float32)}),
+        ("gru", {"gru_cell/kernel:0": kernel, "gru_cell/recurrent_kernel:0": recurrent,
+                 "gru_cell/bias:0": np.zeros(3 * H, dtype=np.float32)}),
+        ("dense", {"kernel:0": np.zeros((H, 1), np.float32), "bias:0": np.zeros(1, np.float32)}),
+    ])
+    (tmp_path / "w.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS, 1)}))
+    with pytest.raises(ModelImportError, match="reset_after=False"):
+        import_model(tmp_path / "old.h5", tmp_path / "w.json")
+
+
+def test_imported_bundles_serve_through_the_api_and_the_registry(uci_files, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sentiment_core.api import create_app
+    from sentiment_core.registry import ModelRegistry
+
+    folder, *_ = uci_files
+    bundle = import_model(folder / "sentiment_lstm.pt", folder / "vocab_to_int.json",
+                          ImportOptions(max_len=10, head_input="last_step")).bundle
+    shipped = tmp_path / "pretrained"
+    save_checkpoint(shipped / "uci.safetensors", bundle)
+    assert ModelRegistry(shipped, tmp_path / "runs").load("uci").bundle.model_config.head == "per_step"
+    client = TestClient(create_app(shipped, tmp_path / "runs", default_model="uci"))
+    got = client.post("/predict", json={"text": "the plot was awful"}).json()["predictions"][0]
+    expected = Predictor(bundle).predict(["the plot was awful"])[0]
+    assert got["probabilities"]["positive"] == pytest.approx(expected.probabilities["positive"], rel=1e-6)
+    assert client.post("/explain", json={"text": "the plot was awful"}).status_code == 200
+
+
+def test_bidirectional_sigmoid_trajectory_has_two_class_scores(tmp_path):
+    from sentiment_core.explain.trajectory import trajectory
+
+    torch.manual_seed(1)
+    itos = ["<unk>", "<pad>", *WORDS]
+    (tmp_path / "itos.txt").write_text("\n".join(itos) + "\n")
+    torch.save(RNN(len(itos), 6, 4, 1, 1, True, 0.0, 1).state_dict(), tmp_path / "m.pt")
+    bundle = import_model(tmp_path / "m.pt", tmp_path / "itos.txt", ImportOptions(packed=True, padding="post")).bundle
+    traj = trajectory(bundle, "the movie was good")
+    assert not traj.available and traj.forward_scores.shape == (4, 2)
+    np.testing.assert_array_equal(traj.forward_scores[:, 0], 0.0)
+
+
+def test_keras_tokenizer_json_and_text_itos_vocabularies(tmp_path):
+    word_index = {"<OOV>": 1, "good": 2, "bad": 3}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(
+        {"class_name": "Tokenizer", "config": {"num_words": 10, "word_index": json.dumps(word_index)}}))
+    assert read_vocabulary(tmp_path / "tokenizer.json") == [None, "<OOV>", "good", "bad"]
+    (tmp_path / "itos.txt").write_text("<unk>\n<pad>\ngood\nbad\n")
+    assert read_vocabulary(tmp_path / "itos.txt") == ["<unk>", "<pad>", "good", "bad"]
