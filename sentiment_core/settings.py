@@ -31,6 +31,12 @@ DATA_SPEC = {
                         choices=("all", "amazon", "imdb", "yelp")),
     "split_seed": ParamSpec(0, "Seed for the train/validation/test split and subsampling.", "Split seed",
                             min=0, max=10000, step=1),
+    "leave_out": ParamSpec("", "Classes to leave out, comma-separated (e.g. 'neutral' makes the airline tweets a "
+                           "2-class set, as the Keras tutorial does).", "Leave out classes"),
+    "test_share": ParamSpec(0.1, "Share of each class held out for testing (datasets without an official test "
+                            "set).", "Test share", min=0.05, max=0.5, step=0.05),
+    "val_share": ParamSpec(0.1, "Share of each class held out for validation (early stopping, best epoch).",
+                           "Validation share", min=0.05, max=0.3, step=0.05),
 }
 SYNTHETIC_OPTIONS = {"synthetic_long_range": ("n_examples", "distance", "noise"),
                      "synthetic_negation": ("n_examples", "noise")}
@@ -120,7 +126,8 @@ def log_choices(spec: ParamSpec, current: float) -> list[float]:
 # Short, readable URL keys for the settings groups (unchanged from earlier links).
 QUERY_KEYS = {
     "data": {"name": "dataset", "n_examples": "n", "distance": "distance", "noise": "noise",
-             "max_examples": "max_examples", "source": "source", "split_seed": "split_seed"},
+             "max_examples": "max_examples", "source": "source", "split_seed": "split_seed",
+             "leave_out": "leave_out", "test_share": "test_share", "val_share": "val_share"},
     "model": {k: {"output": "head_output"}.get(k, k) for k in MODEL_FIELDS},  # Explain's own ``output``
     "train": {k: k for k in TRAIN_FIELDS},
     "encoding": {k: k for k in ENCODING_FIELDS},

@@ -136,3 +136,16 @@ def test_a_link_from_home_opens_explain_on_that_sentence(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     at = open_page("explain", query={"model": "gru", "text": EXAMPLES[1]})
     assert at.text_input(key="e_text").value == EXAMPLES[1] and at.selectbox(key="model").value == "gru"
+
+
+def test_a_tutorial_recipe_sets_the_data_it_needs(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("train")
+    at.selectbox(key="gs_recipe").set_value("airline_lstm").run()
+    next(b for b in at.button if b.key == "gs_apply_recipe").click().run()
+    assert not at.exception and not at.error
+    data = at.session_state["gs_data"]
+    assert (data["name"], data["leave_out"], data["test_share"], data["split_seed"]) == ("airline_tweets", "neutral",
+                                                                                           0.3, 42)
+    assert "negative, positive" in " ".join(m.value for m in at.markdown)
+    assert query_of(at)["leave_out"] == "neutral"

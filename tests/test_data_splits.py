@@ -111,3 +111,24 @@ def test_subsample_keeps_proportions_and_order():
     assert subsample(ex, 5000) is ex
     with pytest.raises(DataError):
         subsample(ex, 0)
+
+
+def test_leaving_out_a_class_and_choosing_the_split_shares():
+    """The Keras airline tutorial: neutral tweets left out, 70/30 with seed 42 (plus GateScope's validation)."""
+    import pytest as _pytest
+
+    from sentiment_core.data.selection import load_catalogue_splits
+    from sentiment_core.errors import DataError
+
+    data = {"name": "airline_tweets", "leave_out": "neutral", "test_share": 0.3, "val_share": 0.1, "split_seed": 42}
+    ds, splits = load_catalogue_splits(data)
+    assert ds.label_names == splits.label_names == ["negative", "positive"]
+    total = len(splits.train) + len(splits.validation) + len(splits.test)
+    assert total == 9176 + 2363
+    assert abs(len(splits.test) / total - 0.3) < 0.01 and abs(len(splits.validation) / total - 0.1) < 0.01
+    assert set(splits.train.labels) == {0, 1}
+    assert any("left out neutral" in note for note in ds.notes)
+    with _pytest.raises(DataError, match="no class 'mixed' to leave out; its classes are negative, neutral, positive"):
+        load_catalogue_splits({**data, "leave_out": "mixed"})
+    with _pytest.raises(DataError, match="fewer than two classes"):
+        load_catalogue_splits({**data, "leave_out": "neutral, positive"})

@@ -89,8 +89,15 @@ if source == "Catalogue":
     widgets.widget(settings.DATA_SPEC["split_seed"], "d_split_seed", c2, value=int(data.get("split_seed", 0)))
     if name == "uci_sentences":
         widgets.widget(settings.DATA_SPEC["source"], "d_uci_source", c3, value=data.get("source", "all"))
+    s1, s2, s3 = st.columns(3)
+    widgets.widget(settings.DATA_SPEC["test_share"], "d_test_share", s1, value=data.get("test_share", 0.1))
+    widgets.widget(settings.DATA_SPEC["val_share"], "d_val_share", s2, value=data.get("val_share", 0.1))
+    s3.text_input(settings.DATA_SPEC["leave_out"].label, key="d_leave_out", help=settings.DATA_SPEC["leave_out"].help,
+                  value=st.session_state.get("d_leave_out", data.get("leave_out", "")), max_chars=200)
     new = {**DATA_DEFAULT, "name": name, "max_examples": st.session_state["d_max_examples"],
-           "split_seed": st.session_state["d_split_seed"], "source": st.session_state.get("d_uci_source", "all")}
+           "split_seed": st.session_state["d_split_seed"], "source": st.session_state.get("d_uci_source", "all"),
+           "test_share": st.session_state["d_test_share"], "val_share": st.session_state["d_val_share"],
+           "leave_out": st.session_state["d_leave_out"].strip()}
     key = selection.dataset_key(new)
     ready = info.kind == "offline" or st.session_state.get("d_loaded") == key
     if info.kind == "download" and not ready:

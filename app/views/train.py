@@ -67,7 +67,7 @@ def apply_recipe() -> None:
     base = settings.defaults()
     for group in ("model", "train", "encoding", "vocab"):
         state.set_group(group, {**base[group], **getattr(recipe, group)})
-    state.set_group("data", {**state.group("data"), "name": recipe.dataset})
+    state.set_group("data", {**base["data"], "name": recipe.dataset, **recipe.data})
     for key in [k for k in st.session_state if k.startswith(("m_", "t_", "d_", "v_"))]:
         del st.session_state[key]
     st.session_state["gs_run_label"] = recipe.key.replace("_", "-")

@@ -23,13 +23,16 @@ def data_label(data: Mapping) -> str:
     except Exception:  # noqa: BLE001
         title = name
     extra = f", at most {int(data['max_examples']):,} per part" if data.get("max_examples") else ""
+    if data.get("leave_out"):
+        extra += f", without {data['leave_out']}"
     return f"{title}{extra}"
 
 
 def dataset_key(data: Mapping) -> tuple:
     """Hashable cache key: only the options that change the loaded data."""
     name = data.get("name")
-    keys = ["name", "max_examples", "split_seed"] + list(SYNTHETIC_OPTIONS.get(name, ()))
+    keys = ["name", "max_examples", "split_seed", "leave_out", "test_share", "val_share"] + list(
+        SYNTHETIC_OPTIONS.get(name, ()))
     if name == "uci_sentences":
         keys.append("source")
     if name == "upload":
@@ -54,8 +57,44 @@ def load_catalogue_splits(data: Mapping, progress=None):
         options["source"] = data["source"]
     seed = int(data.get("split_seed", 0))
     max_examples = int(data.get("max_examples") or 0) or None
-    ds = load_dataset(name, progress=progress, max_examples=max_examples, seed=seed, **options)
-    return ds, make_splits(ds, seed=seed)
+    ds = leave_out(load_dataset(name, progress=progress, max_examples=max_examples, seed=seed, **options),
+                   data.get("leave_out", ""))
+    return ds, make_splits(ds, seed=seed, **split_shares(data))
+
+
+def split_shares(data: Mapping) -> dict:
+    """``make_splits`` fractions from the data settings (spec defaults when absent)."""
+    from ..settings import DATA_SPEC
+
+    return {"val_fraction": float(data.get("val_share", DATA_SPEC["val_share"].default)),
+            "test_fraction": float(data.get("test_share", DATA_SPEC["test_share"].default))}
+
+
+def leave_out(ds, classes: str):
+    """``ds`` without the comma-separated ``classes`` (labels renumbered in the kept order).
+
+    Raises:
+        DataError: a class the dataset does not have, or fewer than two classes left.
+    """
+    from ..errors import DataError
+    from .types import Examples, LabeledDataset
+
+    names = [c.strip() for c in str(classes or "").split(",") if c.strip()]
+    if not names:
+        return ds
+    unknown = [c for c in names if c not in ds.label_names]
+    if unknown:
+        raise DataError(f"{ds.name} has no class {', '.join(map(repr, unknown))} to leave out; its classes are "
+                        f"{', '.join(ds.label_names)}")
+    kept = [c for c in ds.label_names if c not in names]
+    if len(kept) < 2:
+        raise DataError(f"leaving out {', '.join(names)} leaves fewer than two classes of {ds.name}; "
+                        "leave out fewer")
+    index = {ds.label_names.index(c): i for i, c in enumerate(kept)}
+    parts = {part: Examples([t for t, y in zip(ex.texts, ex.labels) if y in index],
+                            [index[y] for y in ex.labels if y in index]) for part, ex in ds.parts.items()}
+    dropped = sum(len(ex) for ex in ds.parts.values()) - sum(len(ex) for ex in parts.values())
+    return LabeledDataset(ds.name, kept, parts, [*ds.notes, f"left out {', '.join(names)} ({dropped:,} examples)"])
 
 
 def load_upload_splits(content: bytes, filename: str, data: Mapping):
@@ -76,7 +115,8 @@ def load_upload_splits(content: bytes, filename: str, data: Mapping):
     if data.get("max_examples"):
         parts = {k: subsample(v, int(data["max_examples"]), seed=seed) for k, v in ds.parts.items()}
         ds = LabeledDataset(ds.name, ds.label_names, parts, list(ds.notes))
-    return ds, report, make_splits(ds, seed=seed)
+    ds = leave_out(ds, data.get("leave_out", ""))
+    return ds, report, make_splits(ds, seed=seed, **split_shares(data))
 
 
 def token_counts(texts, tokenizer: Mapping | None = None):
