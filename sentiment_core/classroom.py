@@ -272,8 +272,8 @@ def submit(viewer: Viewer, queue: RunQueue, request: runs.RunRequest, name: str 
 # ---------------------------------------------------------------- the gallery
 
 
-GALLERY_COLUMNS = ("run", "nickname", "model", "cell", "layers", "hidden", "bidirectional", "dataset", "lr",
-                   "batch", "epochs", "params", "val acc", "test acc", "s / epoch")
+GALLERY_COLUMNS = ("nickname", "model", "params", "val acc", "test acc", "s / epoch", "cell", "layers", "hidden",
+                   "bidirectional", "dataset", "lr", "batch", "epochs", "run")
 
 
 def gallery_rows(records: list[RunRecord], viewer: Viewer, hidden: set[str] = frozenset()) -> list[dict]:

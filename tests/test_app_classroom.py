@@ -102,3 +102,42 @@ def test_no_passcode_means_one_user_with_every_setting(monkeypatch, tmp_path):
     assert class_settings(at) == {"gs_concurrency", "gs_quota"}
     assert "gs_passcode" not in [t.key for t in at.text_input]
     runs.set_shared_queue(None)
+
+
+def test_gallery_table_chart_and_links(classroom_env):
+    from sentiment_core.plots import CELL_COLORS
+
+    gru = completed_run(classroom_env, "gru", epochs=1)
+    lstm = completed_run(classroom_env, "lstm", epochs=1)
+    for name, nick in ((gru, "zoe"), (lstm, "max")):
+        config = runs.read_json(classroom_env / name / "config.json")
+        runs.write_json(classroom_env / name / "config.json", {**config, "owner": f"o-{nick}", "nickname": nick})
+    at = open_page("gallery", state={"gs_owner": "student-1"})
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert set(table["run"]) == {gru, lstm}
+    row = table.set_index("run").loc[gru]
+    assert row["nickname"] == "zoe" and row["cell"] == "gru" and row["params"] > 0
+    assert 0 <= row["test acc"] <= 1 and 0 <= row["val acc"] <= 1 and row["s / epoch"] > 0
+    assert row["compare"] == f"compare?runs={gru}" and row["explain"] == f"explain?model=run:{gru}"
+    assert "hidden from class" not in table.columns  # students do not manage hiding
+    import json
+
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    colours = {t["name"]: t["marker"]["color"] for t in figure["data"]}
+    assert colours == {"GRU": CELL_COLORS["gru"], "LSTM": CELL_COLORS["lstm"]}
+    assert figure["layout"]["xaxis"]["type"] == "log"
+    links = {p.label: p for p in at.get("page_link")}
+    assert {"Compare it", "Explain it"} <= set(links)
+    # the links open the run on Compare and Explain
+    compare = open_page("compare", query={"runs": gru})
+    assert not compare.exception and compare.session_state["c_selected"] == [gru]
+    explain = open_page("explain", query={"model": f"run:{gru}"})
+    assert not explain.exception and explain.session_state["model"] == f"run:{gru}"
+    # the teacher hides a run: students no longer see it, the teacher still does
+    classroom.set_hidden(classroom.Viewer("t", "teacher"), gru, True, classroom_env)
+    student = open_page("gallery", state={"gs_owner": "student-1"})
+    assert set(student.dataframe[0].value["run"]) == {lstm}
+    teacher = open_page("gallery", state={"gs_owner": "t", "gs_teacher": True})
+    assert set(teacher.dataframe[0].value["run"]) == {gru, lstm}
+    assert teacher.dataframe[0].value.set_index("run").loc[gru, "hidden from class"]
