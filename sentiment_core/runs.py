@@ -26,7 +26,8 @@ training at once (runs without an owner, from scripts and the CLI, are not cappe
 Environment:
     ``GATESCOPE_RUNS_DIR``            the runs directory (default ``./runs``).
     ``GATESCOPE_MAX_CONCURRENT_RUNS`` how many runs train at once (default 1).
-    ``GATESCOPE_RUN_EXECUTOR``        ``process`` (default) or ``thread``.
+    ``GATESCOPE_RUN_EXECUTOR``        ``process`` (default), ``thread`` or ``ray`` (the default when
+                                      ``GATESCOPE_RAY_ADDRESS`` is set; see ``ray_backend``).
     ``GATESCOPE_WORKER_THREADS``      torch threads per worker process (default 1).
     ``GATESCOPE_MAX_RUNS_PER_STUDENT`` runs one student may have waiting or training (default 2).
 """
@@ -63,7 +64,7 @@ SPLITS_FILE = "splits.json"
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("completed", "stopped", "failed", "interrupted")
-EXECUTORS = ("process", "thread")
+EXECUTORS = ("process", "thread", "ray")
 MAX_CONCURRENT_LIMIT = 16
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_TIMEOUT = 60.0
@@ -781,7 +782,8 @@ class RunQueue:
     Args:
         root: runs directory (default ``runs_dir()``).
         max_concurrent: concurrent runs (default ``$GATESCOPE_MAX_CONCURRENT_RUNS`` or 1).
-        executor: ``process`` (spawned worker, keeps the page responsive) or ``thread``.
+        executor: ``process`` (spawned worker, keeps the page responsive), ``thread``, or ``ray``
+            (a Ray actor on a cluster; the default when ``$GATESCOPE_RAY_ADDRESS`` is set).
         max_per_student: runs one owner may have waiting or training (default
             ``$GATESCOPE_MAX_RUNS_PER_STUDENT`` or 2).
     """
@@ -791,9 +793,18 @@ class RunQueue:
         self.root = runs_dir(root)
         self.max_concurrent = max_concurrent or default_max_concurrent()
         self.max_per_student = max_per_student or default_max_per_student()
-        self.executor = executor or os.environ.get(EXECUTOR_ENV, "process")
+        self.executor = executor or os.environ.get(EXECUTOR_ENV) or (
+            "ray" if os.environ.get("GATESCOPE_RAY_ADDRESS", "").strip() else "process")
         if self.executor not in EXECUTORS:
             raise RunError(f"unknown run executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
+        self.backend = {"process": "local worker processes", "thread": "threads in the app process"}.get(
+            self.executor, "")
+        if self.executor == "ray":
+            from .ray_backend import connect
+
+            info = connect()  # RunError naming the address when it cannot be reached
+            self.backend = (f"Ray cluster at {info['address']} ({info['nodes']} nodes, {info['cpus']:g} CPUs"
+                            + (f", {info['gpus']:g} GPUs)" if info["gpus"] else ")"))
         self._cond = threading.Condition()
         self._pending: list[_Job] = []
         self._active: dict[str, _Job] = {}
@@ -905,7 +916,7 @@ class RunQueue:
         with self._cond:
             return {"running": list(self._active), "queued": [j.name for j in self._ordered()],
                     "max_concurrent": self.max_concurrent, "max_per_student": self.max_per_student,
-                    "executor": self.executor}
+                    "executor": self.executor, "backend": self.backend}
 
     def set_max_concurrent(self, value: int) -> None:
         """Change how many runs train at once (1..16); applies to the next scheduling round."""
@@ -1026,7 +1037,12 @@ class RunQueue:
         status.update(state="running", message="starting", started=time.time(), heartbeat=time.time(),
                       executor=self.executor, pid=os.getpid())
         write_json(job.path / "status.json", status)
-        if self.executor == "thread":
+        if self.executor == "ray":
+            from .ray_backend import RayRun
+
+            job.stop_event = threading.Event()
+            job.handle = RayRun(job.path, job.splits, job.stop_event)
+        elif self.executor == "thread":
             job.stop_event = threading.Event()
             job.handle = threading.Thread(target=execute_run, args=(job.path, job.splits, job.stop_event, "thread"),
                                           name=f"run-{job.name}", daemon=True)

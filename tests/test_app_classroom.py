@@ -141,3 +141,14 @@ def test_gallery_table_chart_and_links(classroom_env):
     teacher = open_page("gallery", state={"gs_owner": "t", "gs_teacher": True})
     assert set(teacher.dataframe[0].value["run"]) == {gru, lstm}
     assert teacher.dataframe[0].value.set_index("run").loc[gru, "hidden from class"]
+
+
+def test_unreachable_ray_address_is_named_on_the_train_page(monkeypatch, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install '.[ray]'")
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_RUN_EXECUTOR", "ray")
+    monkeypatch.setenv("GATESCOPE_RAY_ADDRESS", "ray://127.0.0.1:1")
+    runs.set_shared_queue(None)
+    at = train_page()
+    assert not at.exception
+    assert any("cannot reach the Ray cluster at 'ray://127.0.0.1:1'" in e.value for e in at.error)

@@ -21,6 +21,18 @@ def _gate() -> classroom.PasscodeGate:
     return _GATES[digest]
 
 
+def queue() -> runs.RunQueue:
+    """The shared run queue; when its backend cannot start (e.g. an unreachable Ray address) the
+    page says why and stops."""
+    from ui import state
+
+    try:
+        return runs.shared_queue()
+    except GateScopeError as error:
+        st.error(f"Training is not available: {error}")
+        state.stop()
+
+
 def viewer() -> classroom.Viewer:
     """The session's Viewer: ``solo`` without a passcode, else ``teacher`` once signed in, else ``student``."""
     owner = st.session_state.get("gs_owner", "")
@@ -67,7 +79,7 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     st.subheader("Training queue")
     st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · up to "
                f"{snap['max_concurrent']} at once · {snap['max_per_student']} per student · "
-               f"backend: {snap['executor']}")
+               f"training on {snap['backend']}")
     if gate.enabled and me.role == "student":
         with st.expander("Teacher sign-in"):
             with st.form("gs_sign_in", clear_on_submit=True, border=False):

@@ -20,7 +20,7 @@ FIELDS = (PageField("c_selected", "runs", []), PageField("c_metric", "curve", "v
           PageField("c_grid", "grid", "Cell: RNN vs LSTM vs GRU"), PageField("c_text", "text",
                                                                                "not bad at all , i enjoyed it"))
 state.use_page("compare", FIELDS, groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 registry = shared_registry()
 GRIDS = {
     "Cell: RNN vs LSTM vs GRU": ("cell", ["rnn", "lstm", "gru"]),

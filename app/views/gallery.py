@@ -11,7 +11,7 @@ from sentiment_core.settings import PageField
 
 METRICS = {"test acc": "Test accuracy", "val acc": "Validation accuracy"}
 state.use_page("gallery", (PageField("gl_metric", "metric", "test acc"), PageField("gl_run", "run", "")))
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 viewer = classroom_ui.viewer()
 
 st.title("🏫 Class gallery")

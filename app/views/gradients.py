@@ -22,7 +22,7 @@ FIELDS = (
     PageField("g_clip_run", "clip_run", ""),
 )
 state.use_page("gradients", FIELDS)
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 registry = shared_registry()
 NOBAR = {"displayModeBar": False}
 

@@ -21,7 +21,7 @@ def counts_for(key: tuple, tokenizer: tuple, _texts):
     return selection.token_counts(_texts, dict(tokenizer))
 
 
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 data = state.group("data")
 model_opts = state.group("model")
 train_opts = state.group("train")
