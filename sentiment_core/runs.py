@@ -1034,7 +1034,8 @@ class RunQueue:
 
     def _start(self, job: _Job) -> None:
         status = read_json(job.path / "status.json", {}) or {}
-        status.update(state="running", message="starting", started=time.time(), heartbeat=time.time(),
+        now = time.time()  # "dispatched": when the queue gave it a slot; the worker sets "started" when it trains
+        status.update(state="running", message="starting", started=now, dispatched=now, heartbeat=now,
                       executor=self.executor, pid=os.getpid())
         write_json(job.path / "status.json", status)
         if self.executor == "ray":
