@@ -2,6 +2,8 @@
 students, the class sentence on Home and Explain, and the class gallery."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from browser.app_support import SMALL_DATA, app_env, completed_run, open_page
@@ -152,3 +154,24 @@ def test_unreachable_ray_address_is_named_on_the_train_page(monkeypatch, tmp_pat
     at = train_page()
     assert not at.exception
     assert any("cannot reach the Ray cluster at 'ray://127.0.0.1:1'" in e.value for e in at.error)
+
+
+def test_a_student_sees_the_place_of_their_waiting_runs(classroom_env):
+    from browser.app_support import small_splits
+
+    queue = runs.shared_queue()
+    queue.set_max_concurrent(1)
+    long = {"epochs": 100, "patience": 0, "batch_size": 32, "device": "cpu"}
+    model = {"cell": "gru", "emb_dim": 8, "hidden_dim": 8}
+    blocker = queue.submit(runs.RunRequest(small_splits(), model, long), owner="other")
+    deadline = time.monotonic() + 30
+    while queue.position(blocker) != 0:  # training: the next run waits first in line
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    mine = queue.submit(runs.RunRequest(small_splits(), model, long), owner="me-1")
+    try:
+        at = train_page("me-1")
+        assert f"Your runs: {mine} waiting, number 1 in line" in everything_shown(at)
+    finally:
+        queue.stop(mine)
+        queue.stop(blocker)

@@ -80,6 +80,11 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · up to "
                f"{snap['max_concurrent']} at once · {snap['max_per_student']} per student · "
                f"training on {snap['backend']}")
+    places = [(name, queue.position(name)) for name in queue.owner_runs(me.owner)] if me.owner else []
+    if places:
+        st.caption("Your runs: " + "; ".join(
+            f"{name} " + ("training" if pos == 0 else f"waiting, number {pos} in line" if pos else "finishing")
+            for name, pos in places))
     if gate.enabled and me.role == "student":
         with st.expander("Teacher sign-in"):
             with st.form("gs_sign_in", clear_on_submit=True, border=False):
