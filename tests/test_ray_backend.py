@@ -18,7 +18,7 @@ from conftest import ROOT
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install '.[ray]' (or -r requirements-ray.txt)")
 
-SCENARIOS = ROOT / "tests" / "ray" / "cluster_scenarios.py"
+SCENARIOS = ROOT / "tests" / "ray_cluster_scenarios.py"
 
 
 def _namespace_problem() -> str | None:
