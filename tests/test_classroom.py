@@ -198,6 +198,8 @@ RESTART_APP = textwrap.dedent("""
         return runs.RunRequest(splits, {{"emb_dim": 8, "hidden_dim": 8}},
                                {{"epochs": epochs, "patience": 0, "batch_size": 32, "device": "cpu"}}, label="r")
     queue.submit(req(100), name="long", owner="a")
+    while queue.position("long") != 0:  # training before the others are queued
+        time.sleep(0.02)
     for name, owner in (("a-2", "a"), ("b-1", "b"), ("b-2", "b")):
         queue.submit(req(1), name=name, owner=owner)
     print("ready", flush=True)
