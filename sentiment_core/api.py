@@ -10,13 +10,22 @@ checkpoint of a run saved by the app. Each bundle is loaded once, shared read-on
 requests, and reloaded only when its file changes (a run that is still training writes a new
 best checkpoint). Request sizes are limited: too many or too
 long texts are answered 422 with a message, bodies over the byte limit 413.
+
+Access control for public deployments (``ApiAccess``, read from the environment):
+``GATESCOPE_API_KEYS`` (comma-separated keys: every request but ``/health`` and the docs needs
+one in ``X-API-Key`` or ``Authorization: Bearer``, else 401), ``GATESCOPE_API_RATE_LIMIT``
+(requests per minute per client, a key or else an address; over it 429 with ``Retry-After``)
+and ``GATESCOPE_API_CORS_ORIGINS`` (comma-separated origins allowed to call from a browser).
 """
 
+import hashlib
+import hmac
 import math
 import os
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
@@ -51,6 +60,112 @@ class ApiLimits:
         """Largest accepted request body: every text at its limit, JSON-escaped (up to 12
         bytes per character for ``\\uXXXX`` surrogate pairs), plus room for the rest."""
         return self.max_texts * (12 * self.max_text_chars + 16) + 16384
+
+
+API_KEYS_ENV = "GATESCOPE_API_KEYS"
+RATE_LIMIT_ENV = "GATESCOPE_API_RATE_LIMIT"
+CORS_ENV = "GATESCOPE_API_CORS_ORIGINS"
+OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Who may call the API and how often.
+
+    Attributes:
+        api_keys: accepted keys; empty = no key needed.
+        rate_per_minute: requests per minute per client (its key, else its address); 0 = no limit.
+        cors_origins: browser origins allowed to call the API (``"*"`` for any); empty = none.
+    """
+
+    api_keys: tuple[str, ...] = ()
+    rate_per_minute: int = 0
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls) -> "ApiAccess":
+        """Read ``$GATESCOPE_API_KEYS``, ``$GATESCOPE_API_RATE_LIMIT`` and ``$GATESCOPE_API_CORS_ORIGINS``.
+
+        Raises:
+            GateScopeError: the rate limit is not a whole number of at least 0.
+        """
+        raw = os.environ.get(RATE_LIMIT_ENV, "").strip() or "0"
+        if not raw.isdigit():
+            raise GateScopeError(f"{RATE_LIMIT_ENV} must be a whole number of requests per minute "
+                                 f"(0 for no limit), got {raw!r}")
+        return cls(_env_list(API_KEYS_ENV), int(raw), _env_list(CORS_ENV))
+
+
+class _RateLimiter:
+    """A token bucket per client: ``per_minute`` requests, refilled evenly over a minute."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic, max_clients: int = 10000):
+        self.capacity, self.refill = float(per_minute), per_minute / 60.0
+        self.clock, self.max_clients = clock, max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """Spend one request for ``client``; returns 0 when allowed, else seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.refill)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.refill
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+class _AccessControl:
+    """ASGI middleware: 429 over the per-client rate, then 401 without a valid API key."""
+
+    def __init__(self, app, access: ApiAccess, clock=time.monotonic):
+        self.app, self.access = app, access
+        self.keys = [k.encode("utf-8") for k in access.api_keys]
+        self.limiter = _RateLimiter(access.rate_per_minute, clock) if access.rate_per_minute else None
+
+    def _valid_key(self, headers: dict) -> bytes | None:
+        given = headers.get(b"x-api-key")
+        auth = headers.get(b"authorization", b"")
+        if given is None and auth[:7].lower() == b"bearer ":
+            given = auth[7:].strip()
+        if given is None:
+            return None
+        matches = [hmac.compare_digest(given, key) for key in self.keys]  # every key compared: no timing hint
+        return given if any(matches) else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        key = self._valid_key(headers) if self.keys else None
+        if self.limiter is not None:
+            client = ("key:" + hashlib.sha256(key).hexdigest()[:16]) if key else \
+                "addr:" + str((scope.get("client") or ("?",))[0])
+            wait = self.limiter.take(client)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                await JSONResponse({"detail": f"too many requests: the limit is {self.access.rate_per_minute} "
+                                              f"per minute per client; try again in {seconds} s"},
+                                   status_code=429, headers={"Retry-After": str(seconds)})(scope, receive, send)
+                return
+        if self.keys and key is None:
+            await JSONResponse({"detail": "a valid API key is required: send it in the X-API-Key header "
+                                          "(or as Authorization: Bearer <key>)"},
+                               status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class ApiError(GateScopeError):
@@ -362,7 +477,7 @@ def _explain(loaded: LoadedModel, text: str, target: str | None, steps: int, bas
 
 def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike | None = None,
                default_model: str | None = None, limits: ApiLimits | None = None,
-               concurrency: int = 2, preload: bool = True) -> FastAPI:
+               concurrency: int = 2, preload: bool = True, access: ApiAccess | None = None) -> FastAPI:
     """Build the API.
 
     Args:
@@ -375,6 +490,7 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         limits: request limits.
         concurrency: model evaluations running at once (the rest wait their turn).
         preload: load the default model now, so a bad ``default_model`` fails at startup.
+        access: API keys, rate limit and CORS origins (default: ``ApiAccess.from_env()``).
 
     Returns:
         The FastAPI application.
@@ -401,12 +517,25 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
                     f"{limits.max_body_bytes:,} bytes per body.",
     )
     app.state.models = store
+    access = access if access is not None else ApiAccess.from_env()
+    app.state.access = access
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(_AccessControl, access=access)
+    if access.cors_origins:  # added last = outermost: 401/429 answers carry the CORS headers too
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(access.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+                           expose_headers=["Retry-After"])
     errors = {
         400: {"model": ErrorResponse, "description": "the body could not be read (not UTF-8)"},
         404: {"model": ErrorResponse, "description": "no such model, or a run with no checkpoint yet "
                                                      "(`available` lists the models)"},
+        401: {"model": ErrorResponse, "description": "API keys are required here and none (or a wrong one) was "
+                                                     "sent"},
         413: {"model": ErrorResponse, "description": "the body is over the byte limit"},
+        429: {"model": ErrorResponse, "description": "over the per-client rate limit; `Retry-After` says when "
+                                                     "to try again"},
         422: {"model": ErrorResponse, "description": "an invalid request (`detail` names the field) or a model "
                                                      "that cannot be loaded; for /explain also a text of which the "
                                                      "model knows no word, or a `target` that is not one of its "

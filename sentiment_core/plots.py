@@ -542,3 +542,30 @@ def gate_means(gates: Mapping[str, np.ndarray], activations: Mapping[str, str] |
             v = (np.tanh(v) + 1.0) / 2.0
         out[name] = v.mean(axis=1) if v.ndim == 2 else v
     return out
+
+
+def accuracy_vs_parameters(rows: Sequence[Mapping], metric: str = "test acc", title: str | None = None,
+                           height: int = 420) -> go.Figure:
+    """The class gallery's chart: one point per run, accuracy against parameter count (log
+    scale), coloured by cell; bidirectional runs are diamonds.
+
+    Args:
+        rows: ``classroom.gallery_rows`` dicts (``cell``, ``params``, ``metric``, ``nickname``, ``model``, ``run``).
+        metric: ``"test acc"`` or ``"val acc"``.
+    """
+    points = [r for r in rows if r.get(metric) is not None and r.get("params")]
+    if not points:
+        return empty("Finished runs appear here: accuracy against size, one dot per run.", height)
+    fig = go.Figure()
+    for i, cell in enumerate(sorted({str(r.get("cell") or "?") for r in points})):
+        mine = [r for r in points if str(r.get("cell") or "?") == cell]
+        fig.add_trace(go.Scatter(
+            x=[r["params"] for r in mine], y=[r[metric] for r in mine], mode="markers", name=cell.upper(),
+            marker=dict(size=15, color=cell_color(cell, i), line=dict(color="white", width=1.5),
+                        symbol=["diamond" if r.get("bidirectional") else "circle" for r in mine]),
+            customdata=[[r.get("nickname", ""), r.get("model", ""), r.get("run", "")] for r in mine],
+            hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]}<br>%{x:,} parameters<br>"
+                          f"{metric} %{{y:.1%}}<br>%{{customdata[2]}}<extra></extra>"))
+    fig.update_xaxes(title="parameters (log scale)", type="log")
+    fig.update_yaxes(title=metric.replace("acc", "accuracy").replace("val", "validation"), tickformat=".0%")
+    return style(fig, title, height)

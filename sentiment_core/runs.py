@@ -12,15 +12,24 @@ Every run lives in ``<runs dir>/<name>/``::
     result.json      validation/test metrics once training ends
     stop             present when someone asked the run to stop
     error.log        the traceback when the worker failed (never shown to students)
+    splits.json      the data of a run still waiting in the queue (removed when it starts)
 
 A run whose worker died (server restart, crash, kill) is reported as ``interrupted``: its
-epochs up to the last finished one and its best checkpoint stay usable.
+epochs up to the last finished one and its best checkpoint stay usable. A run that was still
+waiting when its server stopped stays ``queued``: the next server's queue takes it over from
+its ``splits.json``, in the same order.
+
+The queue is fair across students: the next free slot goes to the owner (student) who was
+served least recently, and each owner may have at most ``max_per_student`` runs waiting or
+training at once (runs without an owner, from scripts and the CLI, are not capped).
 
 Environment:
     ``GATESCOPE_RUNS_DIR``            the runs directory (default ``./runs``).
     ``GATESCOPE_MAX_CONCURRENT_RUNS`` how many runs train at once (default 1).
-    ``GATESCOPE_RUN_EXECUTOR``        ``process`` (default) or ``thread``.
+    ``GATESCOPE_RUN_EXECUTOR``        ``process`` (default), ``thread`` or ``ray`` (the default when
+                                      ``GATESCOPE_RAY_ADDRESS`` is set; see ``ray_backend``).
     ``GATESCOPE_WORKER_THREADS``      torch threads per worker process (default 1).
+    ``GATESCOPE_MAX_RUNS_PER_STUDENT`` runs one student may have waiting or training (default 2).
 """
 from __future__ import annotations
 
@@ -48,11 +57,14 @@ EXECUTOR_ENV = "GATESCOPE_RUN_EXECUTOR"
 WORKER_NICENESS_ENV = "GATESCOPE_WORKER_NICENESS"
 DEFAULT_WORKER_NICENESS = 10  # training workers yield the CPU to the app's pages
 WORKER_THREADS_ENV = "GATESCOPE_WORKER_THREADS"
+MAX_PER_STUDENT_ENV = "GATESCOPE_MAX_RUNS_PER_STUDENT"
+DEFAULT_MAX_PER_STUDENT = 2
+SPLITS_FILE = "splits.json"
 
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("completed", "stopped", "failed", "interrupted")
-EXECUTORS = ("process", "thread")
+EXECUTORS = ("process", "thread", "ray")
 MAX_CONCURRENT_LIMIT = 16
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_TIMEOUT = 60.0
@@ -219,6 +231,16 @@ class RunRecord:
         return self.status.get("message", "")
 
     @property
+    def owner(self) -> str:
+        """The session id of whoever started it ("" for scripts and the CLI)."""
+        return str(self.config.get("owner") or "")
+
+    @property
+    def nickname(self) -> str:
+        """The name its student chose (shown in the class gallery), else ""."""
+        return str(self.config.get("nickname") or "")
+
+    @property
     def display_name(self) -> str:
         return self.config.get("display_name") or self.name
 
@@ -280,8 +302,9 @@ class RunRecord:
         }
 
 
-def _effective_state(status: dict, tracked: bool) -> str:
-    """The state to show: a ``running``/``queued`` run whose worker is gone is ``interrupted``."""
+def _effective_state(status: dict, tracked: bool, resumable: bool = False) -> str:
+    """The state to show: a ``running``/``queued`` run whose worker is gone is ``interrupted``,
+    except a queued run whose data was saved (``resumable``): the next queue takes it over."""
     state = status.get("state", "failed")
     if state not in ACTIVE_STATES:
         return state if state in STATES else "failed"
@@ -295,9 +318,17 @@ def _effective_state(status: dict, tracked: bool) -> str:
         if (not ours or status.get("executor") == "process") and not pid_alive(status.get("pid")):
             return "interrupted"
         return "running"
-    if ours:
+    if ours or pid_alive(status.get("owner_pid")):
         return "queued"
-    return "queued" if pid_alive(status.get("owner_pid")) else "interrupted"
+    return "queued" if resumable else "interrupted"
+
+
+def _cancel(path: Path, message: str) -> None:
+    """Mark a waiting run stopped (it never started) and drop its saved data."""
+    status = read_json(path / "status.json", {}) or {}
+    status.update(state="stopped", message=message, ended=time.time())
+    write_json(path / "status.json", status)
+    (path / SPLITS_FILE).unlink(missing_ok=True)
 
 
 def _interrupted_message(status: dict) -> str:
@@ -321,7 +352,7 @@ def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue 
         raise RunError(f"there is no run called {name!r} in {runs_dir(root)}")
     config = read_json(path / "config.json", {}) or {}
     config = upgrade_config(config) if isinstance(config, dict) else {}
-    state = _effective_state(status, tracked)
+    state = _effective_state(status, tracked, (path / SPLITS_FILE).is_file())
     if state == "interrupted" and status.get("state") != "interrupted":
         status = {**status, "state": "interrupted", "message": _interrupted_message(status),
                   "ended": status.get("heartbeat") or time.time()}
@@ -331,6 +362,8 @@ def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue 
             pass
     result = read_json(path / "result.json")
     position = queue.position(name) if tracked and state in ACTIVE_STATES else None
+    if state == "queued" and not tracked:
+        status = {**status, "message": "waiting for the server's queue to start again (it keeps its place)"}
     return RunRecord(name, path, state, config, status, result if isinstance(result, dict) else None, position)
 
 
@@ -663,52 +696,158 @@ def default_max_concurrent() -> int:
     return min(MAX_CONCURRENT_LIMIT, max(1, value))
 
 
+def default_max_per_student() -> int:
+    """``$GATESCOPE_MAX_RUNS_PER_STUDENT`` or 2, clamped to 1..16."""
+    try:
+        value = int(os.environ.get(MAX_PER_STUDENT_ENV, str(DEFAULT_MAX_PER_STUDENT)))
+    except ValueError:
+        value = DEFAULT_MAX_PER_STUDENT
+    return min(MAX_CONCURRENT_LIMIT, max(1, value))
+
+
+def save_splits(path: Path, splits: Any) -> None:
+    """Write a queued run's data to ``path/splits.json`` so a restarted server can train it."""
+    write_json(path / SPLITS_FILE, {
+        "name": splits.name, "label_names": list(splits.label_names), "fingerprint": splits.fingerprint,
+        "notes": list(getattr(splits, "notes", []) or []),
+        **{part: {"texts": list(getattr(splits, part).texts), "labels": [int(x) for x in getattr(splits, part).labels]}
+           for part in ("train", "validation", "test")}})
+
+
+def load_splits(path: Path) -> Any:
+    """The ``DatasetSplits`` saved by ``save_splits``.
+
+    Raises:
+        RunError: the file is missing or damaged.
+    """
+    from .data.types import DatasetSplits, Examples
+
+    raw = read_json(path / SPLITS_FILE)
+    try:
+        parts = {part: Examples(list(raw[part]["texts"]), [int(x) for x in raw[part]["labels"]])
+                 for part in ("train", "validation", "test")}
+        return DatasetSplits(str(raw["name"]), [str(n) for n in raw["label_names"]], parts["train"],
+                             parts["validation"], parts["test"], str(raw["fingerprint"]), list(raw.get("notes", [])))
+    except (TypeError, KeyError, ValueError) as error:
+        raise RunError(f"the saved data of queued run {path.name!r} cannot be read ({error})") from None
+
+
+class QuotaError(RunError):
+    """A student already has as many runs waiting or training as the class allows."""
+
+
 @dataclass
 class _Job:
     name: str
     path: Path
     splits: Any
+    owner: str = ""
+    seq: int = 0
     handle: Any = None
     stop_event: threading.Event | None = None
 
 
-class RunQueue:
-    """A first-come first-served queue shared by every session of one server process.
+def fair_order(pending: list[_Job], last_served: dict[str, float], clock: float = 0.0) -> list[_Job]:
+    """The order in which ``pending`` jobs will start under round-robin scheduling.
 
-    At most ``max_concurrent`` runs train at once; the others wait with a visible position.
-    A scheduler thread starts queued runs and notices finished (or crashed) workers.
+    The next job always belongs to the owner served least recently (never served first; ties
+    go to the owner whose oldest waiting job came first); each owner's own jobs keep their
+    submission order.
+
+    Args:
+        pending: waiting jobs in submission order.
+        last_served: when each owner last had a job started (any increasing clock).
+        clock: a value larger than every ``last_served`` value.
+
+    Returns:
+        The jobs in start order.
+    """
+    queues: dict[str, deque[_Job]] = {}
+    for job in sorted(pending, key=lambda j: j.seq):
+        queues.setdefault(job.owner, deque()).append(job)
+    served = dict(last_served)
+    order = []
+    while queues:
+        owner = min(queues, key=lambda o: (served.get(o, float("-inf")), queues[o][0].seq))
+        order.append(queues[owner].popleft())
+        if not queues[owner]:
+            del queues[owner]
+        clock += 1.0
+        served[owner] = clock
+    return order
+
+
+class RunQueue:
+    """A fair queue shared by every session of one server process.
+
+    At most ``max_concurrent`` runs train at once; the others wait with a visible position. The
+    next free slot goes to the student served least recently (round-robin), and a student may
+    have at most ``max_per_student`` runs waiting or training. A scheduler thread starts queued
+    runs and notices finished (or crashed) workers. Runs left queued by an earlier server in
+    the same runs directory are taken over, in their original order.
 
     Args:
         root: runs directory (default ``runs_dir()``).
         max_concurrent: concurrent runs (default ``$GATESCOPE_MAX_CONCURRENT_RUNS`` or 1).
-        executor: ``process`` (spawned worker, keeps the page responsive) or ``thread``.
+        executor: ``process`` (spawned worker, keeps the page responsive), ``thread``, or ``ray``
+            (a Ray actor on a cluster; the default when ``$GATESCOPE_RAY_ADDRESS`` is set).
+        max_per_student: runs one owner may have waiting or training (default
+            ``$GATESCOPE_MAX_RUNS_PER_STUDENT`` or 2).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, max_concurrent: int | None = None,
-                 executor: str | None = None):
+                 executor: str | None = None, max_per_student: int | None = None):
         self.root = runs_dir(root)
         self.max_concurrent = max_concurrent or default_max_concurrent()
-        self.executor = executor or os.environ.get(EXECUTOR_ENV, "process")
+        self.max_per_student = max_per_student or default_max_per_student()
+        self.executor = executor or os.environ.get(EXECUTOR_ENV) or (
+            "ray" if os.environ.get("GATESCOPE_RAY_ADDRESS", "").strip() else "process")
         if self.executor not in EXECUTORS:
             raise RunError(f"unknown run executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
+        self.backend = {"process": "local worker processes", "thread": "threads in the app process"}.get(
+            self.executor, "")
+        if self.executor == "ray":
+            from .ray_backend import connect
+
+            info = connect()  # RunError naming the address when it cannot be reached
+            self.backend = (f"Ray cluster at {info['address']} ({info['nodes']} nodes, {info['cpus']:g} CPUs"
+                            + (f", {info['gpus']:g} GPUs)" if info["gpus"] else ")"))
         self._cond = threading.Condition()
-        self._pending: deque[_Job] = deque()
+        self._pending: list[_Job] = []
         self._active: dict[str, _Job] = {}
+        self._last_served: dict[str, float] = {}
+        self._seq = 0
         self._closed = False
+        self.resumed = self._adopt_orphans()
         self._thread = threading.Thread(target=self._loop, name="gatescope-run-queue", daemon=True)
         self._thread.start()
 
     # -- public API
-    def submit(self, request: RunRequest, name: str | None = None, owner: str = "") -> str:
+    def submit(self, request: RunRequest, name: str | None = None, owner: str = "", nickname: str = "",
+               capped: bool = True) -> str:
         """Validate, create the run folder and queue the run.
+
+        Args:
+            request: what to train.
+            name: the run's folder name (default: made from the label).
+            owner: who submitted it (a session id); empty for scripts.
+            nickname: the name the student chose, shown in the class gallery.
+            capped: apply ``max_per_student`` to this owner (False for the teacher).
 
         Returns:
             The run name.
 
         Raises:
+            QuotaError: the owner already has ``max_per_student`` runs waiting or training.
             RunError: unsafe or taken name, or settings the engine refuses.
         """
         config = validate_request(request)
+        if owner and capped:
+            mine = self.owner_runs(owner)
+            if len(mine) >= self.max_per_student:
+                raise QuotaError(
+                    f"you already have {len(mine)} run(s) waiting or training and the class limit is "
+                    f"{self.max_per_student}; wait for one to finish or stop one, then start again")
         name = validate_run_name(name) if name else new_run_name(
             request.label or config["display_name"], self.root)
         path = self.root / name
@@ -717,19 +856,30 @@ class RunQueue:
         except FileExistsError:
             raise RunError(f"a run called {name!r} already exists; choose another name") from None
         now = time.time()
-        config.update(name=name, created=now, owner=owner)
+        config.update(name=name, created=now, owner=owner, nickname=str(nickname or "")[:40])
         write_json(path / "config.json", config)
+        save_splits(path, request.splits)
         with self._cond:
             if self._closed:
                 raise RunError("the training queue is shut down; restart the app")
+            self._seq += 1
             write_json(path / "status.json", {
                 "state": "queued", "message": "waiting for a free training slot", "created": now,
-                "owner_pid": os.getpid(), "owner_token": PROCESS_TOKEN, "owner": owner,
+                "owner_pid": os.getpid(), "owner_token": PROCESS_TOKEN, "owner": owner, "seq": self._seq,
                 "total_epochs": config["train"]["epochs"],
             })
-            self._pending.append(_Job(name, path, request.splits))
+            self._pending.append(_Job(name, path, request.splits, owner, self._seq))
             self._cond.notify_all()
         return name
+
+    def owner_runs(self, owner: str) -> list[str]:
+        """Names of ``owner``'s runs waiting or training in this queue."""
+        with self._cond:
+            pending = [j.name for j in self._pending if j.owner == owner]
+            active = [j for j in self._active.values() if j.owner == owner]
+        # a worker that just wrote its final state is reaped a moment later: it no longer counts
+        return pending + [j.name for j in active
+                          if (read_json(j.path / "status.json", {}) or {}).get("state") in ACTIVE_STATES]
 
     def stop(self, name: str) -> bool:
         """Ask a run to stop (a queued run is cancelled). True when something was stopped."""
@@ -738,9 +888,7 @@ class RunQueue:
             for job in list(self._pending):
                 if job.name == name:
                     self._pending.remove(job)
-                    status = read_json(path / "status.json", {}) or {}
-                    status.update(state="stopped", message="cancelled before it started", ended=time.time())
-                    write_json(path / "status.json", status)
+                    _cancel(job.path, "cancelled before it started")
                     return True
             job = self._active.get(name)
             if job is not None and job.stop_event is not None:
@@ -750,6 +898,9 @@ class RunQueue:
             if record.state == "running":
                 (path / "stop").touch()
                 return True
+            if record.state == "queued":  # left by an earlier server, not taken over yet
+                _cancel(path, "cancelled before it started")
+                return True
         return False
 
     def tracks(self, name: str) -> bool:
@@ -757,20 +908,22 @@ class RunQueue:
             return name in self._active or any(j.name == name for j in self._pending)
 
     def position(self, name: str) -> int | None:
-        """0 when running, 1.. when waiting, None when this queue does not hold it."""
+        """0 when running, 1.. when waiting (its place in the fair order), None when this queue
+        does not hold it."""
         with self._cond:
             if name in self._active:
                 return 0
-            for i, job in enumerate(self._pending, start=1):
+            for i, job in enumerate(self._ordered(), start=1):
                 if job.name == name:
                     return i
         return None
 
     def snapshot(self) -> dict:
-        """Running and waiting run names plus the concurrency setting."""
+        """Running and waiting run names (in start order) plus the queue's settings."""
         with self._cond:
-            return {"running": list(self._active), "queued": [j.name for j in self._pending],
-                    "max_concurrent": self.max_concurrent, "executor": self.executor}
+            return {"running": list(self._active), "queued": [j.name for j in self._ordered()],
+                    "max_concurrent": self.max_concurrent, "max_per_student": self.max_per_student,
+                    "executor": self.executor, "backend": self.backend}
 
     def set_max_concurrent(self, value: int) -> None:
         """Change how many runs train at once (1..16); applies to the next scheduling round."""
@@ -780,6 +933,14 @@ class RunQueue:
         with self._cond:
             self.max_concurrent = value
             self._cond.notify_all()
+
+    def set_max_per_student(self, value: int) -> None:
+        """Change how many runs one student may have waiting or training (1..16)."""
+        value = int(value)
+        if not 1 <= value <= MAX_CONCURRENT_LIMIT:
+            raise RunError(f"runs per student must be between 1 and {MAX_CONCURRENT_LIMIT}, got {value}")
+        with self._cond:
+            self.max_per_student = value
 
     def wait(self, name: str, timeout: float = 60.0) -> RunRecord:
         """Block until run ``name`` reaches a final state (tests, scripts, benchmarks)."""
@@ -792,8 +953,14 @@ class RunQueue:
                 raise TimeoutError(f"run {name} is still {record.state} after {timeout:.0f} s")
             time.sleep(0.05)
 
-    def close(self, stop_running: bool = True) -> None:
-        """Stop the scheduler (and, by default, ask running runs to stop)."""
+    def close(self, stop_running: bool = True, keep_queued: bool = False) -> None:
+        """Stop the scheduler (and, by default, ask running runs to stop).
+
+        Args:
+            stop_running: ask running runs to stop.
+            keep_queued: leave waiting runs queued for the next server (as a restart does)
+                instead of cancelling them.
+        """
         with self._cond:
             self._closed = True
             pending = list(self._pending)
@@ -801,17 +968,58 @@ class RunQueue:
             active = list(self._active.values())
             self._cond.notify_all()
         for job in pending:
-            status = read_json(job.path / "status.json", {}) or {}
-            status.update(state="stopped", message="cancelled: the server shut down", ended=time.time())
-            write_json(job.path / "status.json", status)
+            if keep_queued:
+                status = read_json(job.path / "status.json", {}) or {}
+                status.update(owner_pid=0, owner_token=None)
+                write_json(job.path / "status.json", status)
+            else:
+                _cancel(job.path, "cancelled: the server shut down")
         if stop_running:
             for job in active:
-                (job.path / "stop").touch()
+                with contextlib.suppress(OSError):  # its folder may be deleted already
+                    (job.path / "stop").touch()
                 if job.stop_event is not None:
                     job.stop_event.set()
         self._thread.join(timeout=5)
 
     # -- scheduler
+    def _ordered(self) -> list[_Job]:
+        return fair_order(self._pending, self._last_served, self._seq_clock())
+
+    def _seq_clock(self) -> float:
+        return max([0.0, *self._last_served.values()])
+
+    def _adopt_orphans(self) -> list[str]:
+        """Queue the runs an earlier (now gone) server left waiting in this runs directory."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in self.root.iterdir():
+            status = read_json(child / "status.json") if child.is_dir() else None
+            if not isinstance(status, dict) or status.get("state") != "queued":
+                continue
+            if not (child / SPLITS_FILE).is_file() or not _NAME.match(child.name):
+                continue
+            if status.get("owner_token") == PROCESS_TOKEN or pid_alive(status.get("owner_pid")):
+                continue  # another live server (or this one) holds it
+            found.append((int(status.get("seq") or 0), float(status.get("created") or 0.0), child, status))
+        adopted = []
+        for _, _, child, status in sorted(found, key=lambda item: item[:2]):
+            try:
+                splits = load_splits(child)
+            except RunError as error:
+                status.update(state="failed", message=str(error), ended=time.time())
+                write_json(child / "status.json", status)
+                continue
+            self._seq += 1
+            status.update(owner_pid=os.getpid(), owner_token=PROCESS_TOKEN, seq=self._seq,
+                          message="waiting for a free training slot (kept through a server restart)")
+            write_json(child / "status.json", status)
+            owner = (read_json(child / "config.json", {}) or {}).get("owner") or ""
+            self._pending.append(_Job(child.name, child, splits, owner, self._seq))
+            adopted.append(child.name)
+        return adopted
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -819,7 +1027,9 @@ class RunQueue:
                     return
                 self._reap()
                 while not self._closed and self._pending and len(self._active) < self.max_concurrent:
-                    job = self._pending.popleft()
+                    job = self._ordered()[0]
+                    self._pending.remove(job)
+                    self._last_served[job.owner] = self._seq_clock() + 1.0
                     try:
                         self._start(job)
                     except Exception as error:  # noqa: BLE001
@@ -831,10 +1041,16 @@ class RunQueue:
 
     def _start(self, job: _Job) -> None:
         status = read_json(job.path / "status.json", {}) or {}
-        status.update(state="running", message="starting", started=time.time(), heartbeat=time.time(),
+        now = time.time()  # "dispatched": when the queue gave it a slot; the worker sets "started" when it trains
+        status.update(state="running", message="starting", started=now, dispatched=now, heartbeat=now,
                       executor=self.executor, pid=os.getpid())
         write_json(job.path / "status.json", status)
-        if self.executor == "thread":
+        if self.executor == "ray":
+            from .ray_backend import RayRun
+
+            job.stop_event = threading.Event()
+            job.handle = RayRun(job.path, job.splits, job.stop_event)
+        elif self.executor == "thread":
             job.stop_event = threading.Event()
             job.handle = threading.Thread(target=execute_run, args=(job.path, job.splits, job.stop_event, "thread"),
                                           name=f"run-{job.name}", daemon=True)
@@ -851,6 +1067,7 @@ class RunQueue:
             status["pid"] = job.handle.pid
             write_json(job.path / "status.json", status)
         job.splits = None  # the worker has its own copy; free ours
+        (job.path / SPLITS_FILE).unlink(missing_ok=True)
         self._active[job.name] = job
 
     def _reap(self) -> None:

@@ -37,6 +37,8 @@ PAGES = (
               "background and watch the curves grow."),
     PageEntry("compare", "views/compare.py", "Compare", "⚖️", "RNN vs LSTM vs GRU, learning rates, dropout and "
               "overfitting: overlay runs and put one sentence through every model."),
+    PageEntry("gallery", "views/gallery.py", "Class gallery", "🏫", "Every finished run of the room: accuracy "
+              "against size by cell, who trained what, one click to Compare or Explain."),
     PageEntry("explain", "views/explain.py", "Explain", "🔍", "Gate heatmaps, hidden states, integrated gradients, "
               "saliency, occlusion and what-if edits for any model."),
     PageEntry("inside", "views/inside.py", "Inside the cell", "🧮", "Step through one time step with the "

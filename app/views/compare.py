@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from ui import classroom as classroom_ui
 from ui import datasets, state
 
-from sentiment_core import plots, runs
+from sentiment_core import classroom, plots, runs
 from sentiment_core.data import selection
 from sentiment_core.errors import GateScopeError
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
@@ -19,7 +20,7 @@ FIELDS = (PageField("c_selected", "runs", []), PageField("c_models", "models", [
           PageField("c_grid", "grid", "Cell: RNN vs LSTM vs GRU"), PageField("c_text", "text",
                                                                                "not bad at all , i enjoyed it"))
 state.use_page("compare", FIELDS, groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 registry = shared_registry()
 GRIDS = {
     "Cell: RNN vs LSTM vs GRU": ("cell", ["rnn", "lstm", "gru"]),
@@ -77,10 +78,9 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
                 else:
                     model[field] = value
                 label = f"grid-{field}-{value}"
-                names.append(queue.submit(runs.RunRequest(
+                names.append(classroom.submit(classroom_ui.viewer(), queue, runs.RunRequest(
                     splits, model, train, {**data, "label": selection.data_label(data)},
-                    state.group("tokenizer"), vocab_opts, runs.slugify(label), encoding=encoding),
-                    owner=st.session_state.get("gs_owner", "")))
+                    state.group("tokenizer"), vocab_opts, runs.slugify(label), encoding=encoding)))
             state.remember("c_selected", names)
             st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
         except GateScopeError as error:
@@ -89,7 +89,9 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
         st.caption("Grids use catalogue or synthetic data; train uploads one run at a time on the Train page.")
 
 # ---------------------------------------------------------------- pick runs
-all_runs = runs.list_runs(queue=queue)
+viewer = classroom_ui.viewer()
+hidden = set(classroom.read_board(queue.root).hidden)
+all_runs = [r for r in runs.list_runs(queue=queue) if viewer.can_see(r, hidden)]
 if not all_runs:
     st.info("No runs yet: train one on the Train page or start a grid above.")
     state.stop()

@@ -1,6 +1,7 @@
 """Explain: why did the model decide that? Gates, states, trajectory, attributions, what-ifs."""
 import numpy as np
 import streamlit as st
+from ui import classroom as classroom_ui
 from ui import models, state, widgets
 
 from sentiment_core import plots
@@ -68,6 +69,7 @@ def cached_edits(cache_key: str, model: str, text: str, edit: str, replacement: 
 
 
 st.title("🔍 Explain a prediction")
+classroom_ui.class_sentence("e_text")
 top = st.columns([2, 3], gap="large")
 with top[0]:
     loaded = models.picker("model")

@@ -1,8 +1,9 @@
 """Gradients: why plain RNNs forget, measured; the long-range experiment; gradient clipping."""
 import streamlit as st
+from ui import classroom as classroom_ui
 from ui import state, widgets
 
-from sentiment_core import lessons, plots, runs
+from sentiment_core import classroom, lessons, plots, runs
 from sentiment_core.errors import GateScopeError
 from sentiment_core.explain import EXPLAIN_SPEC, connectivity_profile
 from sentiment_core.registry import shared_registry
@@ -21,7 +22,7 @@ FIELDS = (
     PageField("g_clip_run", "clip_run", ""),
 )
 state.use_page("gradients", FIELDS)
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 registry = shared_registry()
 NOBAR = {"displayModeBar": False}
 
@@ -94,8 +95,8 @@ with tab_exp:
             names = []
             for d in sorted(distances):
                 for cell in cells_chosen:
-                    names.append(queue.submit(lessons.long_range_request(cell, d, epochs),
-                                              owner=st.session_state.get("gs_owner", "")))
+                    names.append(classroom.submit(classroom_ui.viewer(), queue,
+                                                  lessons.long_range_request(cell, d, epochs)))
             state.remember("g_runs", names)
         except GateScopeError as error:
             st.error(f"The experiment could not start: {error}")

@@ -1,5 +1,6 @@
 """Home: type a review, see the shipped model's verdict and its gates, find your way around."""
 import streamlit as st
+from ui import classroom as classroom_ui
 from ui import frame, state
 
 from sentiment_core import plots
@@ -39,6 +40,8 @@ st.markdown(
     "Type a review below and watch a trained LSTM decide, word by word, which information to let in, keep and "
     "forget. Then train your own RNN, LSTM or GRU, compare them, and explain their decisions."
 )
+
+classroom_ui.class_sentence("home_text")
 
 if not shipped:
     st.warning("No shipped models were found in `pretrained/`. Train one on the **Train** page and open it on "

@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from ui import classroom as classroom_ui
 from ui import datasets, frame, state, widgets
 
-from sentiment_core import plots, runs, settings
+from sentiment_core import classroom, plots, runs, settings
 from sentiment_core.data import selection
 from sentiment_core.data.download import resolve_cache_dir
 from sentiment_core.embeddings import GLOVE_DIM, load_vectors
@@ -24,7 +25,7 @@ def counts_for(key: tuple, tokenizer: tuple, _texts):
     return selection.token_counts(_texts, dict(tokenizer))
 
 
-queue = runs.shared_queue()
+queue = classroom_ui.queue()
 data = state.group("data")
 model_opts = state.group("model")
 train_opts = state.group("train")
@@ -32,21 +33,9 @@ encoding = state.group("encoding")
 vocab_opts = state.group("vocab")
 tokenizer_opts = state.group("tokenizer")
 
-# ---------------------------------------------------------------- sidebar: the teacher's knob
+# ---------------------------------------------------------------- sidebar: queue and class settings
 with st.sidebar:
-    st.subheader("Training queue")
-    snap = queue.snapshot()
-    st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · "
-               f"up to {snap['max_concurrent']} at once")
-    with st.expander("Teacher settings"):
-        concurrency = st.number_input("Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT,
-                        value=int(snap["max_concurrent"]), key="gs_concurrency",
-                        help="Shared by everyone using this server. On a small machine keep it at 1-2: "
-                             "extra runs wait in the queue and start automatically. Default from "
-                             f"${runs.MAX_CONCURRENT_ENV}.")
-        if concurrency != snap["max_concurrent"]:
-            queue.set_max_concurrent(int(concurrency))
-            st.success(f"Now up to {int(concurrency)} runs at once.")
+    viewer = classroom_ui.sidebar(queue)
 
 st.title("🏋️ Train a model")
 st.markdown("Pick a recurrent cell and its settings, press **Start training**, and watch the curves grow. "
@@ -239,7 +228,9 @@ with summary_col:
 
 # ---------------------------------------------------------------- start
 st.divider()
-start_cols = st.columns([2, 2, 1])
+start_cols = st.columns([2, 2, 2])
+if viewer.role != "solo":
+    classroom_ui.nickname_input(start_cols[2])
 run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", max_chars=40,
                                      placeholder="e.g. lstm-dropout-0.3",
                                      help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
@@ -249,20 +240,21 @@ start = start_cols[1].button("▶ Start training", type="primary", disabled=spli
 if start and splits is not None:
     label = run_label.strip() or model_opts["cell"]
     try:
-        name = queue.submit(runs.RunRequest(
+        name = classroom.submit(classroom_ui.viewer(), queue, runs.RunRequest(
             splits=splits, model_options=model_opts, train_config=train_opts,
-            data={**{k: v for k, v in data.items()}, "label": selection.data_label(data),
+            encoding=encoding,
+            data={**data, "label": selection.data_label(data),
                   **({"recipe": st.session_state["gs_applied_recipe"]}
                      if st.session_state.get("gs_applied_recipe") else {})},
-            tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)),
-            owner=st.session_state.get("gs_owner", ""))
-        st.session_state["gs_current_run"] = name
+            tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)))
+        state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
     except GateScopeError as error:
         st.error(f"Training could not start: {error}")
 
 # ---------------------------------------------------------------- runs
-all_runs = runs.list_runs(queue=queue)
+hidden = set(classroom.read_board(queue.root).hidden)
+all_runs = [r for r in runs.list_runs(queue=queue) if viewer.can_see(r, hidden)]
 if not all_runs:
     st.info("No runs yet. Press **Start training**: a small LSTM on the synthetic set takes a few seconds.")
     state.stop()
@@ -271,12 +263,13 @@ names = [r.name for r in all_runs]
 if st.session_state["gs_show_run"] not in names:
     if st.session_state["gs_show_run"]:
         st.warning(f"There is no run {st.session_state['gs_show_run']!r} on this server (any more).", icon="🔗")
-    mine = [r.name for r in all_runs if r.config.get("owner") == st.session_state.get("gs_owner")]
+    mine = [r.name for r in all_runs if viewer.owns(r)]
     st.session_state["gs_show_run"] = (mine or names)[0]
 labels = {r.name: r.label for r in all_runs}
 st.subheader("Run")
 choice = st.selectbox("Show run", names, format_func=labels.get, key="gs_show_run",
-                      help="Every run on this server, newest first. Runs survive refreshes and restarts.")
+                      help="Every run on this server, newest first (students see their own and the others' "
+                           "finished runs). Runs survive refreshes and restarts.")
 STATE_BADGES = {"queued": "⏳ queued", "running": "🟢 running", "completed": "✅ completed",
                 "stopped": "⏹ stopped", "failed": "❌ failed", "interrupted": "⚠️ interrupted"}
 
@@ -301,13 +294,28 @@ def show_run(name: str) -> None:
     head[0].caption(f"{record.name} · {cfg.get('data', {}).get('label', '')} · "
                     f"lr {cfg.get('train', {}).get('lr')} · batch {cfg.get('train', {}).get('batch_size')} · "
                     f"{cfg.get('train', {}).get('epochs')} epochs")
-    if active and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
-        queue.stop(name)
-        st.toast("Stopping after the current batch…")
+    may_manage = viewer.can_manage(record)
+    if active and may_manage and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
+        try:
+            classroom.stop_run(viewer, queue, name)
+            st.toast("Stopping after the current batch…")
+        except GateScopeError as error:
+            st.error(str(error))
+    if not active and may_manage and head[1].button("🗑 Delete", key=f"delete_{name}", width="stretch",
+                                                    help="Removes the run's folder and model for good."):
+        try:
+            classroom.delete_run(viewer, queue, name)
+            st.session_state.pop("gs_show_run", None)
+            st.rerun()
+        except GateScopeError as error:
+            st.error(str(error))
+    if not may_manage:
+        head[1].caption(f"Read-only: {record.nickname or 'another student'}'s run.")
     if record.state == "queued":
         pos = record.queue_position
         st.info(f"Waiting in the shared queue{f' at position {pos}' if pos else ''}: "
-                f"{queue.snapshot()['max_concurrent']} run(s) train at once on this server. It starts by itself.")
+                f"{queue.snapshot()['max_concurrent']} run(s) train at once on this server and the next free slot "
+                "goes to the student who waited longest. It starts by itself.")
     progress = record.progress()
     if record.state == "running":
         eta = progress["eta"]
