@@ -38,6 +38,9 @@ LONG_RANGE_EPOCHS = 10
 LONG_RANGE_MODEL = {"emb_dim": 16, "hidden_dim": 32, "pooling": "last"}
 LONG_RANGE_TRAIN = {"batch_size": 32, "lr": 3e-3, "clip_norm": 1.0, "patience": 0}
 LONG_RANGE_VOCAB = {"min_freq": 1, "max_size": 500}
+LONG_RANGE_CAPTION = ("Expected: every cell is near 100% at short distances (d = 10); by d = 60 the plain RNN is back "
+                      "at a coin flip while LSTM and GRU hold on (with 10 epochs). Open the runs on Compare to see "
+                      "their curves.")
 
 
 def long_range_splits(distance: int, n_examples: int = LONG_RANGE_EXAMPLES, seed: int = 0,
@@ -512,3 +515,21 @@ CONNECTIVITY = replace(
             f"{CONNECTIVITY_FAR[0]}-{CONNECTIVITY_FAR[1]} words back its gradient is less than half the LSTM's and "
             f"the GRU's, so words far from the end barely reach its verdict. (The three models are the Compare "
             f"'{CELLS.title}' lesson: last-state pooling, trained on the long-range set.)")
+
+
+def connectivity_runs(records: Iterable) -> dict[str, str]:
+    """``{cell: run name}``: the newest completed run of each cell trained with the connectivity
+    lesson's data and model settings (from Gradients or the Compare cell lesson)."""
+    found: dict[str, str] = {}
+    wanted_model = dict(CONNECTIVITY.model)
+    for record in sorted(records, key=lambda r: getattr(r, "created", 0) or 0):
+        config = getattr(record, "config", None) or {}
+        data, model = config.get("data", {}), config.get("model", {})
+        if (getattr(record, "state", "") != "completed" or data.get("name") != CONNECTIVITY.data["name"]
+                or data.get("distance") != CONNECTIVITY.data["distance"]
+                or data.get("n_examples") != CONNECTIVITY.data["n_examples"]
+                or any(model.get(k) != v for k, v in wanted_model.items())
+                or model.get("cell") not in CONNECTIVITY.values):
+            continue
+        found[model["cell"]] = record.name
+    return found
