@@ -105,13 +105,25 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
     return style(fig, title, height or 70 + 48 * len(names), legend=False)
 
 
-def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str], height: int | None = None) -> go.Figure:
+def class_order(label_sets: Iterable[Sequence[str]]) -> list[str]:
+    """Every class of several models once (a 3-class model's ``neutral`` is kept when it is
+    shown next to 2-class ones): negative-like, neutral-like, positive-like, then the rest as first seen."""
+    order: list[str] = []
+    for labels in label_sets:
+        order += [label for label in labels if label not in order]
+    rank = {NEGATIVE_COLOR: 0, NEUTRAL_COLOR: 1, POSITIVE_COLOR: 2}
+    return sorted(order, key=lambda label: (rank.get(class_color(label), 3), order.index(label)))
+
+
+def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] | None = None,
+                           height: int | None = None) -> go.Figure:
     """The same sentence through several models: one stacked bar per model.
 
     Args:
         rows: dicts with ``model`` (name) and ``probabilities`` (class -> probability).
-        label_names: class order.
+        label_names: class order (default: every class of every row, ``class_order``).
     """
+    label_names = class_order([*([label_names] if label_names else []), *(list(r["probabilities"]) for r in rows)])
     fig = go.Figure()
     models = [str(r["model"]) for r in rows]
     for i, label in enumerate(label_names):

@@ -182,8 +182,7 @@ for name in selected:
     except (GateScopeError, ModelLookupError) as error:
         st.warning(f"{name}: {error}")
 if rows and text.strip():
-    label_names = list(rows[0]["probabilities"])
-    st.plotly_chart(plots.model_probability_bars(rows, label_names), width="stretch", key="c_sentence",
+    st.plotly_chart(plots.model_probability_bars(rows), width="stretch", key="c_sentence",
                     config={"displayModeBar": False})
 elif not rows:
     st.caption("The selected runs have no checkpoint yet (one appears after the first epoch).")
