@@ -247,7 +247,7 @@ def training_curves(epochs: Sequence[Mapping], height: int = 360, title: str | N
         fig.add_trace(go.Scatter(x=[b["epoch"]], y=[b.get("val_loss")], mode="markers", name="best (kept)",
                                  marker=dict(symbol="star", size=18, color="#F0E442", line=dict(color="#000", width=1)),
                                  hovertemplate="best epoch %{x}<extra></extra>"), row=1, col=1)
-    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None, tick0=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE)
     return style(fig, title, height)
@@ -351,7 +351,8 @@ def compare_curves(series: Mapping[str, Sequence[Mapping]], metric: str = "val_a
             "train_accuracy": "training accuracy", "val_macro_f1": "validation macro-F1",
             "both_loss": "loss (dotted: train, solid: validation)",
             "both_accuracy": "accuracy (dotted: train, solid: validation)"}.get(metric, metric)
-    fig.update_xaxes(title="epoch")
+    longest = max((len(epochs) for epochs in series.values()), default=0)
+    fig.update_xaxes(title="epoch", dtick=1 if longest <= 20 else None, tick0=1)
     fig.update_yaxes(title=nice, tickformat=".0%" if "accuracy" in metric or "f1" in metric else None)
     return style(fig, title, height)
 

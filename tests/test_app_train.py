@@ -49,6 +49,7 @@ def test_short_training_run_completes(monkeypatch, tmp_path):
     wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
     labels = {m.label for m in at.metric}
     assert {"Test accuracy", "Test macro-F1", "Best epoch"} <= labels
+    assert any(c.value == "✅ Finished 2 epochs." for c in at.caption)  # not "Finished: finished 2 epochs."
     assert len(at.get("plotly_chart")) >= 4  # summary, curves, batches, confusion matrix
     assert at.get("download_button")
     [run] = [p for p in runs_dir.iterdir()]

@@ -93,3 +93,10 @@ def test_one_sentence_through_2_and_3_class_models_keeps_neutral_and_class_colou
     assert {t.name: t.marker.color for t in fig.data} == {n: plots.class_color(n) for n in names}
     neutral = next(t for t in fig.data if t.name == "neutral")
     assert list(neutral.x) == [0.0, 0.6]  # the 2-class model has no neutral share
+
+
+def test_epoch_axes_tick_whole_epochs():
+    epochs = [{"epoch": 1, "val_accuracy": 0.5, "train_loss": 0.7, "val_loss": 0.7, "train_accuracy": 0.5},
+              {"epoch": 2, "val_accuracy": 0.6, "train_loss": 0.6, "val_loss": 0.6, "train_accuracy": 0.6}]
+    assert plots.compare_curves({"a": epochs}).layout.xaxis.dtick == 1
+    assert plots.training_curves(epochs).layout.xaxis.dtick == 1

@@ -234,7 +234,7 @@ def show_run(name: str) -> None:
     elif record.state in ("failed", "interrupted", "stopped"):
         (st.error if record.state == "failed" else st.warning)(record.message)
     elif record.state == "completed" and record.message:
-        st.caption(f"Finished: {record.message}.")
+        st.caption(f"✅ {record.message[:1].upper()}{record.message[1:]}.")
     epochs = record.epochs()
     batches = record.batches()
     if epochs or batches or active:
