@@ -85,3 +85,28 @@ def test_unknown_tokenizer_in_the_link_is_ignored_with_a_warning(monkeypatch, tm
     assert not at.exception
     assert at.session_state["gs_tokenizer"]["kind"] == "nltk"
     assert any("tokenizer='bert'" in w.value for w in at.warning)
+
+
+def test_offline_download_says_what_a_web_user_can_do_and_clears_the_progress(monkeypatch, tmp_path):
+    import dataclasses
+
+    from sentiment_core.data import download as download_module
+    from sentiment_core.data.catalogue import CATALOGUE
+
+    name = next(n for n, info in CATALOGUE.items() if info.kind == "download")
+    monkeypatch.setitem(CATALOGUE, name, dataclasses.replace(CATALOGUE[name], urls=("http://127.0.0.1:9/data.zip",)))
+    monkeypatch.setattr(download_module, "DOWNLOAD_RETRIES", 0)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    at = data_page(monkeypatch, tmp_path)
+    at.session_state["d_source"] = "Catalogue"
+    at.session_state["d_name"] = name
+    at.run()
+    next(b for b in at.button if b.label.startswith("⬇️ Download")).click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "could not be downloaded" in message and "refused the connection" in message
+    for leak in ("Errno", "--mirror", "gatescope train", "ConnectionError"):
+        assert leak not in message
+    assert any("Upload the data yourself" in m.value for m in at.markdown)
+    assert not at.get("progress")  # no "Starting…" bar left behind
