@@ -70,3 +70,20 @@ def test_bad_bundle_uploads_raise_checkpoint_errors():
         load_bundle_bytes(b"\x80\x04\x95" + b"\x00" * 64, "model.safetensors")
     with pytest.raises(CheckpointError):
         load_bundle_bytes(b"garbage" * 10, "x.safetensors")
+
+
+def _row_labels(chart) -> list[str]:
+    import json
+
+    return json.loads(chart.proto.spec)["layout"]["yaxis"]["ticktext"]
+
+
+def test_states_show_the_gates_tabs_units_in_its_order(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("explain", query={"model": "lstm", "gate": "forget", "sort": "variance", "units": "3"}).run()
+    assert not at.exception
+    gates = next(c for c in at.get("plotly_chart") if "forget gate" in c.proto.spec)
+    hidden = next(c for c in at.get("plotly_chart") if "hidden state h" in c.proto.spec)
+    cell = next(c for c in at.get("plotly_chart") if "cell state c" in c.proto.spec)
+    assert len(_row_labels(gates)) == 3
+    assert _row_labels(hidden) == _row_labels(gates) == _row_labels(cell)

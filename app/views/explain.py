@@ -173,24 +173,34 @@ def gates_view() -> None:
 with tab_gates:
     gates_view()
 
+def gate_units() -> list[int]:
+    """The units the Gates tab shows, in its order (its direction, gate, sorting and top-k)."""
+    d = directions[st.session_state["e_dir"] if 0 <= st.session_state["e_dir"] < len(directions) else 0]
+    gate = st.session_state["e_gate"] if st.session_state["e_gate"] in d.gates else next(iter(d.gates))
+    sort = st.session_state["e_sort"] if st.session_state["e_sort"] in SORTS else "index"
+    top_k = max(1, min(cfg.hidden_dim, int(st.session_state["e_topk"])))
+    return list(plots.sort_units(np.asarray(d.gates[gate]).T, sort, top_k)[1])
+
+
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def states_view() -> None:
     s_which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                            key="e_sdir") if len(directions) > 1 else 0
     sd = directions[s_which]
-    hv, horder = plots.sort_units(np.asarray(sd.hidden).T, st.session_state.get("e_sort", "index"),
-                                  st.session_state.get("e_topk", 32))
-    st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in horder], f"hidden state h · {sd.name}", -1, 1,
+    units = gate_units()
+    hv = np.asarray(sd.hidden).T[units]  # (units, T)
+    st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in units], f"hidden state h · {sd.name}", -1, 1,
                                   plots.DIVERGING, "h", value_name="h"), width="stretch", config=NOBAR, key="e_hidden")
     if sd.cell is not None:
-        cv, corder = plots.sort_units(np.asarray(sd.cell).T, st.session_state.get("e_sort", "index"),
-                                      st.session_state.get("e_topk", 32))
+        cv = np.asarray(sd.cell).T[units]  # (units, T)
         bound = float(np.abs(cv).max()) or 1.0
-        st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in corder], f"cell state c · {sd.name}",
+        st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in units], f"cell state c · {sd.name}",
                                       -bound, bound, plots.DIVERGING, "c", value_name="c"),
                         width="stretch", config=NOBAR, key="e_cell")
         st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
-    st.caption("Sorting and top-k follow the Gates tab.")
+    gate = st.session_state.get("e_gate", "").replace("_", " ")
+    st.caption(f"The same units in the same order as the Gates tab ({SORTS[st.session_state['e_sort']]} of the "
+               f"{gate} gate, top {len(units)}): change them there.")
 
 
 
