@@ -87,3 +87,21 @@ def test_states_show_the_gates_tabs_units_in_its_order(monkeypatch, tmp_path):
     cell = next(c for c in at.get("plotly_chart") if "cell state c" in c.proto.spec)
     assert len(_row_labels(gates)) == 3
     assert _row_labels(hidden) == _row_labels(gates) == _row_labels(cell)
+
+
+def test_pad_and_zero_baselines_are_offered_once_when_they_are_the_same(monkeypatch, tmp_path):
+    """<pad>'s vector is all zeros in trained models, so 'pad' and 'zero' gave identical attributions
+    and switching between them changed nothing on screen."""
+    import numpy as np
+
+    from sentiment_core.explain import integrated_gradients
+    from sentiment_core.registry import shared_registry
+
+    app_env(monkeypatch, tmp_path)
+    at = open_page("explain", query={"model": "lstm", "baseline": "zero"}).run()
+    assert not at.exception
+    box = at.selectbox(key="e_baseline")
+    assert box.options == ["pad (= all-zero vectors)", "unk"] and box.value == "pad"
+    bundle = shared_registry().load("lstm").bundle
+    same = [integrated_gradients(bundle, "not good at all", baseline=b, n_steps=16).scores for b in ("pad", "zero")]
+    np.testing.assert_allclose(*same, atol=1e-6)

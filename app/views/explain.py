@@ -113,7 +113,17 @@ with p2:
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
                 f"*{target_name}* (green) or away from it (red):")
     a1, a2, a3 = st.columns(3)
-    widgets.widget(EXPLAIN_SPEC["baseline"], "e_baseline", a1)
+    baseline_spec = EXPLAIN_SPEC["baseline"]
+    # <pad>'s embedding row is all zeros in models trained here (padding_idx), so 'pad' and 'zero' are one
+    # baseline: offer it once and say so; a model whose <pad> vector is not zero gets all three.
+    pad_is_zero = bool((bundle.model.embedding.weight[cfg.pad_idx] == 0).all())
+    baselines = [b for b in baseline_spec.choices if not (pad_is_zero and b == "zero")]
+    if st.session_state["e_baseline"] not in baselines:
+        st.session_state["e_baseline"] = "pad"
+    a1.selectbox(baseline_spec.label, baselines, key="e_baseline",
+                 format_func=lambda b: "pad (= all-zero vectors)" if b == "pad" and pad_is_zero else b,
+                 help=baseline_spec.help + (" In this model the <pad> vector is all zeros, so 'pad' is also the "
+                                            "all-zero baseline." if pad_is_zero else ""))
     widgets.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
     widgets.widget(EXPLAIN_SPEC["output"], "e_output", a3)
     ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
