@@ -431,6 +431,26 @@ def trajectory(tokens: Sequence[str], probabilities: Mapping[str, Sequence[float
     return style(fig, title, height)
 
 
+def word_scores(tokens: Sequence[str], scores: Mapping[str, Sequence[float]], title: str | None = None,
+                y_title: str = "score", height: int = 340) -> go.Figure:
+    """A score per class after each word (a bidirectional model's forward-reading scores): words on
+    the x axis, one line per class in the class colours, 0 dotted."""
+    if not tokens:
+        return empty("Type a sentence to see how the scores evolve word by word.", height)
+    x, names = _positions(tokens)
+    fig = go.Figure()
+    for i, (label, values) in enumerate(scores.items()):
+        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=label,
+                                 line=dict(color=class_color(label, i), width=LINE_WIDTH), marker=dict(size=9),
+                                 customdata=names,
+                                 hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+                     title="reading position")
+    fig.update_yaxes(title=y_title)
+    return style(fig, title, height)
+
+
 def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str | None = None,
                      height: int = 300, value_name: str = "attribution") -> go.Figure:
     """Signed per-token scores as bars: green pushes towards the predicted class, red against."""
@@ -505,19 +525,6 @@ def accuracy_vs_distance(results: Mapping[str, Mapping[int, float]], title: str 
                   annotation_position="bottom right")
     fig.update_xaxes(title="distance between the cue word and the end", dtick=None)
     fig.update_yaxes(title="test accuracy", range=[0.3, 1.05], tickformat=".0%")
-    return style(fig, title, height)
-
-
-def line_chart(x: Iterable, series: Mapping[str, Sequence[float]], x_title: str = "", y_title: str = "",
-               title: str | None = None, height: int = 320, percent: bool = False) -> go.Figure:
-    """Generic multi-line chart in the house style."""
-    fig = go.Figure()
-    xs = list(x)
-    for i, (name, ys) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="lines+markers", name=name,
-                                 line=dict(color=cell_color(name, i), width=LINE_WIDTH)))
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None)
     return style(fig, title, height)
 
 

@@ -1,9 +1,12 @@
 """Explain page: prediction, gates, states, IG colouring, saliency/occlusion, what-if edits."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from browser.app_support import app_env, completed_run, open_page
 
+from sentiment_core import plots
 from sentiment_core.errors import CheckpointError
 from sentiment_core.registry import load_bundle_bytes
 
@@ -48,6 +51,12 @@ def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
     directions = next(box for box in at.selectbox if box.label == "Layer / direction")
     assert list(directions.options) == ["layer 0 forward", "layer 0 backward"]
     assert len(at.get("plotly_chart")) >= 8
+    # Word by word: plain words, no internal field names; the words on the x axis; class colours
+    assert not any("forward_scores" in i.value for i in at.info)
+    scores = json.loads(next(c for c in at.get("plotly_chart") if "Forward reading only" in c.proto.spec).proto.spec)
+    assert scores["layout"]["xaxis"]["ticktext"][:3] == ["the", "acting", "was"]
+    assert {t["name"]: t["line"]["color"] for t in scores["data"]} == {
+        n: plots.class_color(n) for n in ("negative", "positive")}
 
 
 def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
@@ -73,8 +82,6 @@ def test_bad_bundle_uploads_raise_checkpoint_errors():
 
 
 def _row_labels(chart) -> list[str]:
-    import json
-
     return json.loads(chart.proto.spec)["layout"]["yaxis"]["ticktext"]
 
 

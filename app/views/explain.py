@@ -229,8 +229,8 @@ def trajectory_view() -> None:
         st.info(traj.reason)
         if traj.forward_scores is not None:
             fs = np.asarray(traj.forward_scores)
-            st.plotly_chart(plots.line_chart(range(len(traj.tokens)), {n: fs[:, i] for i, n in enumerate(traj.label_names)},
-                                             "reading position", "forward-half score (logit scale)"),
+            st.plotly_chart(plots.word_scores(traj.tokens, {n: fs[:, i] for i, n in enumerate(traj.label_names)},
+                                              "Forward reading only: score after each word", "score per class"),
                             width="stretch", config=NOBAR, key="e_fwd")
 
 
