@@ -29,6 +29,11 @@ SEQUENTIAL = "Viridis"      # for values in [0, 1] (sigmoid gates)
 GATE_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
+# Every chart's Plotly config: only the camera button, which saves a sharp PNG for slides.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtons": [["toImage"]],
+                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "gatescope-chart"}}
+
+
 def class_color(name: str, index: int = 0) -> str:
     """Red for negative-like, green for positive-like, grey for neutral, else the palette."""
     low = str(name).lower()

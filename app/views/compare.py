@@ -149,7 +149,7 @@ def render(selected: list[str]) -> None:
         st.session_state["c_metric"] = "val_accuracy"
     metric = st.segmented_control("Curve", list(METRICS), key="c_metric", format_func=METRICS.get) or "val_accuracy"
     st.plotly_chart(plots.compare_curves(series, metric, colors=colors), width="stretch", key="c_curves",
-                    config={"displayModeBar": False})
+                    config=plots.CHART_CONFIG)
     table = pd.DataFrame([r.summary() for r in records])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "best val acc": st.column_config.NumberColumn(format="percent"),
@@ -183,7 +183,7 @@ for name in selected:
         st.warning(f"{name}: {error}")
 if rows and text.strip():
     st.plotly_chart(plots.model_probability_bars(rows), width="stretch", key="c_sentence",
-                    config={"displayModeBar": False})
+                    config=plots.CHART_CONFIG)
 elif not rows:
     st.caption("The selected runs have no checkpoint yet (one appears after the first epoch).")
 

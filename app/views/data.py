@@ -215,7 +215,7 @@ with c1:
 with c2:
     st.subheader("Class balance (training split)")
     st.plotly_chart(plots.class_balance(selection.class_counts(splits.train.labels, label_names)), width="stretch",
-                    config={"displayModeBar": False})
+                    config=plots.CHART_CONFIG)
 
 # ---------------------------------------------------------------- tokens and lengths
 st.divider()
@@ -255,7 +255,7 @@ with h2:
     max_len = int(st.session_state["d_max_len"])
     state.set_group("encoding", {**encoding, "max_len": max_len, "padding": st.session_state["d_padding"]})
 with h1:
-    st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config=plots.CHART_CONFIG)
 
 short = sorted(train_tokens[:200], key=len)[:3]
 if short:

@@ -31,7 +31,6 @@ FIELDS = (
 state.use_page("explain", FIELDS)
 registry = shared_registry()
 
-NOBAR = {"displayModeBar": False}
 
 # Cached per (model key@version, text, options); the bundle itself is shared and never mutated.
 
@@ -100,7 +99,7 @@ with p1:
     st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
                 unsafe_allow_html=True)
     st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
-                    width="stretch", config=NOBAR, key="e_probs")
+                    width="stretch", config=plots.CHART_CONFIG, key="e_probs")
 with p2:
     if st.session_state["e_target"] not in (None, *label_names):
         st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
@@ -167,7 +166,7 @@ def gates_view() -> None:
     scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
     st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
                                   f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale, act,
-                                  value_name=gate), width="stretch", config=NOBAR, key="e_gate_map")
+                                  value_name=gate), width="stretch", config=plots.CHART_CONFIG, key="e_gate_map")
     st.caption({"input": "Input gate: how much of the new candidate is written into the memory (1 = all).",
                 "forget": "Forget gate: how much of the old memory is kept (1 = keep, 0 = erase). Watch it drop "
                           "at words like 'but'.",
@@ -200,13 +199,13 @@ def states_view() -> None:
     units = gate_units()
     hv = np.asarray(sd.hidden).T[units]  # (units, T)
     st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in units], f"hidden state h · {sd.name}", -1, 1,
-                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=NOBAR, key="e_hidden")
+                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=plots.CHART_CONFIG, key="e_hidden")
     if sd.cell is not None:
         cv = np.asarray(sd.cell).T[units]  # (units, T)
         bound = float(np.abs(cv).max()) or 1.0
         st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in units], f"cell state c · {sd.name}",
                                       -bound, bound, plots.DIVERGING, "c", value_name="c"),
-                        width="stretch", config=NOBAR, key="e_cell")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_cell")
         st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
     gate = st.session_state.get("e_gate", "").replace("_", " ")
     st.caption(f"The same units in the same order as the Gates tab ({SORTS[st.session_state['e_sort']]} of the "
@@ -223,7 +222,7 @@ def trajectory_view() -> None:
     if traj.available:
         probs = np.asarray(traj.probabilities)
         st.plotly_chart(plots.trajectory(traj.tokens, {n: probs[:, i] for i, n in enumerate(traj.label_names)},
-                                         "Prediction after each word"), width="stretch", config=NOBAR, key="e_traj")
+                                         "Prediction after each word"), width="stretch", config=plots.CHART_CONFIG, key="e_traj")
         st.caption("Each point is the model's answer if the text ended at that word: watch it flip at 'not' or 'but'.")
     else:
         st.info(traj.reason)
@@ -231,7 +230,7 @@ def trajectory_view() -> None:
             fs = np.asarray(traj.forward_scores)
             st.plotly_chart(plots.word_scores(traj.tokens, {n: fs[:, i] for i, n in enumerate(traj.label_names)},
                                               "Forward reading only: score after each word", "score per class"),
-                            width="stretch", config=NOBAR, key="e_fwd")
+                            width="stretch", config=plots.CHART_CONFIG, key="e_fwd")
 
 
 
@@ -245,15 +244,15 @@ def attribution_view() -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
         st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG"),
-                        width="stretch", config=NOBAR, key="e_ig_bars")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_ig_bars")
     with c2:
         sal = cached_saliency(loaded.cache_key, loaded.key, text, target, st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(sal.tokens, sal.gradient_x_input, "Saliency (gradient × input)",
-                                               value_name="grad×input"), width="stretch", config=NOBAR, key="e_sal")
+                                               value_name="grad×input"), width="stretch", config=plots.CHART_CONFIG, key="e_sal")
     with c3:
         occ = cached_occlusion(loaded.cache_key, loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop"),
-                        width="stretch", config=NOBAR, key="e_occ_bars")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_occ_bars")
         widgets.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
         st.caption(occ.description)
 
@@ -289,7 +288,7 @@ def edit_view() -> None:
                 f"{'dropped' if action == 'drop' else 'replaced'}:")
     edits = cached_edits(loaded.cache_key, loaded.key, text, action, replacement.strip() or "<unk>", target)
     st.plotly_chart(plots.attribution_bars(edits.tokens, edits.delta, value_name="Δ probability"), width="stretch",
-                    config=NOBAR, key="e_edits")
+                    config=plots.CHART_CONFIG, key="e_edits")
     flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]
     st.caption(("Editing " + ", ".join(f"'{t}'" for t in flips) + " flips the prediction.") if flips
                else "No single edit flips the prediction.")

@@ -23,7 +23,6 @@ FIELDS = (
 state.use_page("gradients", FIELDS)
 queue = runs.shared_queue()
 registry = shared_registry()
-NOBAR = {"displayModeBar": False}
 
 
 @st.cache_data(show_spinner="Measuring gradients…", max_entries=32)
@@ -73,7 +72,7 @@ with tab_conn:
             any_profile = next(iter(profiles.values()))
             st.plotly_chart(plots.connectivity(any_profile.distances, {n: p.mean for n, p in profiles.items()},
                                                "Gradient reaching a word d steps back (log scale)"),
-                            width="stretch", config=NOBAR, key="g_conn")
+                            width="stretch", config=plots.CHART_CONFIG, key="g_conn")
             st.caption(lessons.CONNECTIVITY.caption + " A straight falling line on this log scale is exponential "
                        "decay.")
         except (GateScopeError, ModelLookupError) as error:
@@ -123,7 +122,7 @@ with tab_exp:
     def experiment() -> None:
         names = st.session_state.get("g_runs", [])
         if not names:
-            st.plotly_chart(plots.accuracy_vs_distance({}), width="stretch", config=NOBAR, key="g_acc_empty")
+            st.plotly_chart(plots.accuracy_vs_distance({}), width="stretch", config=plots.CHART_CONFIG, key="g_acc_empty")
             return
         records = []
         for name in names:
@@ -136,7 +135,7 @@ with tab_exp:
             st.progress(1 - pending / len(names), text=f"{len(names) - pending} of {len(names)} runs finished")
         results = lessons.long_range_results(records)
         st.plotly_chart(plots.accuracy_vs_distance(results, "Test accuracy with the cue d words from the end"),
-                        width="stretch", config=NOBAR, key="g_acc")
+                        width="stretch", config=plots.CHART_CONFIG, key="g_acc")
         if not pending and results:
             st.caption(lessons.LONG_RANGE_CAPTION)
             if st.session_state.pop("g_live", False):
@@ -166,7 +165,7 @@ with tab_clip:
         clip = record.config.get("train", {}).get("clip_norm")
         batches = record.batches()
         st.plotly_chart(plots.grad_norm_figure(batches, clip, "Gradient norm per step"), width="stretch",
-                        config=NOBAR, key="g_clip")
+                        config=plots.CHART_CONFIG, key="g_clip")
         clipped = sum(1 for b in batches if b.get("clipped"))
         st.caption(f"{clipped} of {len(batches)} steps were clipped (clip norm {clip or 'off'}). Spikes above the line "
                    "are steps that would have jumped too far without clipping.")

@@ -86,7 +86,7 @@ else:
                             f"<span style='font-size:1.2rem;color:#52606D'>"
                             f"({result['probabilities'][label]:.0%} sure)</span></div>", unsafe_allow_html=True)
                 st.plotly_chart(plots.probability_bars(result["probabilities"]), width="stretch",
-                                config={"displayModeBar": False}, key="home_probs")
+                                config=plots.CHART_CONFIG, key="home_probs")
                 for note in result["notes"]:
                     st.caption(f"ℹ️ {note}")
             with c2:
@@ -94,7 +94,7 @@ else:
                     plots.gate_overview(result["gates"], result["tokens"], title=(
                         "How open each gate is at each word (mean over units)" if result["cell"] != "rnn" else
                         "How hard each word pushes the state (mean over units)")),
-                    width="stretch", config={"displayModeBar": False}, key="home_gates")
+                    width="stretch", config=plots.CHART_CONFIG, key="home_gates")
                 if result["cell"] == "lstm":
                     st.caption("LSTM gates: **input** lets new information in, **forget** keeps (1) or erases (0) "
                                "the memory, **output** decides what to show; the **cell candidate** is the new "

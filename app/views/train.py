@@ -147,7 +147,7 @@ with summary_col:
         m1, m2 = st.columns(2)
         m1.metric(f"{config.display_name} parameters", f"{total:,}")
         m2.metric("Trainable", f"{trainable:,}", help="Frozen GloVe embeddings are not trained.")
-        st.plotly_chart(plots.parameter_bars(rows), width="stretch", config={"displayModeBar": False})
+        st.plotly_chart(plots.parameter_bars(rows), width="stretch", config=plots.CHART_CONFIG)
         st.dataframe(pd.DataFrame([{"layer": r.layer, "parameters": r.count, "formula": r.formula,
                                     "trained": "yes" if r.trainable else "frozen"} for r in rows]),
                      hide_index=True, width="stretch")
@@ -239,12 +239,12 @@ def show_run(name: str) -> None:
     batches = record.batches()
     if epochs or batches or active:
         st.plotly_chart(plots.training_curves(epochs), width="stretch", key=f"curves_{name}",
-                        config={"displayModeBar": False})
+                        config=plots.CHART_CONFIG)
         if len(batches) > 4000:  # keep the browser fast on long runs
             step = len(batches) // 2000 + 1
             batches = batches[::step]
         st.plotly_chart(plots.batch_curves(batches, cfg.get("train", {}).get("clip_norm")), width="stretch",
-                        key=f"batches_{name}", config={"displayModeBar": False})
+                        key=f"batches_{name}", config=plots.CHART_CONFIG)
     result = record.result
     if result:
         st.markdown("#### Results on the test set")
@@ -255,7 +255,7 @@ def show_run(name: str) -> None:
         m[3].metric("Time per epoch", fmt_seconds(result.get("seconds_per_epoch")))
         left, right = st.columns([1, 1])
         left.plotly_chart(plots.confusion_matrix(result["test"]["confusion"], cfg.get("label_names", [])),
-                          width="stretch", key=f"cm_{name}", config={"displayModeBar": False})
+                          width="stretch", key=f"cm_{name}", config=plots.CHART_CONFIG)
         right.markdown("Rows are the true class, columns the prediction: the diagonal is correct. "
                        "Off-diagonal cells show which classes the model confuses.")
     if active and record.best_path is not None:
