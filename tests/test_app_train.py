@@ -71,3 +71,21 @@ def test_teacher_concurrency_setting(monkeypatch, tmp_path):
 
     assert runs.shared_queue().snapshot()["max_concurrent"] == 3
     runs.shared_queue().set_max_concurrent(1)
+
+
+def test_second_run_is_shown_and_counted_at_once(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("train", run=False)
+    at.session_state["gs_data"] = dict(SMALL_DATA)
+    at.run()
+    at.slider(key="t_epochs").set_value(1).run()
+    next(b for b in at.button if "Start" in b.label).click().run()
+    first = at.session_state["gs_show_run"]
+    wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
+    next(b for b in at.button if "Start" in b.label).click().run()
+    assert not at.exception
+    second = at.session_state["gs_show_run"]
+    assert second != first  # "Show run" follows the new run
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "1 training now" in sidebar or "1 waiting" in sidebar, sidebar  # counted in the same rerun
+    wait_for(at, lambda a: a.selectbox(key="gs_show_run").format_func(second).endswith("completed"))

@@ -32,8 +32,7 @@ tokenizer_opts = state.group("tokenizer")
 with st.sidebar:
     st.subheader("Training queue")
     snap = queue.snapshot()
-    st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · "
-               f"up to {snap['max_concurrent']} at once")
+    queue_line = st.empty()  # filled after a Start below, so a new run is counted at once
     with st.expander("Teacher settings"):
         concurrency = st.number_input("Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT,
                         value=int(snap["max_concurrent"]), key="gs_concurrency",
@@ -173,10 +172,13 @@ if start and splits is not None:
             data={**{k: v for k, v in data.items()}, "label": selection.data_label(data)},
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)),
             owner=st.session_state.get("gs_owner", ""))
-        st.session_state["gs_current_run"] = name
+        state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
     except GateScopeError as error:
         st.error(f"Training could not start: {error}")
+snap = queue.snapshot()
+queue_line.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · "
+                   f"up to {snap['max_concurrent']} at once")
 
 # ---------------------------------------------------------------- runs
 all_runs = runs.list_runs(queue=queue)
@@ -268,13 +270,10 @@ def show_run(name: str) -> None:
                                 "Open it on the Explain page.")
         if record.state != "completed":
             st.caption("The download holds the best epoch.")
-    if active:
-        st.session_state["gs_was_active"] = name
-    elif st.session_state.get("gs_was_active") == name:
-        st.session_state.pop("gs_was_active")
-        st.rerun()  # the run just ended: refresh the whole page once (stops the timer)
+    if {r.name: r.state for r in runs.list_runs(queue=queue)} != run_states:
+        st.rerun()  # a run started, ended or appeared: refresh the labels, the queue count and the timer
 
 
-selected = runs.load_run(choice, queue=queue)
-live = selected.state in runs.ACTIVE_STATES
+run_states = {r.name: r.state for r in all_runs}
+live = any(s in runs.ACTIVE_STATES for s in run_states.values())
 state.fragment(run_every=1.0 if live else None)(show_run)(choice)
