@@ -148,7 +148,7 @@ def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] |
 def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str] | None = None,
             title: str | None = None, zmin: float | None = None, zmax: float | None = None,
             colorscale: str = SEQUENTIAL, colorbar_title: str = "", height: int | None = None,
-            value_name: str = "value") -> go.Figure:
+            value_name: str = "value", colorbar_ticks: Mapping[float, str] | None = None) -> go.Figure:
     """Rows x tokens heatmap (units or gates on the y axis, tokens in reading order on x).
 
     Args:
@@ -168,7 +168,9 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
         z=values, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
         customdata=custom, text=np.broadcast_to(np.array(rows, dtype=object)[:, None], values.shape),
         hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
-        colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3)),
+        colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3),
+                      **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
+                         if colorbar_ticks else {})),
         xgap=1, ygap=1 if len(rows) <= 40 else 0,
     ))
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
@@ -181,21 +183,26 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
     return style(fig, title, h, legend=False)
 
 
+GATE_TICKS = {0.0: "0 = closed", 0.5: "0.5", 1.0: "1 = open"}  # colour bars of sigmoid gates
+
+
 def gate_overview(gates: Mapping[str, Sequence[float]], tokens: Sequence[str], title: str | None = None,
-                  height: int | None = None) -> go.Figure:
+                  height: int | None = None, gated: bool = True) -> go.Figure:
     """One row per gate (its mean over units) by token: the Home page's at-a-glance view.
 
     Args:
         gates: gate name -> (T,) mean activation (sigmoid gates 0..1; ``g``/``n``/``h``
             candidates -1..1 are rescaled to 0..1 for the shared colour scale).
         tokens: the T tokens.
+        gated: label the colour bar "0 = closed … 1 = open" (False for a plain RNN's rescaled values).
     """
     names = list(gates)
     if not names or not tokens:
         return empty("Type a sentence to see the gates open and close.")
     z = np.asarray([np.asarray(gates[n], dtype=float) for n in names])
-    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean<br>activation", height
-                   or 120 + 44 * len(names), value_name="mean activation")
+    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean<br>activation" if gated else "rescaled<br>value",
+                   height or 120 + 44 * len(names), value_name="mean activation",
+                   colorbar_ticks=GATE_TICKS if gated else None)
 
 
 def sort_units(values: np.ndarray, how: str = "index", top_k: int | None = None) -> tuple[np.ndarray, list[int]]:

@@ -100,3 +100,10 @@ def test_epoch_axes_tick_whole_epochs():
               {"epoch": 2, "val_accuracy": 0.6, "train_loss": 0.6, "val_loss": 0.6, "train_accuracy": 0.6}]
     assert plots.compare_curves({"a": epochs}).layout.xaxis.dtick == 1
     assert plots.training_curves(epochs).layout.xaxis.dtick == 1
+
+
+def test_gate_colour_bars_read_closed_to_open():
+    fig = plots.gate_overview({"input": [0.2, 0.9], "forget": [0.5, 0.1]}, ["not", "good"])
+    bar = fig.data[0].colorbar
+    assert list(bar.ticktext) == ["0 = closed", "0.5", "1 = open"] and list(bar.tickvals) == [0.0, 0.5, 1.0]
+    assert not plots.gate_overview({"preactivation": [0.2, 0.9]}, ["a", "b"], gated=False).data[0].colorbar.ticktext

@@ -166,7 +166,8 @@ def gates_view() -> None:
     scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
     st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
                                   f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale, act,
-                                  value_name=gate), width="stretch", config=plots.CHART_CONFIG, key="e_gate_map")
+                                  value_name=gate, colorbar_ticks=plots.GATE_TICKS if act == "sigmoid" else None),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_gate_map")
     st.caption({"input": "Input gate: how much of the new candidate is written into the memory (1 = all).",
                 "forget": "Forget gate: how much of the old memory is kept (1 = keep, 0 = erase). Watch it drop "
                           "at words like 'but'.",

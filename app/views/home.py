@@ -93,7 +93,7 @@ else:
                 st.plotly_chart(
                     plots.gate_overview(result["gates"], result["tokens"], title=(
                         "How open each gate is at each word (mean over units)" if result["cell"] != "rnn" else
-                        "How hard each word pushes the state (mean over units)")),
+                        "How hard each word pushes the state (mean over units)"), gated=result["cell"] != "rnn"),
                     width="stretch", config=plots.CHART_CONFIG, key="home_gates")
                 if result["cell"] == "lstm":
                     st.caption("LSTM gates: **input** lets new information in, **forget** keeps (1) or erases (0) "
