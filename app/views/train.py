@@ -192,7 +192,9 @@ if st.session_state["gs_show_run"] not in names:
         st.warning(f"There is no run {st.session_state['gs_show_run']!r} on this server (any more).", icon="🔗")
     mine = [r.name for r in all_runs if r.config.get("owner") == st.session_state.get("gs_owner")]
     st.session_state["gs_show_run"] = (mine or names)[0]
-labels = {r.name: r.label for r in all_runs}
+# Names without the state: a selectbox keeps showing the label it was drawn with, so a state in it
+# went stale ("· running" after the run finished); the live state is the heading below.
+labels = {r.name: f"{r.name} · {r.display_name}" for r in all_runs}
 st.subheader("Run")
 choice = st.selectbox("Show run", names, format_func=labels.get, key="gs_show_run",
                       help="Every run on this server, newest first. Runs survive refreshes and restarts.")
@@ -270,10 +272,17 @@ def show_run(name: str) -> None:
                                 "Open it on the Explain page.")
         if record.state != "completed":
             st.caption("The download holds the best epoch.")
-    if {r.name: r.state for r in runs.list_runs(queue=queue)} != run_states:
-        st.rerun()  # a run started, ended or appeared: refresh the labels, the queue count and the timer
+    if watched() != seen:
+        st.rerun()  # a run started, ended or appeared: refresh the list, the queue count and the timer
 
 
-run_states = {r.name: r.state for r in all_runs}
-live = any(s in runs.ACTIVE_STATES for s in run_states.values())
+def watched() -> tuple:
+    """What the page must follow: every run's state and the queue's own count (which can trail the
+    run's status file by a moment when a run ends)."""
+    now = queue.snapshot()
+    return ({r.name: r.state for r in runs.list_runs(queue=queue)}, len(now["running"]), len(now["queued"]))
+
+
+seen = watched()
+live = any(s in runs.ACTIVE_STATES for s in seen[0].values()) or any(seen[1:])
 state.fragment(run_every=1.0 if live else None)(show_run)(choice)

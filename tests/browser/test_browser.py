@@ -155,3 +155,29 @@ def test_uploading_a_file_keeps_the_padding_side(server, page, tmp_path):
     wait_for_url(page, "min_freq=3")
     assert "padding=pre" not in page.url
     assert page.get_by_role("radio", name="post", exact=True).is_checked()
+
+
+SHOW_RUN = """() => { const input = document.querySelector('input[aria-label="Show run"]');
+  return input ? input.value : ''; }"""
+HEADING = """() => [...document.querySelectorAll('h3')].map(h => h.innerText).join(' | ')"""
+
+
+def test_second_run_is_selected_and_live_at_once(server, page):
+    page.goto(f"{server}/train?dataset=synthetic_negation&n=400&epochs=1&hidden_dim=8&emb_dim=8",
+              wait_until="domcontentloaded")
+    page.get_by_role("button", name="▶ Start training").click(timeout=60_000)
+    page.wait_for_function(f"() => ({HEADING})().includes('completed')", timeout=150_000)
+    first = page.evaluate(SHOW_RUN)
+    assert "running" not in first and "queued" not in first  # no state in the label to go stale
+    page.get_by_role("button", name="▶ Start training").click(timeout=10_000)
+    # the new run is shown at once (queued or running), not the finished one ...
+    page.wait_for_function(f"(old) => {{ const t = ({SHOW_RUN})(); return t && t !== old; }}", arg=first,
+                           timeout=20_000)
+    second = page.evaluate(SHOW_RUN)
+    page.wait_for_function(f"() => /queued|running/.test(({HEADING})())", timeout=20_000)
+    # ... and live: the heading and the sidebar count follow it to the end without a click
+    page.wait_for_function(f"() => ({HEADING})().includes('completed')", timeout=150_000)
+    assert page.evaluate(SHOW_RUN) == second
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText"
+                           ".includes('0 training now · 0 waiting')", timeout=20_000)
+    assert page.locator("[data-testid='stException']").count() == 0
