@@ -186,8 +186,8 @@ class Lesson:
     def settings_label(self) -> str:
         """One line naming the shared settings, for the page."""
         m, t = self.model, self.train
-        parts = [str(m.get("cell", "lstm")).upper(), f"hidden {m.get('hidden_dim')}", f"{m.get('pooling', 'last')} pooling",
-                 f"lr {t.get('lr'):g}", f"{t.get('epochs')} epochs"]
+        parts = [*([] if self.vary == "cell" else [str(m.get("cell", "lstm")).upper()]), f"hidden {m.get('hidden_dim')}",
+                 f"{m.get('pooling', 'last')} pooling", f"lr {t.get('lr'):g}", f"{t.get('epochs')} epochs"]
         if m.get("num_layers", 1) > 1:
             parts.insert(1, f"{m['num_layers']} layers")
         if not m.get("packed", True):

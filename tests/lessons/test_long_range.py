@@ -50,3 +50,8 @@ def test_every_cell_remembers_at_short_distance():
         torch.set_num_threads(threads)
     print("long-range d = 10:", accuracies)
     assert all(acc >= 0.95 for acc in accuracies.values()), accuracies
+
+
+def test_settings_line_names_the_shared_settings_only():
+    assert "LSTM" not in lessons.CONNECTIVITY.settings_label()  # the cell is what the lesson varies
+    assert lessons.CLIPPING.settings_label().startswith("RNN, hidden 32")
