@@ -120,7 +120,7 @@ with p2:
     if st.session_state["e_baseline"] not in baselines:
         st.session_state["e_baseline"] = "pad"
     a1.selectbox(baseline_spec.label, baselines, key="e_baseline",
-                 format_func=lambda b: "pad (= all-zero vectors)" if b == "pad" and pad_is_zero else b,
+                 format_func=lambda b: "pad = zero" if b == "pad" and pad_is_zero else b,
                  help=baseline_spec.help + (" In this model the <pad> vector is all zeros, so 'pad' is also the "
                                             "all-zero baseline." if pad_is_zero else ""))
     widgets.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
@@ -165,8 +165,8 @@ def gates_view() -> None:
     zmin, zmax = plots.GATE_RANGES.get(act, (None, None))
     scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
     st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
-                                  f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale, act,
-                                  value_name=gate, colorbar_ticks=plots.GATE_TICKS if act == "sigmoid" else None),
+                                  f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale,
+                                  "" if act == "sigmoid" else act, value_name=gate, colorbar_ticks=plots.GATE_TICKS if act == "sigmoid" else None),
                     width="stretch", config=plots.CHART_CONFIG, key="e_gate_map")
     st.caption({"input": "Input gate: how much of the new candidate is written into the memory (1 = all).",
                 "forget": "Forget gate: how much of the old memory is kept (1 = keep, 0 = erase). Watch it drop "
