@@ -9,6 +9,15 @@ class DataError(GateScopeError, ValueError):
     """A dataset, uploaded file or split cannot be used as given."""
 
 
+class DownloadError(DataError):
+    """A catalogue file could not be fetched. The message (for the command line) names the
+    command-line remedies; ``reason`` alone is the plain cause, for pages that offer their own."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 class CheckpointError(GateScopeError, ValueError):
     """A model bundle is corrupt, truncated, foreign or inconsistent."""
 

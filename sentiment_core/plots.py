@@ -29,6 +29,11 @@ SEQUENTIAL = "Viridis"      # for values in [0, 1] (sigmoid gates)
 GATE_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
+# Every chart's Plotly config: only the camera button, which saves a sharp PNG for slides.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtons": [["toImage"]],
+                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "gatescope-chart"}}
+
+
 def class_color(name: str, index: int = 0) -> str:
     """Red for negative-like, green for positive-like, grey for neutral, else the palette."""
     low = str(name).lower()
@@ -105,13 +110,25 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
     return style(fig, title, height or 70 + 48 * len(names), legend=False)
 
 
-def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str], height: int | None = None) -> go.Figure:
+def class_order(label_sets: Iterable[Sequence[str]]) -> list[str]:
+    """Every class of several models once (a 3-class model's ``neutral`` is kept when it is
+    shown next to 2-class ones): negative-like, neutral-like, positive-like, then the rest as first seen."""
+    order: list[str] = []
+    for labels in label_sets:
+        order += [label for label in labels if label not in order]
+    rank = {NEGATIVE_COLOR: 0, NEUTRAL_COLOR: 1, POSITIVE_COLOR: 2}
+    return sorted(order, key=lambda label: (rank.get(class_color(label), 3), order.index(label)))
+
+
+def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] | None = None,
+                           height: int | None = None) -> go.Figure:
     """The same sentence through several models: one stacked bar per model.
 
     Args:
         rows: dicts with ``model`` (name) and ``probabilities`` (class -> probability).
-        label_names: class order.
+        label_names: class order (default: every class of every row, ``class_order``).
     """
+    label_names = class_order([*([label_names] if label_names else []), *(list(r["probabilities"]) for r in rows)])
     fig = go.Figure()
     models = [str(r["model"]) for r in rows]
     for i, label in enumerate(label_names):
@@ -131,7 +148,7 @@ def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str], 
 def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str] | None = None,
             title: str | None = None, zmin: float | None = None, zmax: float | None = None,
             colorscale: str = SEQUENTIAL, colorbar_title: str = "", height: int | None = None,
-            value_name: str = "value") -> go.Figure:
+            value_name: str = "value", colorbar_ticks: Mapping[float, str] | None = None) -> go.Figure:
     """Rows x tokens heatmap (units or gates on the y axis, tokens in reading order on x).
 
     Args:
@@ -151,7 +168,9 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
         z=values, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
         customdata=custom, text=np.broadcast_to(np.array(rows, dtype=object)[:, None], values.shape),
         hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
-        colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3)),
+        colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3),
+                      **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
+                         if colorbar_ticks else {})),
         xgap=1, ygap=1 if len(rows) <= 40 else 0,
     ))
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
@@ -164,21 +183,26 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
     return style(fig, title, h, legend=False)
 
 
+GATE_TICKS = {0.0: "0 = closed", 0.5: "0.5", 1.0: "1 = open"}  # colour bars of sigmoid gates
+
+
 def gate_overview(gates: Mapping[str, Sequence[float]], tokens: Sequence[str], title: str | None = None,
-                  height: int | None = None) -> go.Figure:
+                  height: int | None = None, gated: bool = True) -> go.Figure:
     """One row per gate (its mean over units) by token: the Home page's at-a-glance view.
 
     Args:
         gates: gate name -> (T,) mean activation (sigmoid gates 0..1; ``g``/``n``/``h``
             candidates -1..1 are rescaled to 0..1 for the shared colour scale).
         tokens: the T tokens.
+        gated: label the colour bar "0 = closed … 1 = open" (False for a plain RNN's rescaled values).
     """
     names = list(gates)
     if not names or not tokens:
         return empty("Type a sentence to see the gates open and close.")
     z = np.asarray([np.asarray(gates[n], dtype=float) for n in names])
-    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean<br>activation", height
-                   or 120 + 44 * len(names), value_name="mean activation")
+    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean<br>activation" if gated else "rescaled<br>value",
+                   height or 120 + 44 * len(names), value_name="mean activation",
+                   colorbar_ticks=GATE_TICKS if gated else None)
 
 
 def sort_units(values: np.ndarray, how: str = "index", top_k: int | None = None) -> tuple[np.ndarray, list[int]]:
@@ -235,7 +259,7 @@ def training_curves(epochs: Sequence[Mapping], height: int = 360, title: str | N
         fig.add_trace(go.Scatter(x=[b["epoch"]], y=[b.get("val_loss")], mode="markers", name="best (kept)",
                                  marker=dict(symbol="star", size=18, color="#F0E442", line=dict(color="#000", width=1)),
                                  hovertemplate="best epoch %{x}<extra></extra>"), row=1, col=1)
-    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None, tick0=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE)
     return style(fig, title, height)
@@ -339,7 +363,8 @@ def compare_curves(series: Mapping[str, Sequence[Mapping]], metric: str = "val_a
             "train_accuracy": "training accuracy", "val_macro_f1": "validation macro-F1",
             "both_loss": "loss (dotted: train, solid: validation)",
             "both_accuracy": "accuracy (dotted: train, solid: validation)"}.get(metric, metric)
-    fig.update_xaxes(title="epoch")
+    longest = max((len(epochs) for epochs in series.values()), default=0)
+    fig.update_xaxes(title="epoch", dtick=1 if longest <= 20 else None, tick0=1)
     fig.update_yaxes(title=nice, tickformat=".0%" if "accuracy" in metric or "f1" in metric else None)
     return style(fig, title, height)
 
@@ -415,6 +440,26 @@ def trajectory(tokens: Sequence[str], probabilities: Mapping[str, Sequence[float
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
                      title="reading position")
     fig.update_yaxes(title="probability", range=[0, 1], tickformat=".0%")
+    return style(fig, title, height)
+
+
+def word_scores(tokens: Sequence[str], scores: Mapping[str, Sequence[float]], title: str | None = None,
+                y_title: str = "score", height: int = 340) -> go.Figure:
+    """A score per class after each word (a bidirectional model's forward-reading scores): words on
+    the x axis, one line per class in the class colours, 0 dotted."""
+    if not tokens:
+        return empty("Type a sentence to see how the scores evolve word by word.", height)
+    x, names = _positions(tokens)
+    fig = go.Figure()
+    for i, (label, values) in enumerate(scores.items()):
+        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=label,
+                                 line=dict(color=class_color(label, i), width=LINE_WIDTH), marker=dict(size=9),
+                                 customdata=names,
+                                 hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+                     title="reading position")
+    fig.update_yaxes(title=y_title)
     return style(fig, title, height)
 
 
@@ -510,19 +555,6 @@ def accuracy_vs_distance(results: Mapping[str, Mapping[int, float]], title: str 
                   annotation_position="bottom right")
     fig.update_xaxes(title="distance between the cue word and the end", dtick=None)
     fig.update_yaxes(title="test accuracy", range=[0.3, 1.05], tickformat=".0%")
-    return style(fig, title, height)
-
-
-def line_chart(x: Iterable, series: Mapping[str, Sequence[float]], x_title: str = "", y_title: str = "",
-               title: str | None = None, height: int = 320, percent: bool = False) -> go.Figure:
-    """Generic multi-line chart in the house style."""
-    fig = go.Figure()
-    xs = list(x)
-    for i, (name, ys) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="lines+markers", name=name,
-                                 line=dict(color=cell_color(name, i), width=LINE_WIDTH)))
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None)
     return style(fig, title, height)
 
 

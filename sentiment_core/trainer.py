@@ -360,7 +360,7 @@ class Trainer:
         batch_history: list[dict] = []
         best_state, best_loss, best_epoch = None, math.inf, None
         stale = 0
-        stop_reason, message = "completed", f"finished {cfg.epochs} epochs"
+        stop_reason, message = "completed", f"finished {cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'}"
         start = time.perf_counter()
         clip = cfg.clip_norm if cfg.clip_norm and cfg.clip_norm > 0 else math.inf
         padding = effective_padding(model, self.encoding.padding)

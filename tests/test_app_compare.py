@@ -1,6 +1,8 @@
 """Compare page: overlaid runs, table, one sentence through every model, grid training."""
 from __future__ import annotations
 
+from sentiment_core import lessons, runs
+
 from browser.app_support import SMALL_DATA, app_env, completed_run, open_page, wait_for
 
 
@@ -26,8 +28,9 @@ def test_grid_trains_on_the_same_data(monkeypatch, tmp_path):
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     assert any("No runs yet" in i.value for i in at.info)
+    at.radio(key="c_base").set_value("train").run()
     at.multiselect(key="c_values_cell").set_value(["rnn", "gru"]).run()
-    at.slider(key="c_epochs").set_value(1).run()
+    at.slider(key="c_epochs_train_cell").set_value(1).run()
     next(b for b in at.button if b.label.startswith("▶ Train")).click().run()
     assert not at.exception and "Queued 2 runs" in at.success[0].value
     wait_for(at, lambda a: a.dataframe and set(a.dataframe[0].value["state"]) == {"completed"})
@@ -58,3 +61,18 @@ def test_an_imported_tutorial_model_joins_the_sentence_comparison(monkeypatch, t
     assert at.session_state["c_models"] == [key]
     sentence_chart = at.get("plotly_chart")[-1].proto.spec
     assert "uci (imported)" in sentence_chart
+
+
+def test_lesson_grid_shows_its_expected_result_and_trains_on_the_lesson_data(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    at = open_page("compare", query={"grid": lessons.PADDING.title}).run()
+    assert any(lessons.PADDING.caption in i.value for i in at.info)  # the caption the lesson check backs
+    assert at.slider(key="c_epochs_lesson_padding_packing").value == lessons.PADDING.train["epochs"]
+    at.multiselect(key="c_values_padding_packing").set_value([("post", False)]).run()
+    at.slider(key="c_epochs_lesson_padding_packing").set_value(1).run()
+    next(b for b in at.button if b.label.startswith("▶ Train")).click().run()
+    assert not at.exception and "Queued 1 runs" in at.success[0].value
+    config = runs.load_run(at.session_state["c_selected"][0], root=runs_dir).config
+    assert config["data"]["name"] == "synthetic_cue_at_end"
+    assert config["model"]["packed"] is False and config["encoding"]["padding"] == "post"
+    assert config["train"]["bucketing"] is False and config["train"]["epochs"] == 1

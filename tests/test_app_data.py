@@ -108,3 +108,28 @@ def test_a_word_vector_file_on_data_reports_coverage_and_goes_to_train(monkeypat
     assert model["embeddings"] == "file" and model["vectors"] == str(vectors)
     train = open_page("train", state={"gs_model": model, "gs_data": at.session_state["gs_data"]})  # same session
     assert train.session_state["m_embedding_choice"] == "file_finetuned" and train.session_state["m_emb_dim"] == 3
+
+
+def test_offline_download_says_what_a_web_user_can_do_and_clears_the_progress(monkeypatch, tmp_path):
+    import dataclasses
+
+    from sentiment_core.data import download as download_module
+    from sentiment_core.data.catalogue import CATALOGUE
+
+    name = next(n for n, info in CATALOGUE.items() if info.kind == "download")
+    monkeypatch.setitem(CATALOGUE, name, dataclasses.replace(CATALOGUE[name], urls=("http://127.0.0.1:9/data.zip",)))
+    monkeypatch.setattr(download_module, "DOWNLOAD_RETRIES", 0)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    at = data_page(monkeypatch, tmp_path)
+    at.session_state["d_source"] = "Catalogue"
+    at.session_state["d_name"] = name
+    at.run()
+    next(b for b in at.button if b.label.startswith("⬇️ Download")).click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "could not be downloaded" in message and "refused the connection" in message
+    for leak in ("Errno", "--mirror", "gatescope train", "ConnectionError"):
+        assert leak not in message
+    assert any("Upload the data yourself" in m.value for m in at.markdown)
+    assert not at.get("progress")  # no "Starting…" bar left behind

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 from browser.app_support import app_env, completed_run, open_page
 
+from sentiment_core import plots
 from sentiment_core.errors import CheckpointError
 from sentiment_core.registry import load_bundle_bytes
 
@@ -50,6 +52,12 @@ def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
     directions = next(box for box in at.selectbox if box.label == "Layer / direction")
     assert list(directions.options) == ["layer 0 forward", "layer 0 backward"]
     assert len(at.get("plotly_chart")) >= 8
+    # Word by word: plain words, no internal field names; the words on the x axis; class colours
+    assert not any("forward_scores" in i.value for i in at.info)
+    scores = json.loads(next(c for c in at.get("plotly_chart") if "Forward reading only" in c.proto.spec).proto.spec)
+    assert scores["layout"]["xaxis"]["ticktext"][:3] == ["the", "acting", "was"]
+    assert {t["name"]: t["line"]["color"] for t in scores["data"]} == {
+        n: plots.class_color(n) for n in ("negative", "positive")}
 
 
 def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
@@ -90,3 +98,36 @@ def test_chips_show_the_tokens_the_model_read_with_unknown_words_marked(monkeypa
     assert [html.unescape(token) for _, token in chips] == read
     assert [("unknown word" in title) for title, _ in chips] == [t not in bundle.vocab for t in read]
     assert "zzqqx" in read and "zzqqx" not in bundle.vocab
+
+
+def _row_labels(chart) -> list[str]:
+    return json.loads(chart.proto.spec)["layout"]["yaxis"]["ticktext"]
+
+
+def test_states_show_the_gates_tabs_units_in_its_order(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("explain", query={"model": "lstm", "gate": "forget", "sort": "variance", "units": "3"}).run()
+    assert not at.exception
+    gates = next(c for c in at.get("plotly_chart") if "forget gate" in c.proto.spec)
+    hidden = next(c for c in at.get("plotly_chart") if "hidden state h" in c.proto.spec)
+    cell = next(c for c in at.get("plotly_chart") if "cell state c" in c.proto.spec)
+    assert len(_row_labels(gates)) == 3
+    assert _row_labels(hidden) == _row_labels(gates) == _row_labels(cell)
+
+
+def test_pad_and_zero_baselines_are_offered_once_when_they_are_the_same(monkeypatch, tmp_path):
+    """<pad>'s vector is all zeros in trained models, so 'pad' and 'zero' gave identical attributions
+    and switching between them changed nothing on screen."""
+    import numpy as np
+
+    from sentiment_core.explain import integrated_gradients
+    from sentiment_core.registry import shared_registry
+
+    app_env(monkeypatch, tmp_path)
+    at = open_page("explain", query={"model": "lstm", "baseline": "zero"}).run()
+    assert not at.exception
+    box = at.selectbox(key="e_baseline")
+    assert box.options == ["pad = zero", "unk"] and box.value == "pad"
+    bundle = shared_registry().load("lstm").bundle
+    same = [integrated_gradients(bundle, "not good at all", baseline=b, n_steps=16).scores for b in ("pad", "zero")]
+    np.testing.assert_allclose(*same, atol=1e-6)

@@ -1,7 +1,7 @@
 """Home page: instant prediction and gate heatmap from a shipped model."""
 from __future__ import annotations
 
-from browser.app_support import app_env, open_page
+from browser.app_support import app_env, open_page, tiny_pretrained_dir
 
 from sentiment_core.settings import EXAMPLES
 
@@ -42,3 +42,15 @@ def test_home_without_shipped_models(monkeypatch, tmp_path):
     at = open_page("home", run=False).run()
     assert not at.exception
     assert "No shipped models" in at.warning[0].value
+
+
+def test_plain_rnn_chart_is_not_called_gates_and_gru_caption_explains_new(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(tiny_pretrained_dir(tmp_path / "models", ("rnn", "gru"))))
+    at = open_page("home", run=False).run()
+    at.selectbox(key="home_model").set_value("rnn").run()
+    gates = at.get("plotly_chart")[1].proto.spec
+    assert "How open each gate" not in gates and "How hard each word pushes the state" in gates
+    at.selectbox(key="home_model").set_value("gru").run()
+    assert "How open each gate" in at.get("plotly_chart")[1].proto.spec
+    assert any("**new** row" in c.value for c in at.caption)

@@ -12,6 +12,7 @@ def test_step_through_matches_pytorch(monkeypatch, tmp_path):
     assert "equals PyTorch's count" in at.success[1].value
     assert len(at.get("latex")) >= 8  # symbolic + numeric per equation, plus the count formula
     first = at.dataframe[0].value.copy()
+    assert {"W_i·x", "W_h·h"} <= set(first.columns)  # the equations' names, not U·h
     at.number_input(key="i_unit").set_value(3).run()
     assert not at.exception
     assert not at.dataframe[0].value.equals(first)

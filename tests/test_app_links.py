@@ -107,12 +107,11 @@ def test_inside_link(monkeypatch, tmp_path):
 def test_gradients_link(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     at = open_page("gradients")
-    at.slider(key="g_maxd").set_value(30).run()
     at.multiselect(key="g_distances").set_value([10, 60]).run()
     at.multiselect(key="g_cells").set_value(["rnn", "gru"]).run()
     at.slider(key="g_epochs").set_value(4).run()
-    query, before, after = reopen("gradients", at, ["g_maxd", "g_distances", "g_cells", "g_epochs", "g_sample"])
-    assert query["distances"] == "10,60" and query["cells"] == "rnn,gru" and query["max_distance"] == "30"
+    query, before, after = reopen("gradients", at, ["g_distances", "g_cells", "g_epochs", "g_sample"])
+    assert query["distances"] == "10,60" and query["cells"] == "rnn,gru"
     assert before == after
 
 

@@ -49,6 +49,7 @@ def test_short_training_run_completes(monkeypatch, tmp_path):
     wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
     labels = {m.label for m in at.metric}
     assert {"Test accuracy", "Test macro-F1", "Best epoch"} <= labels
+    assert any(c.value == "✅ Finished 2 epochs." for c in at.caption)  # not "Finished: finished 2 epochs."
     assert len(at.get("plotly_chart")) >= 4  # summary, curves, batches, confusion matrix
     assert at.get("download_button")
     [run] = [p for p in runs_dir.iterdir()]
@@ -104,3 +105,21 @@ def test_a_word_vector_file_fixes_the_embedding_size(monkeypatch, tmp_path):
     assert any("2 words x 4 dimensions" in c.value for c in at.caption)
     at.text_input(key="m_vectors").input(str(tmp_path / "missing.txt")).run()
     assert any("no word-vector file" in e.value for e in at.error)
+
+
+def test_second_run_is_shown_and_counted_at_once(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("train", run=False)
+    at.session_state["gs_data"] = dict(SMALL_DATA)
+    at.run()
+    at.slider(key="t_epochs").set_value(1).run()
+    next(b for b in at.button if "Start" in b.label).click().run()
+    first = at.session_state["gs_show_run"]
+    wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
+    next(b for b in at.button if "Start" in b.label).click().run()
+    assert not at.exception
+    second = at.session_state["gs_show_run"]
+    assert second != first  # "Show run" follows the new run
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "1 training now" in sidebar or "1 waiting" in sidebar, sidebar  # counted in the same rerun
+    wait_for(at, lambda a: any("completed" in m.value for m in a.markdown if m.value.startswith("### ")))

@@ -82,3 +82,28 @@ def test_token_html_escapes_and_colours():
 def test_cell_colours_are_consistent():
     assert plots.cell_color("BiLSTM x2") == plots.cell_color("lstm") == plots.CELL_COLORS["lstm"]
     assert plots.cell_color("RNN") != plots.cell_color("GRU")
+
+
+def test_one_sentence_through_2_and_3_class_models_keeps_neutral_and_class_colours():
+    rows = [{"model": "two", "probabilities": {"negative": 0.2, "positive": 0.8}},
+            {"model": "three", "probabilities": {"negative": 0.1, "neutral": 0.6, "positive": 0.3}}]
+    fig = plots.model_probability_bars(rows)
+    names = [trace.name for trace in fig.data]
+    assert names == ["negative", "neutral", "positive"]
+    assert {t.name: t.marker.color for t in fig.data} == {n: plots.class_color(n) for n in names}
+    neutral = next(t for t in fig.data if t.name == "neutral")
+    assert list(neutral.x) == [0.0, 0.6]  # the 2-class model has no neutral share
+
+
+def test_epoch_axes_tick_whole_epochs():
+    epochs = [{"epoch": 1, "val_accuracy": 0.5, "train_loss": 0.7, "val_loss": 0.7, "train_accuracy": 0.5},
+              {"epoch": 2, "val_accuracy": 0.6, "train_loss": 0.6, "val_loss": 0.6, "train_accuracy": 0.6}]
+    assert plots.compare_curves({"a": epochs}).layout.xaxis.dtick == 1
+    assert plots.training_curves(epochs).layout.xaxis.dtick == 1
+
+
+def test_gate_colour_bars_read_closed_to_open():
+    fig = plots.gate_overview({"input": [0.2, 0.9], "forget": [0.5, 0.1]}, ["not", "good"])
+    bar = fig.data[0].colorbar
+    assert list(bar.ticktext) == ["0 = closed", "0.5", "1 = open"] and list(bar.tickvals) == [0.0, 0.5, 1.0]
+    assert not plots.gate_overview({"preactivation": [0.2, 0.9]}, ["a", "b"], gated=False).data[0].colorbar.ticktext

@@ -6,7 +6,7 @@ import streamlit as st
 from ui import classroom as classroom_ui
 from ui import datasets, state
 
-from sentiment_core import classroom, plots, runs
+from sentiment_core import classroom, lessons, plots, runs
 from sentiment_core.data import selection
 from sentiment_core.errors import GateScopeError
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
@@ -16,20 +16,21 @@ METRICS = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
            "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
            "val_macro_f1": "Validation macro-F1"}
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
-FIELDS = (PageField("c_selected", "runs", []), PageField("c_models", "models", []), PageField("c_metric", "curve", "val_accuracy"),
-          PageField("c_grid", "grid", "Cell: RNN vs LSTM vs GRU"), PageField("c_text", "text",
-                                                                               "not bad at all , i enjoyed it"))
+FIELDS = (PageField("c_selected", "runs", []), PageField("c_models", "models", []),
+          PageField("c_metric", "curve", "val_accuracy"), PageField("c_grid", "grid", lessons.CELLS.title),
+          PageField("c_base", "base", "lesson"), PageField("c_text", "text", "not bad at all , i enjoyed it"))
 state.use_page("compare", FIELDS, groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
 queue = classroom_ui.queue()
 registry = shared_registry()
-GRIDS = {
-    "Cell: RNN vs LSTM vs GRU": ("cell", ["rnn", "lstm", "gru"]),
-    "Learning rate": ("lr", [1e-4, 1e-3, 1e-2, 1e-1]),
-    "Dropout (head + embedding)": ("dropout", [0.0, 0.3, 0.6]),
+LESSON_GRIDS = lessons.COMPARE_LESSONS
+# Grids without a stated result: they vary one model setting on the Train page's data and settings.
+EXPLORE_GRIDS = {
     "Hidden size": ("hidden_dim", [8, 32, 128]),
     "Bidirectional": ("bidirectional", [False, True]),
     "Pooling": ("pooling", ["last", "mean", "max", "attention"]),
 }
+BASES = {"lesson": "The lesson's data and settings (the expected result holds)",
+         "train": "My Train page's data and settings"}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -39,53 +40,83 @@ def predict(cache_key: str, model: str, text: str):
     return Predictor(registry.load(model).bundle).predict([text])[0].probabilities
 
 
+@st.cache_resource(show_spinner="Preparing the lesson's data…", max_entries=16)
+def lesson_splits(key: str):
+    return lessons.lesson_splits(next(x for x in LESSON_GRIDS.values() if x.key == key))
+
+
+def value_label(field: str, value) -> str:
+    return str(value).upper() if field == "cell" else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 st.title("⚖️ Compare")
 st.markdown(
-    "This is where the lessons happen. **RNN vs LSTM vs GRU:** train the three cells on the synthetic long-range "
-    "set and watch the plain RNN stall. **Learning rate:** too small barely moves, too large diverges. "
-    "**Dropout and overfitting:** when the dotted training curve keeps improving while the solid validation "
-    "curve turns back, the model memorises instead of learning. Same data, same budget, one click.")
+    "This is where the lessons happen. Pick a grid: each lesson trains a few small runs on the same data with the "
+    "same budget and states what you should see (**RNN vs LSTM vs GRU**, **learning rate**, **dropout and "
+    "overfitting**, **layers**, **embeddings**, **padding**, **max length**, **clipping**). Every expected result "
+    "is checked by GateScope's test suite at the lesson's own settings.")
 
 # ---------------------------------------------------------------- grid
 with st.expander("🧪 Train a grid of configurations on the same data and budget", expanded=False):
     data = state.group("data")
     model_opts, train_opts = state.group("model"), state.group("train")
     encoding, vocab_opts = state.group("encoding"), state.group("vocab")
-    st.caption(f"Base settings come from the Train page ({model_opts['cell'].upper()}, hidden "
-               f"{model_opts['hidden_dim']}, lr {train_opts['lr']:g}, {train_opts['epochs']} epochs); data: "
-               f"{selection.data_label(data)}.")
+    grids = [*LESSON_GRIDS, *EXPLORE_GRIDS]
+    if st.session_state["c_grid"] not in grids:
+        st.session_state["c_grid"] = grids[0]
     g1, g2 = st.columns([2, 1])
-    if st.session_state["c_grid"] not in GRIDS:
-        st.session_state["c_grid"] = next(iter(GRIDS))
-    grid_name = g1.selectbox("Vary", list(GRIDS), key="c_grid")
-    field, values = GRIDS[grid_name]
-    chosen = g1.multiselect("Values", values, default=values, key=f"c_values_{field}",
-                            format_func=lambda v: str(v).upper() if field == "cell" else f"{v:g}"
-                            if isinstance(v, float) else str(v))
-    epochs = g2.slider("Epochs for every run", 1, 30, int(train_opts["epochs"]), key="c_epochs")
+    grid_name = g1.selectbox("Vary", grids, key="c_grid")
+    lesson = LESSON_GRIDS.get(grid_name)
+    if lesson is not None:
+        st.info(lesson.caption, icon="🎯")
+        if st.session_state["c_base"] not in BASES:
+            st.session_state["c_base"] = "lesson"
+        base = g1.radio("Base settings", list(BASES), key="c_base", format_func=BASES.get, horizontal=True)
+        field, values, label_of = lesson.vary, list(lesson.values), lesson.value_label
+    else:
+        base = "train"
+        field, values = EXPLORE_GRIDS[grid_name]
+        label_of = lambda v, field=field: value_label(field, v)  # noqa: E731
+        st.caption("No expected result is stated for this grid: explore.")
+    if base == "lesson":
+        st.caption(f"Data: {lesson.data['label']}. Settings: {lesson.settings_label()}.")
+        default_epochs = int(lesson.train["epochs"])
+    else:
+        st.caption(f"Base settings come from the Train page ({model_opts['cell'].upper()}, hidden "
+                   f"{model_opts['hidden_dim']}, lr {train_opts['lr']:g}, {train_opts['epochs']} epochs); data: "
+                   f"{selection.data_label(data)}." + (" The expected result above was measured with the lesson's "
+                                                       "settings; yours may show something else." if lesson else ""))
+        default_epochs = int(train_opts["epochs"])
+    chosen = g1.multiselect("Values", values, default=values, key=f"c_values_{field}", format_func=label_of)
+    epochs = g2.slider("Epochs for every run", 1, 30, default_epochs, key=f"c_epochs_{base}_{field}")
     g2.caption(f"{len(chosen)} runs · they wait in the shared queue and train one after another "
                f"({queue.snapshot()['max_concurrent']} at once).")
-    if st.button(f"▶ Train {len(chosen)} runs", type="primary", disabled=not chosen or data.get("name") == "upload"):
+    disabled = not chosen or (base == "train" and data.get("name") == "upload")
+    if st.button(f"▶ Train {len(chosen)} runs", type="primary", disabled=disabled):
         try:
-            _, splits = datasets.catalogue(selection.dataset_key(data), data)
-            names = []
-            for value in chosen:
-                model, train = dict(model_opts), {**train_opts, "epochs": epochs}
-                if field == "lr":
-                    train["lr"] = value
-                elif field == "dropout":
-                    model["head_dropout"] = model["embedding_dropout"] = value
+            if base == "lesson":
+                splits = lesson_splits(lesson.key)
+                requests = [lessons.run_request(lesson, value, splits, train={**lesson.train, "epochs": epochs})
+                            for value in chosen]
+            else:
+                _, splits = datasets.catalogue(selection.dataset_key(data), data)
+                described = {**data, "label": selection.data_label(data)}
+                train = {**train_opts, "epochs": epochs}
+                if lesson is not None:
+                    requests = [lessons.run_request(lesson, value, splits, model_opts, train, encoding,
+                                                    state.group("tokenizer"), vocab_opts, described)
+                                for value in chosen]
                 else:
-                    model[field] = value
-                label = f"grid-{field}-{value}"
-                names.append(classroom.submit(classroom_ui.viewer(), queue, runs.RunRequest(
-                    splits, model, train, {**data, "label": selection.data_label(data)},
-                    state.group("tokenizer"), vocab_opts, runs.slugify(label), encoding=encoding)))
+                    requests = [runs.RunRequest(splits, {**model_opts, field: value}, train, described,
+                                                state.group("tokenizer"), vocab_opts,
+                                                runs.slugify(f"grid-{field}-{value}"), encoding=encoding)
+                                for value in chosen]
+            names = [classroom.submit(classroom_ui.viewer(), queue, request) for request in requests]
             state.remember("c_selected", names)
             st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
         except GateScopeError as error:
             st.error(f"The grid could not start: {error}")
-    if data.get("name") == "upload":
+    if base == "train" and data.get("name") == "upload":
         st.caption("Grids use catalogue or synthetic data; train uploads one run at a time on the Train page.")
 
 # ---------------------------------------------------------------- pick runs
@@ -120,7 +151,7 @@ def render(selected: list[str]) -> None:
         st.session_state["c_metric"] = "val_accuracy"
     metric = st.segmented_control("Curve", list(METRICS), key="c_metric", format_func=METRICS.get) or "val_accuracy"
     st.plotly_chart(plots.compare_curves(series, metric, colors=colors), width="stretch", key="c_curves",
-                    config={"displayModeBar": False})
+                    config=plots.CHART_CONFIG)
     table = pd.DataFrame([r.summary() for r in records])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "best val acc": st.column_config.NumberColumn(format="percent"),
@@ -163,9 +194,8 @@ for key in extra:
     except (GateScopeError, ModelLookupError) as error:
         st.warning(f"{others[key].label}: {error}")
 if rows and text.strip():
-    label_names = list(rows[0]["probabilities"])
-    st.plotly_chart(plots.model_probability_bars(rows, label_names), width="stretch", key="c_sentence",
-                    config={"displayModeBar": False})
+    st.plotly_chart(plots.model_probability_bars(rows), width="stretch", key="c_sentence",
+                    config=plots.CHART_CONFIG)
 elif not rows:
     st.caption("The selected runs have no checkpoint yet (one appears after the first epoch).")
 

@@ -8,7 +8,7 @@ from ui import datasets, frame, state, widgets
 from sentiment_core import plots, settings
 from sentiment_core.data import list_datasets, selection
 from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len
-from sentiment_core.errors import GateScopeError
+from sentiment_core.errors import DownloadError, GateScopeError
 from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig
 from sentiment_core.vocab import Vocab
 
@@ -102,7 +102,7 @@ if source == "Catalogue":
     ready = info.kind == "offline" or st.session_state.get("d_loaded") == key
     if info.kind == "download" and not ready:
         st.info(f"**{info.title}** is downloaded from its official site the first time ({info.size}); later "
-                "loads use the local cache. Set `GATESCOPE_DATA_MIRROR` to a folder with the files to work offline.")
+                "loads use the server's cache. Without internet, upload the data as a file instead.")
         if st.button(f"⬇️ Download and load {info.title}", type="primary"):
             bar = st.progress(0.0, text="Starting…")
 
@@ -114,12 +114,26 @@ if source == "Catalogue":
                 datasets.catalogue(key, new, progress)
                 st.session_state["d_loaded"] = key
                 ready = True
-                bar.progress(1.0, text="Done")
+                bar.empty()
+            except DownloadError as error:
+                bar.empty()
+                st.error(f"**{info.title}** could not be downloaded: {error.reason}.")
+                st.markdown(
+                    "What you can do from this page:\n"
+                    "- **Upload the data yourself:** choose *Upload a file* above and drop in a CSV with a text "
+                    "and a label column (for example the dataset's files, once you have them).\n"
+                    "- **Use a set that needs no network:** the 🟢 offline catalogue sets or a synthetic "
+                    "teaching set.\n"
+                    f"- **Ask whoever runs this server** to copy the dataset's files into a mirror folder "
+                    f"(`{name}/` inside the folder named by `GATESCOPE_DATA_MIRROR`) and restart it; the set then "
+                    "loads without the internet.")
             except GateScopeError as error:
+                bar.empty()
                 st.error(f"Could not load {info.title}: {error}")
             except Exception as error:  # noqa: BLE001
-                st.error(f"Could not load {info.title} ({type(error).__name__}: {error}). Check the network "
-                         "connection or use a mirror folder.")
+                bar.empty()
+                st.error(f"Could not load {info.title}: {error}. Try again, upload the data as a file, or use an "
+                         "offline or synthetic set.")
     if ready:
         try:
             ds, splits = datasets.catalogue(key, new)
@@ -227,7 +241,7 @@ with c1:
 with c2:
     st.subheader("Class balance (training split)")
     st.plotly_chart(plots.class_balance(selection.class_counts(splits.train.labels, label_names)), width="stretch",
-                    config={"displayModeBar": False})
+                    config=plots.CHART_CONFIG)
 
 # ---------------------------------------------------------------- tokens and lengths
 st.divider()
@@ -270,7 +284,7 @@ with h2:
     max_len = int(st.session_state["d_max_len"])
     state.set_group("encoding", {**encoding, "max_len": max_len, "padding": st.session_state["d_padding"]})
 with h1:
-    st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(plots.length_histogram(lengths, max_len), width="stretch", config=plots.CHART_CONFIG)
 
 short = sorted(train_tokens[:200], key=len)[:3]
 if short:

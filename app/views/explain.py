@@ -32,7 +32,6 @@ FIELDS = (
 state.use_page("explain", FIELDS)
 registry = shared_registry()
 
-NOBAR = {"displayModeBar": False}
 
 # Cached per (model key@version, text, options); the bundle itself is shared and never mutated.
 
@@ -102,7 +101,7 @@ with p1:
     st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
                 unsafe_allow_html=True)
     st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
-                    width="stretch", config=NOBAR, key="e_probs")
+                    width="stretch", config=plots.CHART_CONFIG, key="e_probs")
 with p2:
     if st.session_state["e_target"] not in (None, *label_names):
         st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
@@ -115,7 +114,17 @@ with p2:
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
                 f"*{target_name}* (green) or away from it (red):")
     a1, a2, a3 = st.columns(3)
-    widgets.widget(EXPLAIN_SPEC["baseline"], "e_baseline", a1)
+    baseline_spec = EXPLAIN_SPEC["baseline"]
+    # <pad>'s embedding row is all zeros in models trained here (padding_idx), so 'pad' and 'zero' are one
+    # baseline: offer it once and say so; a model whose <pad> vector is not zero gets all three.
+    pad_is_zero = bool((bundle.model.embedding.weight[cfg.pad_idx] == 0).all())
+    baselines = [b for b in baseline_spec.choices if not (pad_is_zero and b == "zero")]
+    if st.session_state["e_baseline"] not in baselines:
+        st.session_state["e_baseline"] = "pad"
+    a1.selectbox(baseline_spec.label, baselines, key="e_baseline",
+                 format_func=lambda b: "pad = zero" if b == "pad" and pad_is_zero else b,
+                 help=baseline_spec.help + (" In this model the <pad> vector is all zeros, so 'pad' is also the "
+                                            "all-zero baseline." if pad_is_zero else ""))
     widgets.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
     widgets.widget(EXPLAIN_SPEC["output"], "e_output", a3)
     ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
@@ -158,8 +167,9 @@ def gates_view() -> None:
     zmin, zmax = plots.GATE_RANGES.get(act, (None, None))
     scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
     st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
-                                  f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale, act,
-                                  value_name=gate), width="stretch", config=NOBAR, key="e_gate_map")
+                                  f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale,
+                                  "" if act == "sigmoid" else act, value_name=gate, colorbar_ticks=plots.GATE_TICKS if act == "sigmoid" else None),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_gate_map")
     st.caption({"input": "Input gate: how much of the new candidate is written into the memory (1 = all).",
                 "forget": "Forget gate: how much of the old memory is kept (1 = keep, 0 = erase). Watch it drop "
                           "at words like 'but'.",
@@ -175,24 +185,34 @@ def gates_view() -> None:
 with tab_gates:
     gates_view()
 
+def gate_units() -> list[int]:
+    """The units the Gates tab shows, in its order (its direction, gate, sorting and top-k)."""
+    d = directions[st.session_state["e_dir"] if 0 <= st.session_state["e_dir"] < len(directions) else 0]
+    gate = st.session_state["e_gate"] if st.session_state["e_gate"] in d.gates else next(iter(d.gates))
+    sort = st.session_state["e_sort"] if st.session_state["e_sort"] in SORTS else "index"
+    top_k = max(1, min(cfg.hidden_dim, int(st.session_state["e_topk"])))
+    return list(plots.sort_units(np.asarray(d.gates[gate]).T, sort, top_k)[1])
+
+
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def states_view() -> None:
     s_which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
                            key="e_sdir") if len(directions) > 1 else 0
     sd = directions[s_which]
-    hv, horder = plots.sort_units(np.asarray(sd.hidden).T, st.session_state.get("e_sort", "index"),
-                                  st.session_state.get("e_topk", 32))
-    st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in horder], f"hidden state h · {sd.name}", -1, 1,
-                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=NOBAR, key="e_hidden")
+    units = gate_units()
+    hv = np.asarray(sd.hidden).T[units]  # (units, T)
+    st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in units], f"hidden state h · {sd.name}", -1, 1,
+                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=plots.CHART_CONFIG, key="e_hidden")
     if sd.cell is not None:
-        cv, corder = plots.sort_units(np.asarray(sd.cell).T, st.session_state.get("e_sort", "index"),
-                                      st.session_state.get("e_topk", 32))
+        cv = np.asarray(sd.cell).T[units]  # (units, T)
         bound = float(np.abs(cv).max()) or 1.0
-        st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in corder], f"cell state c · {sd.name}",
+        st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in units], f"cell state c · {sd.name}",
                                       -bound, bound, plots.DIVERGING, "c", value_name="c"),
-                        width="stretch", config=NOBAR, key="e_cell")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_cell")
         st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
-    st.caption("Sorting and top-k follow the Gates tab.")
+    gate = st.session_state.get("e_gate", "").replace("_", " ")
+    st.caption(f"The same units in the same order as the Gates tab ({SORTS[st.session_state['e_sort']]} of the "
+               f"{gate} gate, top {len(units)}): change them there.")
 
 
 
@@ -205,15 +225,15 @@ def trajectory_view() -> None:
     if traj.available:
         probs = np.asarray(traj.probabilities)
         st.plotly_chart(plots.trajectory(traj.tokens, {n: probs[:, i] for i, n in enumerate(traj.label_names)},
-                                         "Prediction after each word"), width="stretch", config=NOBAR, key="e_traj")
+                                         "Prediction after each word"), width="stretch", config=plots.CHART_CONFIG, key="e_traj")
         st.caption("Each point is the model's answer if the text ended at that word: watch it flip at 'not' or 'but'.")
     else:
         st.info(traj.reason)
         if traj.forward_scores is not None:
             fs = np.asarray(traj.forward_scores)
-            st.plotly_chart(plots.line_chart(range(len(traj.tokens)), {n: fs[:, i] for i, n in enumerate(traj.label_names)},
-                                             "reading position", "forward-half score (logit scale)"),
-                            width="stretch", config=NOBAR, key="e_fwd")
+            st.plotly_chart(plots.word_scores(traj.tokens, {n: fs[:, i] for i, n in enumerate(traj.label_names)},
+                                              "Forward reading only: score after each word", "score per class"),
+                            width="stretch", config=plots.CHART_CONFIG, key="e_fwd")
 
 
 
@@ -227,15 +247,15 @@ def attribution_view() -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
         st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG"),
-                        width="stretch", config=NOBAR, key="e_ig_bars")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_ig_bars")
     with c2:
         sal = cached_saliency(loaded.cache_key, loaded.key, text, target, st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(sal.tokens, sal.gradient_x_input, "Saliency (gradient × input)",
-                                               value_name="grad×input"), width="stretch", config=NOBAR, key="e_sal")
+                                               value_name="grad×input"), width="stretch", config=plots.CHART_CONFIG, key="e_sal")
     with c3:
         occ = cached_occlusion(loaded.cache_key, loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop"),
-                        width="stretch", config=NOBAR, key="e_occ_bars")
+                        width="stretch", config=plots.CHART_CONFIG, key="e_occ_bars")
         widgets.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
         st.caption(occ.description)
 
@@ -271,7 +291,7 @@ def edit_view() -> None:
                 f"{'dropped' if action == 'drop' else 'replaced'}:")
     edits = cached_edits(loaded.cache_key, loaded.key, text, action, replacement.strip() or "<unk>", target)
     st.plotly_chart(plots.attribution_bars(edits.tokens, edits.delta, value_name="Δ probability"), width="stretch",
-                    config=NOBAR, key="e_edits")
+                    config=plots.CHART_CONFIG, key="e_edits")
     flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]
     st.caption(("Editing " + ", ".join(f"'{t}'" for t in flips) + " flips the prediction.") if flips
                else "No single edit flips the prediction.")

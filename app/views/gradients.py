@@ -5,16 +5,16 @@ from ui import state, widgets
 
 from sentiment_core import classroom, lessons, plots, runs
 from sentiment_core.errors import GateScopeError
-from sentiment_core.explain import EXPLAIN_SPEC, connectivity_profile
-from sentiment_core.registry import shared_registry
+from sentiment_core.explain import EXPLAIN_SPEC
+from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
 from sentiment_core.settings import PageField
 
 TABS = ("Gradient connectivity", "Long-range experiment", "Gradient clipping")
 EXPERIMENT_CELLS = lessons.LONG_RANGE_CELLS
 FIELDS = (
     PageField("g_tab", "tab", TABS[0]),
-    PageField("g_sample", "sample", 40, EXPLAIN_SPEC["connectivity_sample"]),
-    PageField("g_maxd", "max_distance", 60),
+    PageField("g_sample", "sample", lessons.CONNECTIVITY_TEXTS, EXPLAIN_SPEC["connectivity_sample"]),
+    PageField("g_conn_runs", "lesson_runs", []),
     PageField("g_distances", "distances", list(lessons.LONG_RANGE_DEFAULT_DISTANCES)),
     PageField("g_cells", "cells", list(EXPERIMENT_CELLS)),
     PageField("g_epochs", "epochs", lessons.LONG_RANGE_EPOCHS),
@@ -24,15 +24,13 @@ FIELDS = (
 state.use_page("gradients", FIELDS)
 queue = classroom_ui.queue()
 registry = shared_registry()
-NOBAR = {"displayModeBar": False}
 
 
 @st.cache_data(show_spinner="Measuring gradients…", max_entries=32)
-def profile(cache_key: str, model: str, sample: int, max_distance: int):
-    from sentiment_core.data import make_long_range
-
-    texts = make_long_range(max(sample, 10), distance=(max_distance // 2, max_distance), seed=1).parts["all"].texts
-    return connectivity_profile(registry.load(model).bundle, texts, sample_size=sample, max_distance=max_distance)
+def profile(names: tuple[str, ...], sample: int):
+    """Connectivity of the lesson's runs, one per cell in ``EXPERIMENT_CELLS`` order."""
+    return lessons.connectivity_profiles({cell: registry.load(RUN_PREFIX + name).bundle
+                                          for cell, name in zip(EXPERIMENT_CELLS, names)}, texts=sample)
 
 
 st.title("📉 Gradients and long-range memory")
@@ -46,32 +44,53 @@ if st.session_state["g_tab"] not in TABS:
 tab_conn, tab_exp, tab_clip = st.tabs(TABS, key="g_tab", on_change="rerun")
 
 with tab_conn:
-    shipped = {e.key: e for e in registry.shipped()}
-    cells = [n for n in ("rnn", "lstm", "gru") if n in shipped]
     st.markdown("How strongly does the prediction depend on the word **d steps before the end**? Each line averages "
-                "‖∂ prediction / ∂ word‖ (scaled so each text's largest value is 1) over texts made of neutral words "
-                "with one sentiment cue.")
-    if not cells:
-        st.info("No shipped RNN/LSTM/GRU models found; train three runs on the long-range set and compare them instead.")
-    else:
-        k1, k2 = st.columns(2)
-        widgets.widget(EXPLAIN_SPEC["connectivity_sample"], "g_sample", k1)
-        st.session_state["g_maxd"] = max(10, min(120, int(st.session_state["g_maxd"]) // 10 * 10))
-        max_distance = k2.slider("Longest distance", 10, 120, step=10, key="g_maxd")
-        values = {}
-        for name in cells:
+                "‖∂ prediction / ∂ word‖ (scaled so each text's largest value is 1) over long-range texts: one "
+                "sentiment word, then neutral words. The three models are small, read to the last word (last-state "
+                "pooling) and learned the long-range set; the shipped models pool over every word, which hands each "
+                "word a direct path to the verdict and hides the lesson.")
+    lesson_runs = lessons.connectivity_runs(runs.list_runs(queue=queue))
+    pending = [n for n in st.session_state.get("g_conn_runs", []) if n not in lesson_runs.values()]
+    missing = [c for c in EXPERIMENT_CELLS if c not in lesson_runs]
+    if missing:
+        st.info(f"Train the lesson's {', '.join(c.upper() for c in missing)} model(s) first: "
+                f"{lessons.CONNECTIVITY.data['label']}, {lessons.CONNECTIVITY.settings_label()}. They join the shared "
+                "queue and take well under a minute each; the Compare lesson 'Cell: RNN vs LSTM vs GRU' trains the "
+                "same models.")
+        if st.button(f"▶ Train {len(missing)} lesson model(s)", type="primary", key="g_conn_train"):
             try:
-                prof = profile(registry.load(name).cache_key, name, int(st.session_state["g_sample"]),
-                               int(max_distance))
-                values[name.upper()] = prof.mean
-                distances = prof.distances
+                splits = lessons.lesson_splits(lessons.CONNECTIVITY)
+                names = [queue.submit(lessons.run_request(lessons.CONNECTIVITY, cell, splits),
+                                      owner=st.session_state.get("gs_owner", "")) for cell in missing]
+                state.remember("g_conn_runs", names)
+                st.rerun()
             except GateScopeError as error:
-                st.warning(f"{name}: {error}")
-        if values:
-            st.plotly_chart(plots.connectivity(distances, values, "Gradient reaching a word d steps back (log scale)"),
-                            width="stretch", config=NOBAR, key="g_conn")
-            st.caption("A straight falling line on this log scale is exponential decay. The plain RNN's line falls "
-                       "fastest: words far from the end barely influence it.")
+                st.error(f"The lesson models could not start: {error}")
+    else:
+        widgets.widget(EXPLAIN_SPEC["connectivity_sample"], "g_sample", st)
+        try:
+            profiles = profile(tuple(lesson_runs[c] for c in EXPERIMENT_CELLS), int(st.session_state["g_sample"]))
+            any_profile = next(iter(profiles.values()))
+            st.plotly_chart(plots.connectivity(any_profile.distances, {n: p.mean for n, p in profiles.items()},
+                                               "Gradient reaching a word d steps back (log scale)"),
+                            width="stretch", config=plots.CHART_CONFIG, key="g_conn")
+            st.caption(lessons.CONNECTIVITY.caption + " A straight falling line on this log scale is exponential "
+                       "decay.")
+        except (GateScopeError, ModelLookupError) as error:
+            st.warning(f"The lesson models could not be measured: {error}")
+
+    def conn_progress() -> None:
+        names = st.session_state.get("g_conn_runs", [])
+        states = [runs.load_run(n, queue=queue).state for n in names]
+        if any(s in runs.ACTIVE_STATES for s in states):
+            done = sum(1 for s in states if s not in runs.ACTIVE_STATES)
+            st.progress(done / len(states), text=f"Lesson models: {done} of {len(states)} trained")
+            st.session_state["g_conn_live"] = True
+        elif st.session_state.pop("g_conn_live", False):
+            st.rerun()
+
+    if pending:
+        state.fragment(run_every=1.5)(conn_progress)()
 
 with tab_exp:
     st.markdown("**The experiment:** every sentence has one sentiment word followed by neutral words "
@@ -104,7 +123,7 @@ with tab_exp:
     def experiment() -> None:
         names = st.session_state.get("g_runs", [])
         if not names:
-            st.plotly_chart(plots.accuracy_vs_distance({}), width="stretch", config=NOBAR, key="g_acc_empty")
+            st.plotly_chart(plots.accuracy_vs_distance({}), width="stretch", config=plots.CHART_CONFIG, key="g_acc_empty")
             return
         records = []
         for name in names:
@@ -117,11 +136,9 @@ with tab_exp:
             st.progress(1 - pending / len(names), text=f"{len(names) - pending} of {len(names)} runs finished")
         results = lessons.long_range_results(records)
         st.plotly_chart(plots.accuracy_vs_distance(results, "Test accuracy with the cue d words from the end"),
-                        width="stretch", config=NOBAR, key="g_acc")
+                        width="stretch", config=plots.CHART_CONFIG, key="g_acc")
         if not pending and results:
-            st.caption("Expected: every cell is near 100% at short distances; by d = 60 the plain RNN is back at a "
-                       "coin flip while LSTM and GRU hold on (with 10 epochs). Open the runs on Compare to see their "
-                       "curves.")
+            st.caption(lessons.LONG_RANGE_CAPTION)
             if st.session_state.pop("g_live", False):
                 st.rerun()
         elif pending:
@@ -137,8 +154,8 @@ with tab_clip:
     st.latex(r"g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert}\right)")
     done = [r for r in runs.list_runs(queue=queue) if r.epochs() or r.state == "running"]
     if not done:
-        st.info("Train a run (Train page) to see its gradient norms here. Try a plain RNN with a high learning rate "
-                "and clip norm 0 (off), then the same with clip norm 1.")
+        st.info(f"Train a run to see its gradient norms here: Compare's lesson '{lessons.CLIPPING.title}' trains "
+                "a plain RNN with a too-high learning rate with clipping off and with clip norm 1.")
     else:
         labels = {r.name: r.label for r in done}
         state.default("g_clip_run", next(iter(labels)))
@@ -149,7 +166,7 @@ with tab_clip:
         clip = record.config.get("train", {}).get("clip_norm")
         batches = record.batches()
         st.plotly_chart(plots.grad_norm_figure(batches, clip, "Gradient norm per step"), width="stretch",
-                        config=NOBAR, key="g_clip")
+                        config=plots.CHART_CONFIG, key="g_clip")
         clipped = sum(1 for b in batches if b.get("clipped"))
         st.caption(f"{clipped} of {len(batches)} steps were clipped (clip norm {clip or 'off'}). Spikes above the line "
                    "are steps that would have jumped too far without clipping.")

@@ -89,21 +89,24 @@ else:
                             f"<span style='font-size:1.2rem;color:#52606D'>"
                             f"({result['probabilities'][label]:.0%} sure)</span></div>", unsafe_allow_html=True)
                 st.plotly_chart(plots.probability_bars(result["probabilities"]), width="stretch",
-                                config={"displayModeBar": False}, key="home_probs")
+                                config=plots.CHART_CONFIG, key="home_probs")
                 for note in result["notes"]:
                     st.caption(f"ℹ️ {note}")
             with c2:
                 st.plotly_chart(
-                    plots.gate_overview(result["gates"], result["tokens"],
-                                        title="How open each gate is at each word (mean over units)"),
-                    width="stretch", config={"displayModeBar": False}, key="home_gates")
+                    plots.gate_overview(result["gates"], result["tokens"], title=(
+                        "How open each gate is at each word (mean over units)" if result["cell"] != "rnn" else
+                        "How hard each word pushes the state (mean over units)"), gated=result["cell"] != "rnn"),
+                    width="stretch", config=plots.CHART_CONFIG, key="home_gates")
                 if result["cell"] == "lstm":
                     st.caption("LSTM gates: **input** lets new information in, **forget** keeps (1) or erases (0) "
                                "the memory, **output** decides what to show; the **cell candidate** is the new "
                                "information itself. Bright = open. Explore every unit on **Explain**.")
                 elif result["cell"] == "gru":
                     st.caption("GRU gates: **reset** decides how much of the past to use for the new candidate, "
-                               "**update** how much of the old state to keep. Bright = open.")
+                               "**update** how much of the old state to keep. The **new** row is that candidate "
+                               "state itself (built from the word and the reset past), rescaled to 0..1. "
+                               "Bright = open.")
                 else:
                     st.caption("A plain RNN has no gates: this row shows its squashed pre-activation "
                                "(the value before tanh), rescaled to 0..1.")

@@ -95,18 +95,18 @@ with tab_step:
                 st.latex(eq.symbolic)
                 st.latex(eq.numeric)
             st.dataframe(pd.DataFrame([{
-                "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W·x": g.wx, "U·h": g.uh, "b_ih": g.b_ih,
+                "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W_i·x": g.wx, "W_h·h": g.uh, "b_ih": g.b_ih,
                 "b_hh": g.b_hh, "before activation": g.preactivation, "activation": g.activation,
                 "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]),
                 hide_index=True, width="stretch",
                 column_config={k: st.column_config.NumberColumn(format="%.4f") for k in
-                               ("W·x", "U·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
+                               ("W_i·x", "W_h·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
             new = f"new hidden value h = {step.hidden_new:+.4f} (PyTorch {step.pytorch_hidden:+.4f})"
             if step.cell_new is not None:
                 new += f", new memory c = {step.cell_new:+.4f} (PyTorch {step.pytorch_cell:+.4f})"
             st.info(new)
-            st.caption("W·x: the gate's input-weight row times this word's input vector. U·h: its recurrent row times "
-                       "the previous hidden state. PyTorch keeps two biases per gate (b_ih and b_hh).")
+            st.caption("W_i·x: the gate's input-weight row (W_i… in the equations) times this word's input vector. "
+                       "W_h·h: its recurrent row (W_h…) times the previous hidden state. PyTorch keeps two biases per gate (b_ih and b_hh).")
 
 with tab_params:
     if loaded is None:

@@ -214,7 +214,7 @@ with summary_col:
         m1, m2 = st.columns(2)
         m1.metric(f"{config.display_name} parameters", f"{total:,}")
         m2.metric("Trainable", f"{trainable:,}", help="Frozen GloVe embeddings are not trained.")
-        st.plotly_chart(plots.parameter_bars(rows), width="stretch", config={"displayModeBar": False})
+        st.plotly_chart(plots.parameter_bars(rows), width="stretch", config=plots.CHART_CONFIG)
         st.dataframe(pd.DataFrame([{"layer": r.layer, "parameters": r.count, "formula": r.formula,
                                     "trained": "yes" if r.trainable else "frozen"} for r in rows]),
                      hide_index=True, width="stretch")
@@ -249,6 +249,7 @@ if start and splits is not None:
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)))
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
+        st.rerun()  # so the sidebar's queue counts the new run at once too
     except GateScopeError as error:
         st.error(f"Training could not start: {error}")
 
@@ -265,7 +266,9 @@ if st.session_state["gs_show_run"] not in names:
         st.warning(f"There is no run {st.session_state['gs_show_run']!r} on this server (any more).", icon="🔗")
     mine = [r.name for r in all_runs if viewer.owns(r)]
     st.session_state["gs_show_run"] = (mine or names)[0]
-labels = {r.name: r.label for r in all_runs}
+# Names without the state: a selectbox keeps showing the label it was drawn with, so a state in it
+# went stale ("· running" after the run finished); the live state is the heading below.
+labels = {r.name: f"{r.name} · {r.display_name}" for r in all_runs}
 st.subheader("Run")
 choice = st.selectbox("Show run", names, format_func=labels.get, key="gs_show_run",
                       help="Every run on this server, newest first (students see their own and the others' "
@@ -325,17 +328,17 @@ def show_run(name: str) -> None:
     elif record.state in ("failed", "interrupted", "stopped"):
         (st.error if record.state == "failed" else st.warning)(record.message)
     elif record.state == "completed" and record.message:
-        st.caption(f"Finished: {record.message}.")
+        st.caption(f"✅ {record.message[:1].upper()}{record.message[1:]}.")
     epochs = record.epochs()
     batches = record.batches()
     if epochs or batches or active:
         st.plotly_chart(plots.training_curves(epochs), width="stretch", key=f"curves_{name}",
-                        config={"displayModeBar": False})
+                        config=plots.CHART_CONFIG)
         if len(batches) > 4000:  # keep the browser fast on long runs
             step = len(batches) // 2000 + 1
             batches = batches[::step]
         st.plotly_chart(plots.batch_curves(batches, cfg.get("train", {}).get("clip_norm")), width="stretch",
-                        key=f"batches_{name}", config={"displayModeBar": False})
+                        key=f"batches_{name}", config=plots.CHART_CONFIG)
     result = record.result
     if result:
         st.markdown("#### Results on the test set")
@@ -352,7 +355,7 @@ def show_run(name: str) -> None:
                     + f", {fmt_seconds(result.get('seconds_per_epoch'))} per epoch.", icon="📖")
         left, right = st.columns([1, 1])
         left.plotly_chart(plots.confusion_matrix(result["test"]["confusion"], cfg.get("label_names", [])),
-                          width="stretch", key=f"cm_{name}", config={"displayModeBar": False})
+                          width="stretch", key=f"cm_{name}", config=plots.CHART_CONFIG)
         right.markdown("Rows are the true class, columns the prediction: the diagonal is correct. "
                        "Off-diagonal cells show which classes the model confuses.")
     if active and record.best_path is not None:
@@ -365,13 +368,17 @@ def show_run(name: str) -> None:
                                 "Open it on the Explain page.")
         if record.state != "completed":
             st.caption("The download holds the best epoch.")
-    if active:
-        st.session_state["gs_was_active"] = name
-    elif st.session_state.get("gs_was_active") == name:
-        st.session_state.pop("gs_was_active")
-        st.rerun()  # the run just ended: refresh the whole page once (stops the timer)
+    if watched() != seen:
+        st.rerun()  # a run started, ended or appeared: refresh the list, the queue count and the timer
 
 
-selected = runs.load_run(choice, queue=queue)
-live = selected.state in runs.ACTIVE_STATES
+def watched() -> tuple:
+    """What the page must follow: every run's state and the queue's own count (which can trail the
+    run's status file by a moment when a run ends)."""
+    now = queue.snapshot()
+    return ({r.name: r.state for r in runs.list_runs(queue=queue)}, len(now["running"]), len(now["queued"]))
+
+
+seen = watched()
+live = any(s in runs.ACTIVE_STATES for s in seen[0].values()) or any(seen[1:])
 state.fragment(run_every=1.0 if live else None)(show_run)(choice)

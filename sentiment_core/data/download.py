@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, DownloadError
 from .catalogue import DatasetInfo, get_info
 
 MIRROR_ENV = "GATESCOPE_DATA_MIRROR"
@@ -293,9 +293,9 @@ def download_file(
             f"upstream; the bad file was deleted. Try again, or {_mirror_hint(label)}"
         ) from exc
     except requests.RequestException as exc:
-        raise DataError(
-            f"could not download {label} from {url}: {_network_reason(exc, url, timeout)}. "
-            f"Try again later; {_offline_hint(label)}"
+        reason = _network_reason(exc, url, timeout)
+        raise DownloadError(
+            f"could not download {label} from {url}: {reason}. Try again later; {_offline_hint(label)}", reason
         ) from exc
     except OSError as exc:
         raise DataError(f"could not save {label} to {dest.parent}: {exc.strerror or exc}; choose a writable "

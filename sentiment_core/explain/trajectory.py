@@ -19,13 +19,10 @@ from .inputs import ModelOrBundle, TextOrIds, label_names, logits_per_row, model
 from .trace import Trace, trace as run_trace
 
 BIDIRECTIONAL_REASON = (
-    "This model reads the text in both directions. Its backward direction starts at the last word, so "
-    "until the whole text has been read there is nothing to combine with the forward direction: a "
-    "prediction 'after word t' does not exist. Running the model on the first t words would answer a "
-    "different question (the backward direction would start at word t), so it is not shown. Instead, "
-    "forward_scores shows the forward direction's hidden state after each word, multiplied by the "
-    "classifier weights that read the forward half: a logit-scale score without the backward half or "
-    "the bias, not a probability."
+    "This model reads the sentence in both directions, so there is no prediction 'after word t': the "
+    "backward reading starts at the last word and only ends once the whole sentence is read. Shown instead: "
+    "what the forward reading alone says after each word, as a score per class (higher leans towards that "
+    "class; not a probability)."
 )
 
 PREFIX_CHUNK = 256  # prefixes per forward pass; texts up to this length use a single pass

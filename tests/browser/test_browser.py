@@ -182,4 +182,29 @@ def test_importing_a_tutorial_model_on_explain(server, page, tmp_path):
     page.get_by_text("sentiment_lstm (imported)").first.wait_for(timeout=60_000)
     page.get_by_text("Imported from a tutorial's files").first.wait_for(timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+
+
+SHOW_RUN = """() => { const input = document.querySelector('input[aria-label="Show run"]');
+  return input ? input.value : ''; }"""
+HEADING = """() => [...document.querySelectorAll('h3')].map(h => h.innerText).join(' | ')"""
+
+
+def test_second_run_is_selected_and_live_at_once(server, page):
+    page.goto(f"{server}/train?dataset=synthetic_negation&n=400&epochs=1&hidden_dim=8&emb_dim=8",
+              wait_until="domcontentloaded")
+    page.get_by_role("button", name="▶ Start training").click(timeout=60_000)
+    page.wait_for_function(f"() => ({HEADING})().includes('completed')", timeout=150_000)
+    first = page.evaluate(SHOW_RUN)
+    assert "running" not in first and "queued" not in first  # no state in the label to go stale
+    page.get_by_role("button", name="▶ Start training").click(timeout=10_000)
+    # the new run is shown at once (queued or running), not the finished one ...
+    page.wait_for_function(f"(old) => {{ const t = ({SHOW_RUN})(); return t && t !== old; }}", arg=first,
+                           timeout=20_000)
+    second = page.evaluate(SHOW_RUN)
+    page.wait_for_function(f"() => /queued|running/.test(({HEADING})())", timeout=20_000)
+    # ... and live: the heading and the sidebar count follow it to the end without a click
+    page.wait_for_function(f"() => ({HEADING})().includes('completed')", timeout=150_000)
+    assert page.evaluate(SHOW_RUN) == second
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText"
+                           ".includes('0 training now · 0 waiting')", timeout=20_000)
     assert page.locator("[data-testid='stException']").count() == 0
