@@ -60,8 +60,8 @@ with tab_conn:
         if st.button(f"▶ Train {len(missing)} lesson model(s)", type="primary", key="g_conn_train"):
             try:
                 splits = lessons.lesson_splits(lessons.CONNECTIVITY)
-                names = [queue.submit(lessons.run_request(lessons.CONNECTIVITY, cell, splits),
-                                      owner=st.session_state.get("gs_owner", "")) for cell in missing]
+                names = [classroom.submit(classroom_ui.viewer(), queue,
+                                          lessons.run_request(lessons.CONNECTIVITY, cell, splits)) for cell in missing]
                 state.remember("g_conn_runs", names)
                 st.rerun()
             except GateScopeError as error:
