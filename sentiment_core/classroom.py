@@ -3,7 +3,8 @@
 - A **teacher** signs in with the passcode the deployer set (``teacher_passcode`` in
   ``.streamlit/secrets.toml`` or ``$GATESCOPE_TEACHER_PASSCODE``). The passcode is compared in
   constant time and never logged or returned; after each wrong attempt the next one from the
-  same session waits longer (1, 2, 4 ... up to 60 seconds).
+  same client (the app passes the browser's address, so a new tab does not reset it) waits longer
+  (1, 2, 4 ... up to 60 seconds).
 - A **student** is every other session when a passcode is configured: they stop and delete
   only their own runs and see everyone's finished runs read-only.
 - With **no passcode configured** the machine is single-user ("solo"): everything is allowed.

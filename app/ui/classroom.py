@@ -43,8 +43,18 @@ def viewer() -> classroom.Viewer:
     return classroom.Viewer(owner, role, st.session_state.get("gs_nickname", ""))
 
 
+def _client() -> str:
+    """Who is trying a passcode: the browser's address, so a new tab or session does not reset the wait
+    (the session id where the address is unknown, e.g. in tests)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        address = None
+    return f"ip:{address}" if address else f"session:{st.session_state.get('gs_owner', '')}"
+
+
 def _sign_in() -> None:
-    result = _gate().attempt(st.session_state.get("gs_owner", ""), st.session_state.get("gs_passcode", ""))
+    result = _gate().attempt(_client(), st.session_state.get("gs_passcode", ""))
     st.session_state["gs_passcode"] = ""  # never kept in the session or redrawn in the browser
     st.session_state["gs_teacher"] = result.ok
     st.session_state["gs_sign_in_message"] = (result.ok, result.message)
