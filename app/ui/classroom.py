@@ -50,7 +50,9 @@ def _client() -> str:
         address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no request context (AppTest)
         address = None
-    return f"ip:{address}" if address else f"session:{st.session_state.get('gs_owner', '')}"
+    if isinstance(address, str) and address:  # (AppTest hands out a stand-in object)
+        return f"ip:{address}"
+    return f"session:{st.session_state.get('gs_owner', '')}"
 
 
 def _sign_in() -> None:
