@@ -79,6 +79,15 @@ def nickname_input(container=None) -> str:
     return value.strip()
 
 
+def queue_line(queue: runs.RunQueue) -> None:
+    """The sidebar's queue counts, written into the slot ``sidebar`` made (again after a Start, so a new
+    run is counted in the same rerun)."""
+    snap = queue.snapshot()
+    st.session_state["gs_queue_line"].caption(
+        f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · up to "
+        f"{snap['max_concurrent']} at once · {snap['max_per_student']} per student · training on {snap['backend']}")
+
+
 def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     """The Train page's sidebar: queue summary, teacher sign-in and the teacher's class settings.
 
@@ -89,9 +98,9 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     me = viewer()
     snap = queue.snapshot()
     st.subheader("Training queue")
-    st.caption(f"{len(snap['running'])} training now · {len(snap['queued'])} waiting · up to "
-               f"{snap['max_concurrent']} at once · {snap['max_per_student']} per student · "
-               f"training on {snap['backend']}")
+    line = st.empty()  # the counts, drawn again by the page after a Start (see queue_line)
+    st.session_state["gs_queue_line"] = line
+    queue_line(queue)
     places = [(name, queue.position(name)) for name in queue.owner_runs(me.owner)] if me.owner else []
     if places:
         st.caption("Your runs: " + "; ".join(

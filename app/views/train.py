@@ -249,7 +249,7 @@ if start and splits is not None:
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)))
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
-        st.rerun()  # so the sidebar's queue counts the new run at once too
+        classroom_ui.queue_line(queue)  # the sidebar counts the new run at once
     except GateScopeError as error:
         st.error(f"Training could not start: {error}")
 
