@@ -78,7 +78,11 @@ def import_form(key: str, container=None) -> None:
                      help="In output order, comma-separated; a single sigmoid output is P(second label).")
     where.checkbox("The tutorial packed its sequences", False, key=f"{key}_packed",
                    help="On for packed-sequence tutorials; off when padding was read like words.")
-    where.button("Import", key=f"{key}_import", on_click=_take_import, args=(key,), type="primary")
+    weights, vocab = st.session_state.get(f"{key}_weights"), st.session_state.get(f"{key}_vocab")
+    where.button("Import", key=f"{key}_import", on_click=_take_import, args=(key,), type="primary",
+                 disabled=weights is None or vocab is None)
+    if weights is not None and vocab is not None:
+        where.caption(f"Ready to import {weights.name} with {vocab.name}.")
     if st.session_state.get("gs_import_error"):
         where.error(st.session_state["gs_import_error"])
 

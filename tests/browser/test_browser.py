@@ -178,6 +178,8 @@ def test_importing_a_tutorial_model_on_explain(server, page, tmp_path):
     page.get_by_text("sentiment_lstm.pt").first.wait_for(timeout=30_000)  # the upload's rerun redraws the inputs
     page.locator("input[type='file']").nth(1).set_input_files(str(tmp_path / "vocab_to_int.json"))
     page.get_by_text("vocab_to_int.json").first.wait_for(timeout=30_000)
+    # the server has both files (the browser shows a file's name before the app has it)
+    page.get_by_text("Ready to import sentiment_lstm.pt with vocab_to_int.json.").wait_for(timeout=30_000)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("sentiment_lstm (imported)").first.wait_for(timeout=60_000)
     page.get_by_text("Imported from a tutorial's files").first.wait_for(timeout=30_000)
