@@ -1,4 +1,5 @@
 """Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -237,7 +238,11 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
 start_cols[1].markdown("&nbsp;")
 start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None or vector_error is not None,
                              width="stretch")
-if start and splits is not None:
+# One click, one run: a click that reaches the server twice (seen when it meets the live curves'
+# automatic refresh) or a double click within a few seconds queues nothing more.
+recent_start = time.monotonic() - st.session_state.get("gs_last_start", -1e9) < 3.0
+if start and splits is not None and not recent_start:
+    st.session_state["gs_last_start"] = time.monotonic()
     label = run_label.strip() or model_opts["cell"]
     try:
         name = classroom.submit(classroom_ui.viewer(), queue, runs.RunRequest(
