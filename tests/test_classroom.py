@@ -55,6 +55,9 @@ def test_student_cannot_stop_anothers_run_or_change_settings_and_the_teacher_can
     with pytest.raises(PermissionDenied):
         classroom.broadcast(BOB, "hello class")
     assert queue.snapshot()["max_concurrent"] == 1 and queue.snapshot()["max_per_student"] == 2
+    deadline = time.monotonic() + 30  # the worker starts alice's run a moment after the submit
+    while runs.load_run(alice_run, queue.root, queue).state == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert runs.load_run(alice_run, queue.root, queue).state == "running"
     assert classroom.stop_run(BOB, queue, bob_run)  # a student stops their own
     assert runs.load_run(bob_run, queue.root, queue).state == "stopped"
