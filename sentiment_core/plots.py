@@ -24,7 +24,14 @@ CELL_COLORS = {"rnn": "#D55E00", "lstm": "#0072B2", "gru": "#009E73"}
 SPLIT_COLORS = {"train": "#0072B2", "validation": "#E69F00", "test": "#CC79A7"}
 SEQUENCE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 NEGATIVE_COLOR, POSITIVE_COLOR, NEUTRAL_COLOR = "#C0392B", "#1E8449", "#7F8C8D"
-DIVERGING = "RdBu"          # negative red ... positive blue, for signed values (gates in [-1, 1])
+# Attributions (integrated gradients, saliency, occlusion, what-if) always read "towards / away from
+# the explained class": purple towards, orange away. Neither is a class colour, so a purple word means
+# the same on every chart whichever class is explained.
+TOWARDS_RGB, AWAY_RGB = "94,60,153", "230,97,1"
+TOWARDS_COLOR, AWAY_COLOR = f"rgb({TOWARDS_RGB})", f"rgb({AWAY_RGB})"
+# Signed states (hidden h, cell c, tanh candidates): blue below zero, brown above; not a class palette
+# (red/green mean negative/positive only) and not the attribution palette.
+STATE_SCALE = [[0.0, "#2166AC"], [0.25, "#92C5DE"], [0.5, "#F7F7F7"], [0.75, "#DFC27D"], [1.0, "#8C510A"]]
 SEQUENTIAL = "Viridis"      # for values in [0, 1] (sigmoid gates)
 GATE_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -73,6 +80,13 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
     fig.update_yaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     return fig
 
+
+
+def legend_above_subplots(fig: go.Figure, title: str | None) -> go.Figure:
+    """Move the legend into its own strip above the subplot titles, so it never covers them."""
+    fig.update_layout(legend=dict(yref="container", y=0.995 if not title else 0.90, yanchor="top"),
+                      margin=dict(t=(60 if title else 0) + 78))
+    return fig
 
 
 def _positions(tokens: Sequence[str]) -> tuple[list[int], list[str]]:
@@ -145,64 +159,100 @@ def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] |
 # ---------------------------------------------------------------- heatmaps
 
 
+HEATMAP_WRAP = 50  # tokens per heatmap line: a long review wraps onto several lines, like text
+
+
 def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str] | None = None,
             title: str | None = None, zmin: float | None = None, zmax: float | None = None,
-            colorscale: str = SEQUENTIAL, colorbar_title: str = "", height: int | None = None,
-            value_name: str = "value", colorbar_ticks: Mapping[float, str] | None = None) -> go.Figure:
+            colorscale: str | list = SEQUENTIAL, colorbar_title: str = "", height: int | None = None,
+            value_name: str = "value", colorbar_ticks: Mapping[float, str] | None = None,
+            colorbar_on_top: bool = False) -> go.Figure:
     """Rows x tokens heatmap (units or gates on the y axis, tokens in reading order on x).
+
+    Texts longer than ``HEATMAP_WRAP`` tokens wrap onto several stacked panels that share one
+    colour scale, so every cell stays wide enough to see and every word label readable.
 
     Args:
         values: (R, T) array.
         tokens: T token strings.
         row_labels: R labels (default ``unit 0`` ...).
         zmin, zmax: colour range (fix it so heatmaps are comparable: sigmoid gates 0..1,
-            tanh states -1..1).
+            tanh states -1..1; default: the data's range, shared by every panel).
+        colorbar_on_top: a short horizontal colour bar above the chart, leaving the full width to
+            the tokens (for narrow columns and phones).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.size == 0:
         return empty("Nothing to show: type a sentence with at least one word.")
     rows = list(row_labels) if row_labels is not None else [f"unit {i}" for i in range(values.shape[0])]
-    x, names = _positions(tokens)
-    custom = np.broadcast_to(np.array(names, dtype=object), values.shape)
-    fig = go.Figure(go.Heatmap(
-        z=values, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
-        customdata=custom, text=np.broadcast_to(np.array(rows, dtype=object)[:, None], values.shape),
-        hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
-        colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3),
-                      **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
-                         if colorbar_ticks else {})),
-        xgap=1, ygap=1 if len(rows) <= 40 else 0,
-    ))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
-                     showgrid=False)
+    names = [str(t) for t in tokens]
+    if zmin is None or zmax is None:
+        finite = values[np.isfinite(values)]
+        zmin = float(finite.min()) if zmin is None and finite.size else zmin
+        zmax = float(finite.max()) if zmax is None and finite.size else zmax
+    lines = [range(start, min(start + HEATMAP_WRAP, len(names))) for start in range(0, len(names), HEATMAP_WRAP)]
     show_rows = len(rows) <= 40
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))) if show_rows else [],
-                     ticktext=rows if show_rows else [], autorange="reversed", showgrid=False,
-                     title="units (rows)" if not show_rows else None)
-    h = height or int(min(900, max(220, 70 + (26 if show_rows else 6) * len(rows) + (60 if len(x) > 8 else 30))))
-    return style(fig, title, h, legend=False)
+    rotate = any(len(line) > 8 for line in lines)
+    fig = make_subplots(rows=len(lines), cols=1, vertical_spacing=min(0.12, 0.35 / len(lines)),
+                        subplot_titles=[f"words {line[0] + 1}–{line[-1] + 1} of {len(names)}" for line in lines]
+                        if len(lines) > 1 else None)
+    row_text = np.array(rows, dtype=object)[:, None]
+    for panel, line in enumerate(lines, start=1):
+        x = list(line)
+        z = values[:, line.start:line.stop]
+        fig.add_trace(go.Heatmap(
+            z=z, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
+            customdata=np.broadcast_to(np.array(names[line.start:line.stop], dtype=object), z.shape),
+            text=np.broadcast_to(row_text, z.shape), showscale=panel == 1,
+            hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
+            colorbar=dict(thickness=12 if colorbar_on_top else 16, tickfont=dict(size=FONT_SIZE - 3),
+                          **(dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.6,
+                                  title=dict(text="")) if colorbar_on_top else
+                             dict(len=1.0 if len(lines) == 1 else min(1.0, 1.6 / len(lines)), y=1.0, yanchor="top",
+                                  title=dict(text=colorbar_title))),
+                          **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
+                             if colorbar_ticks else {})),
+            xgap=1, ygap=1 if show_rows else 0), row=panel, col=1)
+        fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names[line.start:line.stop],
+                         tickangle=-40 if rotate else None, showgrid=False, range=[line.start - 0.5, line.start + HEATMAP_WRAP - 0.5]
+                         if len(lines) > 1 else None, row=panel, col=1)
+        fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))) if show_rows else [],
+                         ticktext=rows if show_rows else [], autorange="reversed", showgrid=False,
+                         title="units (rows)" if not show_rows else None, row=panel, col=1)
+    if len(lines) > 1:
+        fig.update_annotations(font_size=FONT_SIZE - 3, xanchor="left", x=0.0)
+    row_px = (26 if len(lines) == 1 else 18) if show_rows else 6
+    per_panel = 70 + row_px * len(rows) + (60 if rotate else 30)
+    h = height or int(min(900, max(220, per_panel)) if len(lines) == 1 else per_panel * len(lines) + 40)
+    fig = style(fig, title, h, legend=False)
+    if colorbar_on_top:
+        fig.update_layout(margin=dict(t=(60 if title else 0) + 56))
+    return fig
 
 
 GATE_TICKS = {0.0: "0 = closed", 0.5: "0.5", 1.0: "1 = open"}  # colour bars of sigmoid gates
+RESCALED_TICKS = {0.0: "−1", 0.5: "0", 1.0: "+1"}  # a plain RNN's tanh value, drawn on the gates' 0..1 scale
 
 
 def gate_overview(gates: Mapping[str, Sequence[float]], tokens: Sequence[str], title: str | None = None,
                   height: int | None = None, gated: bool = True) -> go.Figure:
-    """One row per gate (its mean over units) by token: the Home page's at-a-glance view.
+    """One row per gate (its mean over units) by token: the Home page's at-a-glance view, with a
+    short colour bar above the chart so the tokens keep the full width on a phone.
 
     Args:
         gates: gate name -> (T,) mean activation (sigmoid gates 0..1; ``g``/``n``/``h``
             candidates -1..1 are rescaled to 0..1 for the shared colour scale).
         tokens: the T tokens.
-        gated: label the colour bar "0 = closed … 1 = open" (False for a plain RNN's rescaled values).
+        gated: label the colour bar "0 = closed … 1 = open" (False for a plain RNN, whose row is
+            its tanh value: the bar reads −1 … +1).
     """
     names = list(gates)
     if not names or not tokens:
         return empty("Type a sentence to see the gates open and close.")
     z = np.asarray([np.asarray(gates[n], dtype=float) for n in names])
-    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean<br>activation" if gated else "rescaled<br>value",
-                   height or 120 + 44 * len(names), value_name="mean activation",
-                   colorbar_ticks=GATE_TICKS if gated else None)
+    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean" if gated else "tanh",
+                   height or 150 + 44 * len(names), value_name="mean activation" if gated else "rescaled tanh value",
+                   colorbar_ticks=GATE_TICKS if gated else RESCALED_TICKS, colorbar_on_top=True)
 
 
 def sort_units(values: np.ndarray, how: str = "index", top_k: int | None = None) -> tuple[np.ndarray, list[int]]:
@@ -262,7 +312,7 @@ def training_curves(epochs: Sequence[Mapping], height: int = 360, title: str | N
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None, tick0=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE)
-    return style(fig, title, height)
+    return legend_above_subplots(style(fig, title, height), title)
 
 
 def batch_curves(batches: Sequence[Mapping], clip_norm: float | None = None, height: int = 380,
@@ -298,7 +348,7 @@ def batch_curves(batches: Sequence[Mapping], clip_norm: float | None = None, hei
                                      marker=dict(color="#D55E00", size=7)), row=1, col=2)
     fig.update_xaxes(title="step")
     fig.update_annotations(font_size=FONT_SIZE)
-    return style(fig, title, height)
+    return legend_above_subplots(style(fig, title, height), title)
 
 
 def grad_norm_figure(batches: Sequence[Mapping], clip_norm: float | None, title: str | None = None,
@@ -415,9 +465,11 @@ def parameter_bars(rows: Sequence, title: str | None = None, height: int | None 
     fig = go.Figure(go.Bar(
         x=counts, y=layers, orientation="h", marker_color=[cell_color(l, i) if "layer" in l else "#9FB3C8"
                                                            for i, l in enumerate(layers)],
-        text=[f"{c:,} ({c / total:.0%})" for c in counts], textposition="outside", cliponaxis=False,
+        # inside the long bars, outside the short ones: no label runs past a narrow column's edge
+        text=[f"{c:,} ({c / total:.0%})" for c in counts], textposition="auto", insidetextanchor="end",
+        cliponaxis=False,
         customdata=[get(r, "formula") for r in rows], hovertemplate="%{y}<br>%{x:,}<br>%{customdata}<extra></extra>"))
-    fig.update_xaxes(title="parameters", range=[0, max(counts + [1]) * 1.7])
+    fig.update_xaxes(title="parameters", range=[0, max(counts + [1]) * 1.25])
     fig.update_yaxes(autorange="reversed")
     return style(fig, title, height or 90 + 40 * len(rows), legend=False)
 
@@ -437,7 +489,7 @@ def trajectory(tokens: Sequence[str], probabilities: Mapping[str, Sequence[float
                                  line=dict(color=class_color(label, i), width=LINE_WIDTH), marker=dict(size=9),
                                  customdata=names, hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
     fig.add_hline(y=0.5, line=dict(color="#9AA5B1", dash="dot"))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else None,
                      title="reading position")
     fig.update_yaxes(title="probability", range=[0, 1], tickformat=".0%")
     return style(fig, title, height)
@@ -457,33 +509,58 @@ def word_scores(tokens: Sequence[str], scores: Mapping[str, Sequence[float]], ti
                                  customdata=names,
                                  hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else None,
                      title="reading position")
     fig.update_yaxes(title=y_title)
     return style(fig, title, height)
 
 
+ATTRIBUTION_BAR_LIMIT = 30  # longer texts show their largest effects only, so every word label stays readable
+
+
 def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str | None = None,
-                     height: int = 300, value_name: str = "attribution") -> go.Figure:
-    """Signed per-token scores as bars: green pushes towards the predicted class, red against."""
+                     height: int | None = None, value_name: str = "attribution",
+                     target: str | None = None) -> go.Figure:
+    """Signed per-token scores as horizontal bars in reading order (top to bottom): purple pushes
+    towards the explained class, orange away from it, the same on every attribution chart.
+
+    Args:
+        tokens: the T tokens.
+        scores: (T,) signed scores, positive = towards ``target``.
+        value_name: what a score is (axis and hover).
+        target: the explained class, named on the axis ("← away · towards X →").
+
+    Texts longer than ``ATTRIBUTION_BAR_LIMIT`` tokens show the words with the largest effects,
+    still in reading order, each labelled with its position.
+    """
     if not tokens:
-        return empty("Nothing to attribute.", height)
-    x, names = _positions(tokens)
+        return empty("Nothing to attribute.", height or 300)
     s = np.asarray(scores, dtype=float)
-    fig = go.Figure(go.Bar(x=x, y=s, marker_color=[POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in s],
-                           customdata=names, hovertemplate=f"%{{customdata}}: {value_name} %{{y:.3f}}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0)
-    fig.update_yaxes(title=value_name, zeroline=True, zerolinewidth=2)
-    return style(fig, title, height, legend=False)
+    keep = np.arange(len(tokens))
+    if len(tokens) > ATTRIBUTION_BAR_LIMIT:
+        keep = np.sort(np.argsort(-np.abs(np.nan_to_num(s)), kind="stable")[:ATTRIBUTION_BAR_LIMIT])
+        title = f"{title or value_name} · the {ATTRIBUTION_BAR_LIMIT} largest of {len(tokens)} words"
+    labels = [f"{tokens[i]} #{i}" if len(tokens) > ATTRIBUTION_BAR_LIMIT else str(tokens[i]) for i in keep]
+    y = list(range(len(keep)))
+    towards = f"towards {target}" if target else "towards"
+    away = f"away from {target}" if target else "away"
+    fig = go.Figure(go.Bar(
+        x=s[keep], y=y, orientation="h", marker_color=[TOWARDS_COLOR if v >= 0 else AWAY_COLOR for v in s[keep]],
+        customdata=[[lab, towards if v >= 0 else away] for lab, v in zip(labels, s[keep])],
+        hovertemplate=f"%{{customdata[0]}}: {value_name} %{{x:+.3f}} (%{{customdata[1]}})<extra></extra>"))
+    fig.update_yaxes(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False)
+    # short enough for a third of a 1280 px page: "← away · towards negative →"
+    fig.update_xaxes(title=f"← away · {towards} →", zeroline=True, zerolinewidth=2, zerolinecolor="#52606D")
+    return style(fig, title, height or int(110 + 26 * len(keep)), legend=False)
 
 
 UNKNOWN_STYLE = "text-decoration: underline dotted #52606D; text-underline-offset: 4px; font-style: italic;"
 
 
 def token_html(tokens: Sequence[str], scores: Sequence[float] | None = None, max_abs: float | None = None,
-               positive: str = "30,132,73", negative: str = "192,57,43", size_px: int = 22,
+               positive: str = TOWARDS_RGB, negative: str = AWAY_RGB, size_px: int = 22,
                unknown: Sequence[bool] | None = None) -> str:
-    """Tokens as inline HTML spans shaded by signed score (green +, red -), with the score in a
+    """Tokens as inline HTML spans shaded by signed score (purple towards, orange away), with the score in a
     tooltip; words the vocabulary does not know (read as ``<unk>``) are dotted-underlined and
     italic. Safe: tokens are HTML-escaped.
 
@@ -513,13 +590,15 @@ def token_html(tokens: Sequence[str], scores: Sequence[float] | None = None, max
     return f"<div class='gs-tokens' style='font-size:{size_px}px; line-height:2.1'>{''.join(spans)}</div>"
 
 
-def color_legend_html(positive_label: str = "supports the prediction", negative_label: str = "works against it") -> str:
-    """A small legend for ``token_html``."""
+def color_legend_html(target: str | None = None) -> str:
+    """The legend of ``token_html`` and ``attribution_bars``: purple towards ``target``, orange away."""
+    towards = f"pushes towards {target}" if target else "pushes towards the class"
+    away = f"pushes away from {target}" if target else "pushes away from it"
     return (f"<div style='font-size:15px; color:#52606D'>"
-            f"<span style='background:rgba(30,132,73,0.8); color:white; padding:2px 8px; border-radius:6px'>green</span> "
-            f"{html.escape(positive_label)} &nbsp; "
-            f"<span style='background:rgba(192,57,43,0.8); color:white; padding:2px 8px; border-radius:6px'>red</span> "
-            f"{html.escape(negative_label)}; stronger colour = larger effect</div>")
+            f"<span style='background:{TOWARDS_COLOR}; color:white; padding:2px 8px; border-radius:6px'>purple</span> "
+            f"{html.escape(towards)} &nbsp; "
+            f"<span style='background:{AWAY_COLOR}; color:white; padding:2px 8px; border-radius:6px'>orange</span> "
+            f"{html.escape(away)}; stronger colour = larger effect</div>")
 
 
 # ---------------------------------------------------------------- gradients

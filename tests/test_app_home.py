@@ -1,6 +1,8 @@
 """Home page: instant prediction and gate heatmap from a shipped model."""
 from __future__ import annotations
 
+import json
+
 from browser.app_support import app_env, open_page, tiny_pretrained_dir
 
 from sentiment_core.settings import EXAMPLES
@@ -44,13 +46,30 @@ def test_home_without_shipped_models(monkeypatch, tmp_path):
     assert "No shipped models" in at.warning[0].value
 
 
+def page_text(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+
+
 def test_plain_rnn_chart_is_not_called_gates_and_gru_caption_explains_new(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(tiny_pretrained_dir(tmp_path / "models", ("rnn", "gru"))))
     at = open_page("home", run=False).run()
     at.selectbox(key="home_model").set_value("rnn").run()
-    gates = at.get("plotly_chart")[1].proto.spec
-    assert "How open each gate" not in gates and "How hard each word pushes the state" in gates
+    assert "How open each gate" not in page_text(at) and "The state's value at each word" in page_text(at)
+    colorbar = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["colorbar"]
+    assert colorbar["ticktext"] == ["−1", "0", "+1"]  # its own ticks, not the gates' 0 / 0.5 / 1 over them
     at.selectbox(key="home_model").set_value("gru").run()
-    assert "How open each gate" in at.get("plotly_chart")[1].proto.spec
+    assert "How open each gate" in page_text(at)
     assert any("**new** row" in c.value for c in at.caption)
+
+
+def test_home_gate_chart_fits_a_phone_and_names_the_direction_of_a_bidirectional_model(monkeypatch, tmp_path):
+    """The chart's title is page text (it wraps at 390 px instead of being cut off), its colour bar
+    sits above the tokens, and a BiLSTM's chart says it shows the forward direction."""
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(tiny_pretrained_dir(tmp_path / "models", ("bilstm",))))
+    at = open_page("home", run=False, query={"model": "bilstm"}).run()
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert "title" not in spec["layout"] or not spec["layout"]["title"].get("text")
+    assert spec["data"][0]["colorbar"]["orientation"] == "h"
+    assert any("**forward** direction" in c.value for c in at.caption)

@@ -76,7 +76,55 @@ def test_length_histogram_reports_coverage():
 def test_token_html_escapes_and_colours():
     html = plots.token_html(["<script>", "good"], [-1.0, 0.5])
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "rgba(192,57,43,1.00)" in html and "rgba(30,132,73,0.50)" in html
+    assert f"rgba({plots.AWAY_RGB},1.00)" in html and f"rgba({plots.TOWARDS_RGB},0.50)" in html
+
+
+CLASS_COLOURS = {plots.NEGATIVE_COLOR, plots.POSITIVE_COLOR, plots.NEUTRAL_COLOR}
+
+
+def test_attributions_read_towards_and_away_the_same_on_chips_bars_and_legend():
+    """One colour language: a word pushing towards the explained class is purple and one pushing
+    away is orange in the chips, in every bar chart and in the legend, whichever class is explained;
+    neither colour is a class colour."""
+    tokens, scores = ["not", "good"], [-0.3, 0.5]
+    bars = plots.attribution_bars(tokens, scores, "IG", target="negative")
+    assert list(bars.data[0].marker.color) == [plots.AWAY_COLOR, plots.TOWARDS_COLOR]
+    assert bars.layout.xaxis.title.text == "← away · towards negative →"
+    chips = plots.token_html(tokens, scores)
+    legend = plots.color_legend_html("negative")
+    assert f"rgba({plots.TOWARDS_RGB}," in chips and f"rgba({plots.AWAY_RGB}," in chips
+    assert plots.TOWARDS_COLOR in legend and "towards negative" in legend and "away from negative" in legend
+    assert not {plots.TOWARDS_COLOR, plots.AWAY_COLOR} & CLASS_COLOURS
+
+
+def test_state_heatmaps_use_a_diverging_palette_that_is_not_a_class_palette():
+    colours = {c for _, c in plots.STATE_SCALE}
+    assert not colours & CLASS_COLOURS and not colours & {plots.TOWARDS_COLOR, plots.AWAY_COLOR}
+    assert plots.STATE_SCALE[2][1] == "#F7F7F7"  # zero is white: the sign reads at a glance
+
+
+def test_long_attribution_bars_keep_the_largest_words_readable():
+    tokens = [f"w{i}" for i in range(300)]
+    scores = np.zeros(300)
+    scores[[5, 150, 299]] = [2.0, -3.0, 1.0]
+    fig = plots.attribution_bars(tokens, scores, "IG", target="positive")
+    labels = list(fig.layout.yaxis.ticktext)
+    assert len(labels) == plots.ATTRIBUTION_BAR_LIMIT and "of 300 words" in fig.layout.title.text
+    assert {"w5 #5", "w150 #150", "w299 #299"} <= set(labels)
+    assert labels.index("w5 #5") < labels.index("w150 #150") < labels.index("w299 #299")  # reading order
+    assert fig.data[0].orientation == "h"  # horizontal: word labels are never rotated into each other
+
+
+def test_a_300_word_heatmap_wraps_onto_readable_lines_with_one_colour_scale():
+    values = np.linspace(-1, 1, 8 * 300).reshape(8, 300)
+    fig = plots.heatmap(values, [f"w{i}" for i in range(300)], zmin=-1, zmax=1, colorscale=plots.STATE_SCALE)
+    assert len(fig.data) == 6  # 50 words per line
+    assert all(t.z.shape[1] <= plots.HEATMAP_WRAP for t in fig.data)
+    assert [t.showscale for t in fig.data] == [True] + [False] * 5
+    assert {(t.zmin, t.zmax) for t in fig.data} == {(-1, 1)}
+    assert np.concatenate([t.z for t in fig.data], axis=1).tolist() == values.tolist()
+    short = plots.heatmap(values[:, :12], [f"w{i}" for i in range(12)])
+    assert len(short.data) == 1
 
 
 def test_cell_colours_are_consistent():
@@ -106,4 +154,13 @@ def test_gate_colour_bars_read_closed_to_open():
     fig = plots.gate_overview({"input": [0.2, 0.9], "forget": [0.5, 0.1]}, ["not", "good"])
     bar = fig.data[0].colorbar
     assert list(bar.ticktext) == ["0 = closed", "0.5", "1 = open"] and list(bar.tickvals) == [0.0, 0.5, 1.0]
-    assert not plots.gate_overview({"preactivation": [0.2, 0.9]}, ["a", "b"], gated=False).data[0].colorbar.ticktext
+    rnn = plots.gate_overview({"preactivation": [0.2, 0.9]}, ["a", "b"], gated=False).data[0].colorbar
+    assert list(rnn.ticktext) == ["−1", "0", "+1"]  # a plain RNN's tanh value, not "closed … open"
+
+
+@pytest.mark.parametrize("figure", [lambda: plots.training_curves(EPOCHS), lambda: plots.batch_curves(BATCHES, 5.0)])
+def test_two_panel_legends_sit_above_the_panel_titles(figure):
+    """Train's 'Accuracy' and 'Gradient norm per batch' titles were covered by the legend."""
+    fig = figure()
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.yanchor == "top"
+    assert fig.layout.margin.t >= 78  # the legend's own strip above the subplot titles

@@ -58,6 +58,9 @@ CSS = """
 .gs-card h4 { margin: 0 0 .3rem 0; }
 .gs-muted { color: #52606D; font-size: 0.95rem; }
 .gs-verdict { font-size: 2.1rem; font-weight: 700; margin: .2rem 0 .4rem 0; }
+/* Pills and segmented controls wrap onto more lines instead of scrolling out of sight ("The ac…"). */
+[data-testid="stButtonGroup"] div:has(> button) { flex-wrap: wrap !important; overflow: visible !important; }
+[data-testid="stButtonGroup"] button div { white-space: normal !important; text-overflow: clip !important; }
 </style>
 """
 

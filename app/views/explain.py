@@ -112,7 +112,7 @@ with p2:
     target_name = st.session_state.get("e_target") or pred.label_name
     target = label_names.index(target_name)
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
-                f"*{target_name}* (green) or away from it (red):")
+                f"*{target_name}* (purple) or away from it (orange):")
     a1, a2, a3 = st.columns(3)
     baseline_spec = EXPLAIN_SPEC["baseline"]
     # <pad>'s embedding row is all zeros in models trained here (padding_idx), so 'pad' and 'zero' are one
@@ -130,7 +130,7 @@ with p2:
     ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
                    st.session_state["e_output"])
     st.markdown(plots.token_html(ig.tokens, ig.scores, unknown=traced.input.unknown), unsafe_allow_html=True)
-    st.markdown(plots.color_legend_html(f"pushes towards {target_name}", "pushes away"), unsafe_allow_html=True)
+    st.markdown(plots.color_legend_html(target_name), unsafe_allow_html=True)
     ok = ig.relative_delta < 0.05
     st.caption(f"{'✅' if ok else '⚠️'} Convergence delta {ig.delta:+.4f} ({ig.relative_delta:.1%} of the score "
                f"change {ig.input_score:.3f} → baseline {ig.baseline_score:.3f}). "
@@ -165,7 +165,7 @@ def gates_view() -> None:
     values, order = plots.sort_units(np.asarray(d.gates[gate]).T, sort, top_k)
     act = ACTIVATIONS.get(gate, "none")
     zmin, zmax = plots.GATE_RANGES.get(act, (None, None))
-    scale = plots.SEQUENTIAL if act == "sigmoid" else plots.DIVERGING
+    scale = plots.SEQUENTIAL if act == "sigmoid" else plots.STATE_SCALE
     st.plotly_chart(plots.heatmap(values, tokens, [f"unit {u}" for u in order],
                                   f"{gate.replace('_', ' ')} gate · {d.name}", zmin, zmax, scale,
                                   "" if act == "sigmoid" else act, value_name=gate, colorbar_ticks=plots.GATE_TICKS if act == "sigmoid" else None),
@@ -202,12 +202,12 @@ def states_view() -> None:
     units = gate_units()
     hv = np.asarray(sd.hidden).T[units]  # (units, T)
     st.plotly_chart(plots.heatmap(hv, tokens, [f"unit {u}" for u in units], f"hidden state h · {sd.name}", -1, 1,
-                                  plots.DIVERGING, "h", value_name="h"), width="stretch", config=plots.CHART_CONFIG, key="e_hidden")
+                                  plots.STATE_SCALE, "h", value_name="h"), width="stretch", config=plots.CHART_CONFIG, key="e_hidden")
     if sd.cell is not None:
         cv = np.asarray(sd.cell).T[units]  # (units, T)
         bound = float(np.abs(cv).max()) or 1.0
         st.plotly_chart(plots.heatmap(cv, tokens, [f"unit {u}" for u in units], f"cell state c · {sd.name}",
-                                      -bound, bound, plots.DIVERGING, "c", value_name="c"),
+                                      -bound, bound, plots.STATE_SCALE, "c", value_name="c"),
                         width="stretch", config=plots.CHART_CONFIG, key="e_cell")
         st.caption("The cell state is the LSTM's long-term memory: it is not squashed, so it can grow beyond ±1.")
     gate = st.session_state.get("e_gate", "").replace("_", " ")
@@ -246,15 +246,17 @@ def attribution_view() -> None:
                "small ones: that disagreement is worth discussing.")
     c1, c2, c3 = st.columns(3)
     with c1:
-        st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG"),
+        st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG",
+                                               target=target_name),
                         width="stretch", config=plots.CHART_CONFIG, key="e_ig_bars")
     with c2:
         sal = cached_saliency(loaded.cache_key, loaded.key, text, target, st.session_state["e_output"])
         st.plotly_chart(plots.attribution_bars(sal.tokens, sal.gradient_x_input, "Saliency (gradient × input)",
-                                               value_name="grad×input"), width="stretch", config=plots.CHART_CONFIG, key="e_sal")
+                                               value_name="grad×input", target=target_name), width="stretch", config=plots.CHART_CONFIG, key="e_sal")
     with c3:
         occ = cached_occlusion(loaded.cache_key, loaded.key, text, target, st.session_state["e_occ"], st.session_state["e_output"])
-        st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop"),
+        st.plotly_chart(plots.attribution_bars(occ.tokens, occ.scores, "Occlusion", value_name="score drop",
+                                               target=target_name),
                         width="stretch", config=plots.CHART_CONFIG, key="e_occ_bars")
         widgets.widget(EXPLAIN_SPEC["occlusion_mode"], "e_occ")
         st.caption(occ.description)
@@ -287,11 +289,14 @@ def edit_view() -> None:
         m2.metric("Prediction", after.label, "flipped!" if after.label != pred.label_name else "unchanged",
                   delta_color="off")
     st.divider()
-    st.markdown(f"**Every edit at once** — change of P({target_name}) when each word is "
-                f"{'dropped' if action == 'drop' else 'replaced'}:")
+    st.markdown(f"**Every edit at once** — how much P({target_name}) falls when each word is "
+                f"{'dropped' if action == 'drop' else 'replaced'}: a purple word was pushing towards "
+                f"{target_name} (it falls without it), an orange one away (it rises).")
     edits = cached_edits(loaded.cache_key, loaded.key, text, action, replacement.strip() or "<unk>", target)
-    st.plotly_chart(plots.attribution_bars(edits.tokens, edits.delta, value_name="Δ probability"), width="stretch",
-                    config=plots.CHART_CONFIG, key="e_edits")
+    # the word's own effect: original minus edited probability, so the bars read like the attributions above
+    st.plotly_chart(plots.attribution_bars(edits.tokens, -np.asarray(edits.delta), value_name="fall of P",
+                                           target=target_name), width="stretch", config=plots.CHART_CONFIG,
+                    key="e_edits")
     flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]
     st.caption(("Editing " + ", ".join(f"'{t}'" for t in flips) + " flips the prediction.") if flips
                else "No single edit flips the prediction.")

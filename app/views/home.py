@@ -31,6 +31,7 @@ def analyse(cache_key: str, name: str, text: str):
         "gates": plots.gate_means(first.gates, ACTIVATIONS),
         "notes": list(getattr(traced.input, "notes", []) or []),
         "cell": traced.cell,
+        "bidirectional": len(traced.directions) > len({d.layer for d in traced.directions}),
     }
 
 
@@ -93,11 +94,14 @@ else:
                 for note in result["notes"]:
                     st.caption(f"ℹ️ {note}")
             with c2:
-                st.plotly_chart(
-                    plots.gate_overview(result["gates"], result["tokens"], title=(
-                        "How open each gate is at each word (mean over units)" if result["cell"] != "rnn" else
-                        "How hard each word pushes the state (mean over units)"), gated=result["cell"] != "rnn"),
-                    width="stretch", config=plots.CHART_CONFIG, key="home_gates")
+                # the title is page text, not chart text, so it wraps on a phone instead of being cut off
+                st.markdown("**How open each gate is at each word** (mean over units)" if result["cell"] != "rnn"
+                            else "**The state's value at each word** (mean over units)")
+                if result["bidirectional"]:
+                    st.caption("This model reads in both directions: the chart shows the first layer's "
+                               "**forward** direction (left to right). Both directions are on **Explain**.")
+                st.plotly_chart(plots.gate_overview(result["gates"], result["tokens"], gated=result["cell"] != "rnn"),
+                                width="stretch", config=plots.CHART_CONFIG, key="home_gates")
                 if result["cell"] == "lstm":
                     st.caption("LSTM gates: **input** lets new information in, **forget** keeps (1) or erases (0) "
                                "the memory, **output** decides what to show; the **cell candidate** is the new "
@@ -108,8 +112,8 @@ else:
                                "state itself (built from the word and the reset past), rescaled to 0..1. "
                                "Bright = open.")
                 else:
-                    st.caption("A plain RNN has no gates: this row shows its squashed pre-activation "
-                               "(the value before tanh), rescaled to 0..1.")
+                    st.caption("A plain RNN has no gates: its one row is the new state tanh(W·x + U·h + b), "
+                               "from −1 to +1, averaged over units.")
             frame.link("explain", "Explain this sentence in depth", "🔍",
                        query={"model": entry.key, "text": text})
 

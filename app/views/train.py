@@ -205,8 +205,8 @@ with summary_col:
         vocab_size = selection.vocab_size_for(counts, vocab_opts["min_freq"], vocab_opts["max_size"])
     try:
         config = ModelConfig(vocab_size=vocab_size, num_classes=splits.num_classes if splits else 2, **model_opts)
-        keras_count = st.toggle("Keras count (one bias per gate)", key="gs_keras_count",
-                                help="PyTorch keeps two bias vectors per gate (bias_ih and bias_hh); Keras' "
+        keras_count = st.toggle("Keras count", key="gs_keras_count",
+                                help="One bias per gate. PyTorch keeps two bias vectors per gate (bias_ih and bias_hh); Keras' "
                                      "SimpleRNN and LSTM keep one. On: the numbers a Keras tutorial's "
                                      "model.summary() prints (Keras' GRU keeps two, like PyTorch).")
         rows = model_summary(config, keras_biases=keras_count)
@@ -216,9 +216,9 @@ with summary_col:
         m1.metric(f"{config.display_name} parameters", f"{total:,}")
         m2.metric("Trainable", f"{trainable:,}", help="Frozen GloVe embeddings are not trained.")
         st.plotly_chart(plots.parameter_bars(rows), width="stretch", config=plots.CHART_CONFIG)
-        st.dataframe(pd.DataFrame([{"layer": r.layer, "parameters": r.count, "formula": r.formula,
-                                    "trained": "yes" if r.trainable else "frozen"} for r in rows]),
-                     hide_index=True, width="stretch")
+        # a list, not a table: in this narrow column a formula wraps instead of being cut off
+        st.markdown("\n".join(f"- **{r.layer}** {r.count:,} = {r.formula}" + ("" if r.trainable else " *(frozen)*")
+                               for r in rows))
         st.caption(f"Vocabulary of {vocab_size:,} words (from the training split). The recurrent layers "
                    f"have g·H·(in+H) + {1 if keras_count and config.cell != 'gru' else 2}·g·H parameters each: "
                    "g = 1 (RNN), 3 (GRU) or 4 (LSTM) gate blocks, "

@@ -210,3 +210,62 @@ def test_second_run_is_selected_and_live_at_once(server, page):
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText"
                            ".includes('0 training now · 0 waiting')", timeout=20_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+DIAGRAM_GEOMETRY = """() => {
+  const svg = document.querySelector('svg');
+  const view = svg.viewBox.baseVal;
+  const texts = [...svg.querySelectorAll('text')].map(t => ({text: t.textContent, box: t.getBBox()}));
+  const outside = texts.filter(({box}) => box.x < view.x - 0.5 || box.y < view.y - 0.5
+      || box.x + box.width > view.x + view.width + 0.5 || box.y + box.height > view.y + view.height + 0.5)
+    .map(t => t.text);
+  // every straight piece of every arrow, sampled: none may run through a word
+  const crossed = new Set();
+  for (const el of svg.querySelectorAll('line, polyline')) {
+    const pts = el.tagName === 'line'
+      ? [[el.x1.baseVal.value, el.y1.baseVal.value], [el.x2.baseVal.value, el.y2.baseVal.value]]
+      : [...el.points].map(p => [p.x, p.y]);
+    for (let i = 0; i + 1 < pts.length; i++) {
+      for (let s = 0; s <= 40; s++) {
+        const x = pts[i][0] + (pts[i + 1][0] - pts[i][0]) * s / 40, y = pts[i][1] + (pts[i + 1][1] - pts[i][1]) * s / 40;
+        for (const {text, box} of texts) {
+          if (x > box.x + 1 && x < box.x + box.width - 1 && y > box.y + 1 && y < box.y + box.height - 1) crossed.add(text);
+        }
+      }
+    }
+  }
+  return {outside, crossed: [...crossed]};
+}"""
+
+
+@pytest.mark.parametrize("name", ["lstm_cell", "gru_cell", "rnn_one_to_one", "rnn_one_to_many", "rnn_many_to_one",
+                                  "rnn_many_to_many"])
+def test_diagrams_keep_every_label_inside_and_clear_of_the_arrows(browser, name):
+    """Inside the cell's drawings: no caption runs past the picture's edge and no arrow runs
+    through a gate's label (both happened on a projector)."""
+    from app_support import ROOT
+
+    page = browser.new_page()
+    try:
+        page.goto((ROOT / "assets" / f"{name}.svg").as_uri())
+        geometry = page.evaluate(DIAGRAM_GEOMETRY)
+    finally:
+        page.close()
+    assert geometry == {"outside": [], "crossed": []}
+
+
+def test_example_pills_wrap_instead_of_hiding_behind_the_edge(server, browser):
+    """At 1280x720 the examples beside Explain's sentence box were cut off ("Not bad at all, I enjoyed i…")."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/explain", wait_until="domcontentloaded")
+        page.locator("[data-testid='stButtonGroup'] button").first.wait_for(timeout=60_000)
+        hidden = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stButtonGroup"] button')]
+          .filter(b => { const row = b.parentElement.getBoundingClientRect(), r = b.getBoundingClientRect();
+                         const label = b.querySelector('div, p');
+                         return r.right > row.right + 1 || (label && label.scrollWidth > label.clientWidth + 1); })
+          .map(b => b.innerText)""")
+    finally:
+        context.close()
+    assert hidden == []
