@@ -150,7 +150,7 @@ def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] |
         fig.add_trace(go.Bar(x=values, y=models, name=label, orientation="h", marker_color=class_color(label, i),
                              text=[f"{v:.0%}" if v >= 0.08 else "" for v in values], textposition="inside",
                              hovertemplate=f"{label}: %{{x:.3f}}<extra>%{{y}}</extra>"))
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend_traceorder="normal")  # the legend in the bars' order
     fig.update_xaxes(range=[0, 1], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return style(fig, None, height or 90 + 44 * len(rows))
@@ -250,7 +250,8 @@ def gate_overview(gates: Mapping[str, Sequence[float]], tokens: Sequence[str], t
     if not names or not tokens:
         return empty("Type a sentence to see the gates open and close.")
     z = np.asarray([np.asarray(gates[n], dtype=float) for n in names])
-    return heatmap(z, tokens, names, title, 0.0, 1.0, SEQUENTIAL, "mean" if gated else "tanh",
+    return heatmap(z, tokens, [n.replace("_", " ") for n in names], title, 0.0, 1.0, SEQUENTIAL,
+                   "mean" if gated else "tanh",
                    height or 150 + 44 * len(names), value_name="mean activation" if gated else "rescaled tanh value",
                    colorbar_ticks=GATE_TICKS if gated else RESCALED_TICKS, colorbar_on_top=True)
 

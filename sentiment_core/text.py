@@ -27,7 +27,7 @@ TOKENIZER_SPEC = {
     "lowercase": ParamSpec(True, "Treat \"Good\" and \"good\" as one word.", "Lowercase"),
     "strip_punctuation": ParamSpec(False, "Drop tokens made only of punctuation.", "Drop punctuation"),
     "remove_stopwords": ParamSpec(False, "Drop common function words; negations and contrast words stay.",
-                                  "Drop stopwords (keeps negations)"),
+                                  "Drop stopwords"),
     "clean": ParamSpec(True, "Read text as a person does: HTML line breaks and tags become spaces, &amp; and "
                        "friends their characters, curly quotes straight ones, and Unicode look-alikes one form "
                        "(NFKC).", "Clean HTML and Unicode"),

@@ -1,8 +1,11 @@
 """Explain page: prediction, gates, states, IG colouring, saliency/occlusion, what-if edits."""
 from __future__ import annotations
 
+import base64
 import html
 import json
+
+import numpy as np
 
 import pytest
 from browser.app_support import app_env, completed_run, open_page
@@ -10,6 +13,13 @@ from browser.app_support import app_env, completed_run, open_page
 from sentiment_core import plots
 from sentiment_core.errors import CheckpointError
 from sentiment_core.registry import load_bundle_bytes
+
+
+def plotly_values(values):
+    """A trace's numbers as the browser gets them (Plotly sends NumPy arrays as base64 'bdata')."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return values
 
 
 def ig_html(at) -> str:
@@ -131,3 +141,27 @@ def test_pad_and_zero_baselines_are_offered_once_when_they_are_the_same(monkeypa
     bundle = shared_registry().load("lstm").bundle
     same = [integrated_gradients(bundle, "not good at all", baseline=b, n_steps=16).scores for b in ("pad", "zero")]
     np.testing.assert_allclose(*same, atol=1e-6)
+
+
+def test_what_if_bars_read_like_the_attributions(monkeypatch, tmp_path):
+    """What-if bars used to show 'edited minus original', so a word supporting the class was a red bar
+    next to a green chip. Now every bar is the word's own effect: purple when dropping it lowers
+    P(class) (it was pushing towards the class), orange when dropping it raises P(class)."""
+    from sentiment_core.predict import Predictor
+    from sentiment_core.registry import shared_registry
+
+    app_env(monkeypatch, tmp_path)
+    text = "the acting was great but the plot was a mess"
+    at = open_page("explain", query={"model": "lstm", "text": text, "tab": "What if?"}).run()
+    assert not at.exception
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "fall of P" in c.proto.spec).proto.spec)
+    bars = spec["data"][0]
+    target = spec["layout"]["xaxis"]["title"]["text"].rsplit("towards ", 1)[1].rstrip(" →")
+    predictor = Predictor(shared_registry().load("lstm").bundle)
+    words = text.split()
+    original = predictor.predict([text])[0].probabilities[target]
+    for i, (effect, colour) in enumerate(zip(plotly_values(bars["x"]), bars["marker"]["color"])):
+        dropped = predictor.predict([" ".join(words[:i] + words[i + 1:])])[0].probabilities[target]
+        assert effect == pytest.approx(original - dropped, abs=1e-4)
+        if abs(effect) > 1e-6:
+            assert colour == (plots.TOWARDS_COLOR if original > dropped else plots.AWAY_COLOR), words[i]

@@ -232,7 +232,8 @@ st.success(f"**Using:** {selection.data_label(data)} for training — {len(split
 c1, c2 = st.columns([1, 1], gap="large")
 with c1:
     st.subheader("Examples")
-    rows = [{"text": t, "label": label_names[y]} for t, y in zip(splits.train.texts[:12], splits.train.labels[:12])]
+    # the short label first: in a half-width column a long text column pushed it out of sight
+    rows = [{"label": label_names[y], "text": t} for t, y in zip(splits.train.texts[:12], splits.train.labels[:12])]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=300)
     if ds is not None and (ds.notes or splits.notes):
         with st.expander("How the data was loaded and split"):
@@ -310,12 +311,14 @@ coverage = vocab.coverage(val_tokens)
 preview_tokens = tokenizer(sample)
 preview_slot.markdown(plots.token_html(preview_tokens, size_px=18, unknown=[t not in vocab for t in preview_tokens])
                       if preview_tokens else "*no tokens*", unsafe_allow_html=True)
-m = st.columns(4)
+m = st.columns(3)
 m[0].metric("Vocabulary size", f"{len(vocab):,}", help="Including <pad> and <unk>.")
 m[1].metric("Validation tokens known", f"{coverage.token_coverage:.1%}",
             help="Share of validation tokens that have their own vector; the rest become <unk>.")
-m[2].metric("Distinct validation words known", f"{coverage.type_coverage:.1%}")
-m[3].metric("Most frequent", ", ".join(vocab.get_itos()[2:7]) or "–")
+m[2].metric("Distinct words known", f"{coverage.type_coverage:.1%}",
+            help="Share of the distinct validation words that are in the vocabulary.")
+# a sentence, not a metric: five words do not fit a metric's one line and were cut off
+st.markdown("**Most frequent words:** " + (", ".join(vocab.get_itos()[2:12]) or "–"))
 
 with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
     st.markdown("How many of your vocabulary words have a pretrained GloVe 6B 50d vector. Words without one start "

@@ -285,7 +285,8 @@ def edit_view() -> None:
         after_p = float(after.probabilities[target_name])
         st.markdown(f"**Edited:** {new_text}")
         m1, m2 = st.columns(2)
-        m1.metric(f"P({target_name})", f"{after_p:.1%}", f"{after_p - before_p:+.1%}")
+        # no green/red arrow: red and green mean the classes negative and positive everywhere
+        m1.metric(f"P({target_name})", f"{after_p:.1%}", f"{after_p - before_p:+.1%}", delta_color="off")
         m2.metric("Prediction", after.label, "flipped!" if after.label != pred.label_name else "unchanged",
                   delta_color="off")
     st.divider()
