@@ -119,7 +119,7 @@ def test_gallery_table_chart_and_links(classroom_env):
     table = at.dataframe[0].value
     assert set(table["run"]) == {gru, lstm}
     row = table.set_index("run").loc[gru]
-    assert row["nickname"] == "zoe" and row["cell"] == "gru" and row["params"] > 0
+    assert row["nickname"] == "zoe" and row["model"] == "GRU" and row["params"] > 0
     assert 0 <= row["test acc"] <= 1 and 0 <= row["val acc"] <= 1 and row["s / epoch"] > 0
     assert row["compare"] == f"compare?runs={gru}" and row["explain"] == f"explain?model=run:{gru}"
     assert "hidden from class" not in table.columns  # students do not manage hiding

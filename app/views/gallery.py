@@ -33,7 +33,7 @@ def gallery() -> None:
     st.segmented_control("Accuracy on", list(METRICS), key="gl_metric", format_func=METRICS.get,
                          selection_mode="single")
     metric = st.session_state["gl_metric"] or "test acc"
-    st.plotly_chart(plots.accuracy_vs_parameters(rows, metric), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(plots.accuracy_vs_parameters(rows, metric), width="stretch", config=plots.CHART_CONFIG)
     st.caption("Colour = cell (RNN orange, LSTM blue, GRU green); diamonds are bidirectional. Hover a dot to see "
                "whose run it is.")
     first, rest = classroom.GALLERY_COLUMNS[:6], classroom.GALLERY_COLUMNS[6:]  # scores, then links, then settings
