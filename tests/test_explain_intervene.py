@@ -179,3 +179,14 @@ def test_lessons_find_their_word_and_fit_every_layer_and_direction():
                                                                                  "the film was good but bad".split()))
     assert np.array_equal(result.get(0, 0).gates_after["forget"][4], np.zeros(8, np.float32))
     assert "forget gate set to 0 at 'but'" in result.interventions[0].describe(result.tokens)
+
+
+def test_units_typed_by_a_person():
+    from sentiment_core.explain.intervene import parse_units
+
+    assert parse_units("all", 8) is None and parse_units(" ", 8) is None
+    assert parse_units("3", 8) == (3,) and parse_units("0-2, 6", 8) == (0, 1, 2, 6)
+    with pytest.raises(ValueError, match="0 to 7"):
+        parse_units("7-9", 8)
+    with pytest.raises(ValueError, match="not a unit number"):
+        parse_units("seven", 8)

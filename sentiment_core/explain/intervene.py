@@ -460,3 +460,28 @@ def lesson_interventions(lesson: GateLesson | str, model: SentimentRNN, tokens: 
     return [Intervention(target, layer, direction, None, positions, op, value)
             for layer in range(cfg.num_layers) for direction in directions
             for target, op, value in lesson.changes[cfg.cell]]
+
+
+def parse_units(text: str, hidden_dim: int) -> tuple[int, ...] | None:
+    """Units typed by a person: ``all`` (None), ``17``, ``0, 3, 5`` or ranges such as ``0-7, 12``.
+
+    Raises:
+        ValueError: not numbers, or units outside 0..hidden_dim - 1 (the message says which).
+    """
+    text = str(text).strip().lower()
+    if text in ("", "all", "*"):
+        return None
+    units: set[int] = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            start, end = int(low), int(high) if high else int(low)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a unit number: write 'all', '17', '0, 3, 5' or '0-7'") from None
+        if start > end or not (0 <= start and end < hidden_dim):
+            raise ValueError(f"units go from 0 to {hidden_dim - 1}; {part!r} is outside")
+        units.update(range(start, end + 1))
+    return tuple(sorted(units)) if units else None
