@@ -67,3 +67,34 @@ def test_memory_ribbons_show_rnn_lstm_and_gru_on_one_sentence(monkeypatch, tmp_p
     titles = [a["text"] for a in _chart(at, "What survives to the end")["layout"]["annotations"]]
     assert [t.split()[0] for t in titles] == ["RNN", "LSTM", "GRU"] and "Jacobian" in titles[0]
     assert _chart(at, "Survival to the end")["data"][0]["zmax"] == 1.0
+
+
+def test_unrolled_network_shows_real_shapes_and_opens_a_step(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("inside", query={"model": "lstm", "text": "the movie was not good", "tab": "Unrolled network"})
+    assert not at.exception and not at.error
+    fig = _chart(at, "reading step")
+    texts = {a["text"] for a in fig["layout"]["annotations"]}
+    assert {"(B, T, E) = (1, 5, 50)", "h, c: (B, H) = (1, 128)", "(B, H) = (1, 128)", "(B, C) = (1, 2)"} <= texts
+    assert len(fig["frames"]) == 5 and fig["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    at.pills(key="i_unroll_word").set_value(1).run()
+    assert not at.exception
+    assert at.session_state["i_tab"] == "Step through" and at.session_state["i_t"] == 1
+    assert query_of(at)["step"] == "1" and "tab" not in query_of(at)
+    assert any("reading **'movie'** (t = 1)" in m.value for m in at.markdown)
+
+
+def test_unrolled_network_draws_stacked_bidirectional_rows(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "gru", epochs=1, bidirectional=True, num_layers=2)
+    at = open_page("inside", query={"model": f"run:{name}", "text": "it was not good", "tab": "Unrolled network"})
+    assert not at.exception and not at.error
+    fig = _chart(at, "reading step")
+    assert fig["layout"]["yaxis"]["ticktext"] == ["embedding", "layer 0 forward", "layer 0 backward",
+                                                  "layer 1 forward", "layer 1 backward"]
+    texts = {a["text"] for a in fig["layout"]["annotations"]}
+    assert {"(B, T, D·H) = (1, 4, 32)", "(B, D·H) = (1, 32)", "h: (B, H) = (1, 16)"} <= texts
+    at.selectbox(key="i_unroll_row").set_value(3).run()
+    at.pills(key="i_unroll_word").set_value(0).run()
+    assert at.session_state["i_dir"] == 3 and at.session_state["i_t"] == 0
+    assert any("layer 1 backward, reading **'it'**" in m.value for m in at.markdown)
