@@ -694,7 +694,7 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     rows = len(net.rows)
     y_emb, y_row = 1.0, [2.0 + 1.3 * k for k in range(rows)]
     y_top = y_row[-1]
-    x_pool, x_head, x_out = T + 0.9, T + 2.3, T + 3.7
+    x_pool, x_head, x_out = T + 1.0, T + 3.0, T + 5.0
     notes: list[dict] = []
 
     def arrow(x0, y0, x1, y1, text="", label_dy=0.0):
@@ -723,7 +723,7 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     top = [k for k, r in enumerate(net.rows) if r[0] == net.num_layers - 1]
     for k in top:
         arrow(T - 1 if net.rows[k][1] == 0 else 0, y_row[k], x_pool, y_top)
-    notes.append(dict(x=(T - 1 + x_pool) / 2, y=y_top + 0.55, text=net.shapes["layer"], showarrow=False, xref="x",
+    notes.append(dict(x=(T - 1 + x_pool) / 2, y=y_top - 0.42, text=net.shapes["layer"], showarrow=False, xref="x",
                       yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59")))
     arrow(x_pool, y_top, x_head, y_top, net.shapes["pooled"])
     arrow(x_head, y_top, x_out, y_top, net.shapes["logits"])

@@ -415,8 +415,8 @@ def intervene_view() -> None:
                                                  f"Change in the {name} (after − before) · {change.name}",
                                                  "Δ" + name.split()[-1]),
                         width="stretch", config=plots.CHART_CONFIG, key=f"e_iv_diff_{name[:4]}")
-    st.caption("Rows: the units that changed most (up to 32). Purple and orange: the state went down or up; white: "
-               "unchanged. Nothing before the first changed word can change in a left-to-right reading.")
+    st.caption("Rows: the units that changed most (up to 32). Purple: the value went up; orange: it went down; "
+               "white: unchanged. Nothing before the first changed word can change in a left-to-right reading.")
     if result.per_token_available:
         names = result.label_names
         st.plotly_chart(plots.prediction_before_after(
