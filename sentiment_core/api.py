@@ -1,7 +1,7 @@
 """REST API over the shipped models and the app's saved runs (FastAPI + uvicorn).
 
 ``create_app()`` builds the application; ``serve()`` runs it (``gatescope serve``).
-Endpoints: ``POST /predict``, ``POST /explain``, ``GET /models``, ``GET /health``; the
+Endpoints: ``POST /predict``, ``POST /explain``, ``POST /intervene``, ``GET /models``, ``GET /health``; the
 OpenAPI schema is at ``/openapi.json`` and interactive docs at ``/docs``.
 
 Models come from the one ``ModelRegistry`` (``sentiment_core.registry``): ``<name>`` for a
@@ -35,7 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import __version__
 from .errors import CheckpointError, GateScopeError
+from .explain.intervene import ALL_TARGETS, LESSONS_BY_KEY, OPS
 from .explain.spec import BASELINES
+from .models import MODEL_SPEC
 from .registry import RUN_PREFIX, LoadedModel, ModelLookupError, ModelRegistry, describe, shared_registry
 
 
@@ -370,6 +372,130 @@ def _request_models(limits: ApiLimits) -> tuple[type[BaseModel], type[BaseModel]
     return PredictRequest, ExplainRequest
 
 
+# ---------------------------------------------------------------- gate surgery (POST /intervene)
+
+
+class InterventionIn(BaseModel):
+    """One change to the recurrence (see ``sentiment_core.explain.intervene.Intervention``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Literal[ALL_TARGETS] = Field(description="a gate (LSTM input, forget, cell_candidate, output; GRU reset, "
+                                                     "update, new), 'cell' (LSTM) or 'hidden' (every cell)")
+    layer: int = Field(default=0, ge=0, le=MODEL_SPEC["num_layers"].max - 1, description="0 reads the embeddings")
+    direction: Literal[0, 1] = Field(default=0, description="0 forward, 1 backward (bidirectional models)")
+    units: list[Annotated[int, Field(ge=0, le=MODEL_SPEC["hidden_dim"].max - 1)]] | None = Field(
+        default=None, min_length=1, max_length=MODEL_SPEC["hidden_dim"].max, description="hidden units; null for all")
+    positions: list[Annotated[int, Field(ge=0, le=9999)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="token positions (0-based); null for every token")
+    op: Literal[OPS] = Field(default="clamp0", description="clamp0 (set to 0), clamp1 (set to 1), scale (multiply "
+                                                            "by value) or add (add value)")
+    value: float = Field(default=0.0, ge=-100.0, le=100.0, allow_inf_nan=False,
+                         description="factor of 'scale' or amount of 'add'")
+
+
+class DirectionChangeOut(BaseModel):
+    name: str
+    layer: int
+    direction: str
+    hidden_change: list[float] = Field(description="per token, the size (L2 norm) of the change of the hidden state")
+    cell_change: list[float] | None = Field(description="per token, the size of the change of the LSTM cell state")
+    max_abs_change: float = Field(description="largest change of any hidden or cell value")
+
+
+class InterveneResponse(BaseModel):
+    model: str
+    tokens: list[str]
+    labels: list[str]
+    interventions: list[str] = Field(description="each change, in words")
+    label_before: str
+    label_after: str
+    flipped: bool
+    probabilities_before: dict[str, float]
+    probabilities_after: dict[str, float]
+    per_token_before: list[list[float]] | None = Field(description="(T, C) probabilities if the text ended at each "
+                                                                   "token; null for bidirectional models")
+    per_token_after: list[list[float]] | None
+    per_token_note: str = Field(description="why there is no per-token prediction (empty when there is)")
+    directions: list[DirectionChangeOut]
+    notes: list[str]
+
+
+def _lesson_or_interventions(schema: dict[str, Any]) -> None:
+    """State the rule of ``InterveneRequest._one_kind`` in its JSON schema: exactly one of
+    ``lesson`` and ``interventions`` is given and not null."""
+    kinds = {"lesson": "string", "interventions": "array"}
+    schema["oneOf"] = [{"required": [name], "properties": {other: {"type": kind if other == name else "null"}
+                                                            for other, kind in kinds.items()}} for name in kinds]
+
+
+def _intervene_request_model(limits: ApiLimits) -> type[BaseModel]:
+    """The ``POST /intervene`` request schema with this app's limits."""
+    class InterveneRequest(BaseModel):
+        """Give exactly one of `lesson` (a ready-made change) or `interventions` (your own)."""
+
+        model_config = ConfigDict(extra="forbid", json_schema_extra=_lesson_or_interventions)
+        text: Annotated[str, Field(max_length=limits.max_text_chars)] = Field(
+            description="the text (not blank)", json_schema_extra={"pattern": r"\S"})
+        model: Annotated[str | None, Field(default=None, max_length=limits.max_model_name,
+                                           json_schema_extra={"pattern": MODEL_NAME_PATTERN},
+                                           description="model from GET /models (default: the server's)")]
+        lesson: Literal[tuple(LESSONS_BY_KEY)] | None = Field(
+            default=None, description="; ".join(f"{k}: {v.title}" for k, v in LESSONS_BY_KEY.items()))
+        interventions: list[InterventionIn] | None = Field(default=None, min_length=1, max_length=32)
+
+        @model_validator(mode="after")
+        def _one_kind(self):
+            if (self.lesson is None) == (self.interventions is None):
+                raise ValueError("give exactly one of 'lesson' (a ready-made change) or 'interventions' (a list)")
+            return self
+
+    return InterveneRequest
+
+
+def _intervene(loaded: LoadedModel, text: str, lesson: str | None, changes: list[InterventionIn] | None
+               ) -> InterveneResponse:
+    """Gate surgery on one text (see ``POST /intervene``)."""
+    import numpy as np
+
+    from .explain import ExplanationInputError, prepare_input
+    from .explain.intervene import Intervention, intervene, lesson_interventions
+
+    name, bundle = loaded.key, loaded.bundle
+    try:
+        prepared = prepare_input(bundle, text)
+        if lesson is not None:
+            interventions = lesson_interventions(lesson, bundle.model, prepared.tokens)
+        else:
+            interventions = [Intervention(c.target, c.layer, c.direction, None if c.units is None else tuple(c.units),
+                                          None if c.positions is None else tuple(c.positions), c.op, c.value)
+                             for c in changes]
+        result = intervene(bundle, prepared, interventions)
+    except (ExplanationInputError, ValueError) as error:
+        raise ApiError(str(error), 422) from None
+    directions = []
+    for d in result.directions:
+        cell = d.cell_difference
+        biggest = [np.abs(d.hidden_difference).max(initial=0.0)] + ([] if cell is None else [np.abs(cell).max(initial=0.0)])
+        directions.append(DirectionChangeOut(
+            name=d.name, layer=d.layer, direction="backward" if d.direction else "forward",
+            hidden_change=[float(v) for v in np.linalg.norm(d.hidden_difference, axis=1)],
+            cell_change=None if cell is None else [float(v) for v in np.linalg.norm(cell, axis=1)],
+            max_abs_change=float(max(biggest))))
+    numbers = [*result.probabilities_after, *(v for d in directions for v in d.hidden_change + (d.cell_change or []))]
+    if not all(math.isfinite(float(v)) for v in numbers):
+        raise ApiError("the change made the numbers overflow (a large 'scale' or 'add' on the cell state at many "
+                       "tokens): use a smaller value or fewer tokens", 422)
+    labels = list(result.label_names)
+    table = lambda a: None if a is None else [[float(v) for v in row] for row in a]  # noqa: E731
+    return InterveneResponse(
+        model=name, tokens=result.tokens, labels=labels, interventions=[i.describe(result.tokens) for i in interventions],
+        label_before=result.label_before, label_after=result.label_after, flipped=result.flipped,
+        probabilities_before=dict(zip(labels, map(float, result.probabilities_before))),
+        probabilities_after=dict(zip(labels, map(float, result.probabilities_after))),
+        per_token_before=table(result.per_token_before), per_token_after=table(result.per_token_after),
+        per_token_note=result.reason, directions=directions, notes=result.notes)
+
+
 # ---------------------------------------------------------------- app
 
 
@@ -509,6 +635,7 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         store.get(store.default)
     compute = threading.BoundedSemaphore(max(1, concurrency))
     PredictRequest, ExplainRequest = _request_models(limits)
+    InterveneRequest = _intervene_request_model(limits)
 
     app = FastAPI(
         title="GateScope API", version=__version__,
@@ -539,8 +666,10 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         422: {"model": ErrorResponse, "description": "an invalid request (`detail` names the field) or a model "
                                                      "that cannot be loaded; for /explain also a text of which the "
                                                      "model knows no word, or a `target` that is not one of its "
-                                                     "classes (these depend on the model, so the schema cannot "
-                                                     "state them)"},
+                                                     "classes; for /intervene a change the model or text cannot "
+                                                     "take (a gate its cell lacks, a layer, unit or token that does "
+                                                     "not exist, a lesson's word missing from the text) (these "
+                                                     "depend on the model, so the schema cannot state them)"},
     }
 
     @app.exception_handler(ApiError)
@@ -572,6 +701,13 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         loaded, _ = store.get(request.model)
         with compute:
             return _explain(loaded, request.text, request.target, request.steps, request.baseline)
+
+    @app.post("/intervene", response_model=InterveneResponse, responses=errors,
+              summary="Gate surgery: force gates, cell or hidden units at chosen tokens and compare the prediction")
+    def intervene_endpoint(request: InterveneRequest) -> InterveneResponse:
+        loaded, _ = store.get(request.model)
+        with compute:
+            return _intervene(loaded, request.text, request.lesson, request.interventions)
 
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
     def models() -> ModelsResponse:

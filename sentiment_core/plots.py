@@ -681,3 +681,185 @@ def accuracy_vs_parameters(rows: Sequence[Mapping], metric: str = "test acc", ti
     fig.update_xaxes(title="parameters (log scale)", type="log")
     fig.update_yaxes(title=metric.replace("acc", "accuracy").replace("val", "validation"), tickformat=".0%")
     return style(fig, title, height)
+
+
+# ---------------------------------------------------------------- gate surgery, memory, the unrolled network
+
+DIFFERENCE = "PuOr"  # after minus before: diverging, and neither the class colours nor the states' RdBu
+STATE_EMPTY = "#E4E7EB"  # a cell not computed yet (the unrolled network's animation)
+
+
+def difference_heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str] | None = None,
+                       title: str | None = None, value_name: str = "Δ") -> go.Figure:
+    """Rows x tokens of a change (after minus before), on a diverging scale centred on 0.
+
+    Args:
+        values: (R, T) differences.
+        tokens: T token strings.
+        row_labels: R labels (default ``unit 0`` ...).
+    """
+    values = np.asarray(values, dtype=float)
+    bound = float(np.abs(values).max()) if values.size else 0.0
+    bound = bound if bound > 0 else 1.0
+    return heatmap(values, tokens, row_labels, title, -bound, bound, DIFFERENCE, value_name, value_name=value_name)
+
+
+def prediction_before_after(tokens: Sequence[str], before: Mapping[str, Sequence[float]],
+                            after: Mapping[str, Sequence[float]], title: str | None = None, y_title: str = "probability",
+                            probability: bool = True, height: int = 360) -> go.Figure:
+    """The prediction after each word, before (dotted) and after (solid) an intervention, one
+    colour per class."""
+    if not tokens:
+        return empty("Type a sentence to see the prediction word by word.", height)
+    x, names = _positions(tokens)
+    fig = go.Figure()
+    for i, label in enumerate(after):
+        color = class_color(label, i)
+        for kind, values, dash in (("before", before[label], "dot"), ("after", after[label], "solid")):
+            fig.add_trace(go.Scatter(
+                x=x, y=list(values), mode="lines+markers", name=f"{label} · {kind}", customdata=names,
+                line=dict(color=color, width=LINE_WIDTH if kind == "after" else 2, dash=dash),
+                marker=dict(size=9 if kind == "after" else 6, symbol="circle" if kind == "after" else "circle-open"),
+                hovertemplate=f"after '%{{customdata}}'<br>{label} ({kind}) %{{y:.2f}}<extra></extra>"))
+    fig.add_hline(y=0.5 if probability else 0.0, line=dict(color="#9AA5B1", dash="dot"))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+                     title="reading position")
+    fig.update_yaxes(title=y_title, **({"range": [0, 1], "tickformat": ".0%"} if probability else {}))
+    return style(fig, title, height)
+
+
+def memory_ribbons(rows: Sequence[Mapping], title: str | None = None, height: int | None = None) -> go.Figure:
+    """One ribbon per model over its own tokens: the thicker, the more of what the word wrote
+    survives to the end of the reading.
+
+    Args:
+        rows: dicts with ``label`` (e.g. ``LSTM``), ``cell``, ``tokens`` (T,), ``total`` (T,) and
+            ``measure`` (what the number is).
+    """
+    rows = [r for r in rows if len(r["tokens"])]
+    if not rows:
+        return empty("Type a sentence to see how long each word is remembered.")
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=False, vertical_spacing=0.16 if len(rows) > 1 else 0,
+                        subplot_titles=[f"{r['label']}: {r['measure']}" for r in rows])
+    for k, row in enumerate(rows, start=1):
+        x, names = _positions(row["tokens"])
+        total = np.asarray(row["total"], dtype=float)
+        width = np.clip(total, 0.0, 1.0) * 0.45  # half-thickness; 1 = everything kept
+        color = cell_color(row["cell"], k - 1)
+        fig.add_trace(go.Scatter(x=[*x, *x[::-1]], y=[*width, *(-width[::-1])], fill="toself", mode="lines",
+                                 line=dict(color=color, width=1), fillcolor=color, opacity=0.75, hoverinfo="skip",
+                                 name=row["label"], showlegend=False), row=k, col=1)
+        fig.add_trace(go.Scatter(x=x, y=[0.0] * len(x), mode="markers", marker=dict(size=10, color=color),
+                                 customdata=np.stack([names, [f"{v:.3f}" for v in total]], axis=1),
+                                 hovertemplate="'%{customdata[0]}': %{customdata[1]} survives to the end"
+                                               "<extra></extra>", showlegend=False), row=k, col=1)
+        fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+                         showgrid=False, row=k, col=1)
+        fig.update_yaxes(range=[-0.5, 0.5], showticklabels=False, showgrid=False, zeroline=False, row=k, col=1)
+    return style(fig, title, height or 80 + 190 * len(rows), legend=False)
+
+
+def unrolled_network(net, height: int | None = None) -> go.Figure:
+    """The text as a chain of cells: tokens and embeddings at the bottom, one row of cells per layer
+    and direction, then pooling, classifier and output, every arrow labelled with its tensor shape.
+    The play button replays the reading step by step (cells light up as their states are computed).
+
+    Args:
+        net: an ``explain.unrolled.UnrolledNetwork``.
+    """
+    T = len(net.tokens)
+    if not T:
+        return empty("Type a sentence to unroll the network over it.")
+    color = cell_color(net.cell)
+    rows = len(net.rows)
+    y_emb, y_row = 1.0, [2.0 + 1.3 * k for k in range(rows)]
+    y_top = y_row[-1]
+    x_pool, x_head, x_out = T + 1.0, T + 3.0, T + 5.0
+    notes: list[dict] = []
+
+    def arrow(x0, y0, x1, y1, text="", label_dy=0.0):
+        notes.append(dict(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
+                          arrowhead=3, arrowsize=1.2, arrowwidth=1.6, arrowcolor="#7B8794", standoff=15,
+                          startstandoff=15, text=""))
+        if text:
+            notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2 + label_dy, text=text, showarrow=False, xref="x",
+                              yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59"),
+                              bgcolor="rgba(255,255,255,0.85)"))
+
+    bidirectional = net.num_directions > 1
+    for k, (layer, direction, _) in enumerate(net.rows):
+        # each row reads the embeddings or both directions of the layer below; a backward row's
+        # arrows pass beside the forward row's cells
+        source = y_emb if layer == 0 else y_row[max(j for j, r in enumerate(net.rows) if r[0] == layer - 1)]
+        off = 0.3 if direction else 0.0
+        label = net.shapes["embedded" if layer == 0 else "layer"] if direction == 0 else ""
+        for t in range(T):
+            arrow(t + off, source, t + off, y_row[k], label if t == 0 else "")
+        for t in range(T - 1):
+            start, end = (t + 1, t) if direction else (t, t + 1)
+            first = t == (T - 2 if direction else 0) and layer == 0
+            arrow(start, y_row[k], end, y_row[k], net.shapes["step"] if first and (direction == 0 or bidirectional)
+                  else "", 0.42)
+    top = [k for k, r in enumerate(net.rows) if r[0] == net.num_layers - 1]
+    for k in top:
+        arrow(T - 1 if net.rows[k][1] == 0 else 0, y_row[k], x_pool, y_top)
+    notes.append(dict(x=(T - 1 + x_pool) / 2, y=y_top - 0.42, text=net.shapes["layer"], showarrow=False, xref="x",
+                      yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59")))
+    arrow(x_pool, y_top, x_head, y_top, net.shapes["pooled"])
+    arrow(x_head, y_top, x_out, y_top, net.shapes["logits"])
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(range(T)), y=[y_emb] * T, mode="markers+text", name="embedding",
+                             marker=dict(symbol="square", size=30, color="#CBD2D9", line=dict(color="#7B8794", width=1)),
+                             text=[f"x{t}" for t in range(T)], textfont=dict(size=FONT_SIZE - 6),
+                             customdata=net.tokens, hovertemplate="embedding of '%{customdata}'<extra></extra>"))
+    fig.add_trace(go.Scatter(x=list(range(T)), y=[y_emb - 0.75] * T, mode="text", text=net.tokens,
+                             textfont=dict(size=FONT_SIZE - 1), hoverinfo="skip", name="tokens"))
+    xs, ys, values, custom = [], [], [], []
+    for k, (layer, direction, name) in enumerate(net.rows):
+        for t in range(T):
+            xs.append(t)
+            ys.append(y_row[k])
+            values.append(float(net.states[k, t]))
+            custom.append([k, t, name, net.tokens[t], f"{net.states[k, t]:.3f}"])
+    cells = dict(symbol="square", size=34, color=values, cmin=0.0, cmax=1.0, colorscale=SEQUENTIAL,
+                 line=dict(color=color, width=3),
+                 colorbar=dict(title=dict(text="‖h‖/√H"), thickness=14, tickfont=dict(size=FONT_SIZE - 4)))
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="cells", marker=cells, customdata=custom,
+                             hovertemplate="%{customdata[2]}, t = %{customdata[1]} ('%{customdata[3]}')<br>"
+                                           "‖h‖/√H = %{customdata[4]}<br>click: open in Step through<extra></extra>"))
+    head = "fc1 → ReLU → fc2" if net.head == "mlp" else "classifier"
+    if "fc1" in net.shapes:
+        head += "<br>" + net.shapes["fc1"]
+    best = int(np.argmax(net.probabilities)) if len(net.probabilities) else 0
+    out_name = net.label_names[best] if net.label_names else ""
+    fig.add_trace(go.Scatter(
+        x=[x_pool, x_head, x_out], y=[y_top] * 3, mode="markers+text", name="output",
+        marker=dict(symbol="square", size=[46, 46, 46], color=["#F5F7FA", "#F5F7FA", class_color(out_name)],
+                    line=dict(color="#52606D", width=2)),
+        text=[f"{net.pooling}<br>pooling", head, f"{net.output}<br>{out_name} {net.probabilities[best]:.0%}"],
+        textposition=["top center", "top center", "top center"], textfont=dict(size=FONT_SIZE - 4),
+        hoverinfo="skip"))
+    labels = [name for _, _, name in net.rows]
+    fig.update_layout(annotations=notes, clickmode="event+select", dragmode=False)
+    fig.update_xaxes(visible=False, range=[-0.8, x_out + 1.0])
+    fig.update_yaxes(tickmode="array", tickvals=[y_emb, *y_row], ticktext=["embedding", *labels],
+                     range=[y_emb - 1.2, y_top + 1.2], showgrid=False, zeroline=False)
+    # the play button: frame s shows the states computed after s reading steps (each direction reads its own way)
+    frames = []
+    for s in range(T):
+        opacity = [1.0 if (T - 1 - t if net.rows[k][1] else t) <= s else 0.12 for k in range(rows) for t in range(T)]
+        frames.append(go.Frame(name=str(s), data=[go.Scatter(marker=dict(opacity=opacity))], traces=[2]))
+    fig.frames = frames
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.02, xanchor="left", yanchor="top",
+                          buttons=[dict(label="▶ Play", method="animate",
+                                        args=[None, dict(frame=dict(duration=700, redraw=True), fromcurrent=False,
+                                                         transition=dict(duration=0), mode="immediate")]),
+                                   dict(label="Pause", method="animate",
+                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=T - 1, x=0.14, y=-0.02, len=0.84, yanchor="top", currentvalue=dict(prefix="reading step "),
+                      steps=[dict(label=str(s), method="animate",
+                                  args=[[str(s)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
+                             for s in range(T)])])
+    return style(fig, None, height or int(260 + 110 * rows), legend=False)

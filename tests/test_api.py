@@ -408,3 +408,42 @@ def test_dockerfile_copies_files_that_exist_and_installs_the_cpu_torch():
     assert '"app/Home.py"' in dockerfile and (ROOT / "app" / "Home.py").is_file()
     assert "EXPOSE 8501 8000" in dockerfile and "python -m sentiment_core serve --host 0.0.0.0" in dockerfile
     assert "python -m sentiment_core serve" in (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- gate surgery
+
+
+def test_intervene_with_a_lesson_and_with_own_changes(client):
+    body = client.post("/intervene", json={"text": "a good film but bad", "lesson": "forget_before_but"}).json()
+    assert body["model"] == "tiny" and body["interventions"] == [
+        "forget gate set to 0 at 'but' (layer 0, forward, all units)"]
+    assert len(body["per_token_before"]) == len(body["tokens"]) == len(body["directions"][0]["hidden_change"])
+    assert body["directions"][0]["hidden_change"][:3] == [0.0, 0.0, 0.0]  # before 'but' nothing changes
+    assert body["directions"][0]["max_abs_change"] > 0
+    assert math.isclose(sum(body["probabilities_after"].values()), 1.0, rel_tol=1e-5)
+    none = client.post("/intervene", json={"text": "a good film", "interventions": [
+        {"target": "hidden", "units": [0], "positions": [1], "op": "scale", "value": 1.0}]}).json()
+    assert none["probabilities_before"] == none["probabilities_after"] and not none["flipped"]
+    gru = client.post("/intervene", json={"text": "not good", "model": "tiny_gru", "lesson": "ignore_not"}).json()
+    assert len(gru["interventions"]) == 2 and gru["per_token_before"] is None and "backward" in gru["per_token_note"]
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"text": "a good film"}, "exactly one of 'lesson'"),
+    ({"text": "a good film", "lesson": "ignore_not", "interventions": [{"target": "hidden"}]}, "exactly one"),
+    ({"text": "a good film", "lesson": "forget"}, "lesson"),
+    ({"text": "a good film", "interventions": [{"target": "forgett"}]}, "interventions.0.target"),
+    ({"text": "a good film", "interventions": [{"target": "forget", "op": "zero"}]}, "'clamp0', 'clamp1'"),
+    ({"text": "a good film", "interventions": [{"target": "hidden", "value": 1000}]}, "less than or equal to 100"),
+    ({"text": "a good film", "interventions": []}, "at least 1"),
+    ({"text": "a good film", "interventions": [{"target": "update"}]}, "has no 'update' to change; valid: input"),
+    ({"text": "a good film", "interventions": [{"target": "forget", "layer": 2}]}, "layer 2 does not exist"),
+    ({"text": "a good film", "interventions": [{"target": "forget", "direction": 1}]}, "needs a bidirectional"),
+    ({"text": "a good film", "interventions": [{"target": "forget", "units": [8]}]}, "units must be in 0..7"),
+    ({"text": "a good film", "interventions": [{"target": "forget", "positions": [3]}]}, "positions must be in 0..2"),
+    ({"text": "a good film", "lesson": "ignore_not"}, "the text has no 'not'"),
+    ({"text": "zzzz qqqq", "lesson": "ignore_not"}, "vocabulary"),
+])
+def test_intervene_refuses_bad_requests_with_a_clear_422(client, body, message):
+    response = client.post("/intervene", json=body)
+    assert response.status_code == 422 and message in response.json()["detail"], response.json()

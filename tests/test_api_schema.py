@@ -63,8 +63,11 @@ def served(tmp_path_factory):
 def test_schemathesis_finds_no_issue_with_any_check(served):
     """All checks on all operations, coverage and fuzzing phases, a fixed seed. The one change:
     ``positive_data_acceptance`` is replaced by its model-aware form (tests/schemathesis_hooks.py),
-    which lets ``/explain`` refuse a text of unknown words or an unknown target class; naming it
-    in ``--checks`` also fails the run if the hooks did not load."""
+    which lets ``/explain`` refuse a text of unknown words or an unknown target class (and
+    ``/intervene`` a change the model or the text cannot take); naming it
+    in ``--checks`` also fails the run if the hooks did not load. The one warning allowed is that
+    ``/intervene`` refuses most generated requests: almost every random layer, unit, token position
+    or gate is one the served plain RNN or the short text does not have."""
     url, root = served
     done = subprocess.run(
         [str(SCHEMATHESIS), "run", url + "/openapi.json", "--checks", "all,positive_data_acceptance_model_aware",
@@ -72,7 +75,11 @@ def test_schemathesis_finds_no_issue_with_any_check(served):
          "--generation-database", "none", "--no-color"],
         cwd=root, env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)}, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "Tested: 4" in done.stdout and "No issues found" in done.stdout, done.stdout[-3000:]
+    assert "Tested: 5" in done.stdout and "Failures:" not in done.stdout, done.stdout[-3000:]
+    if "No issues found" not in done.stdout:
+        warnings = done.stdout.split("WARNINGS =")[1].split("SUMMARY =")[0]
+        listed = re.findall(r"^\s+- (.+)$", warnings, flags=re.M)
+        assert "Schema validation mismatch: 1 operation" in warnings and listed == ["POST /intervene"], warnings
 
 
 @pytest.mark.parametrize("name", ["tiny", "run:lstm-1", "a.b_c-d", "x" * 80, "run:" + "x" * 80,

@@ -7,12 +7,27 @@ from ui import models, state, widgets
 from sentiment_core import plots
 from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits, integrated_gradients,
                                     occlusion, saliency, trace, trajectory)
+from sentiment_core.explain.intervene import (LESSONS_BY_KEY, OP_LABELS, OPS, TARGETS, Intervention, intervene,
+                                              lesson_interventions, parse_units)
+from sentiment_core.explain.memory import memory_model_keys, memory_ribbon
 from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS
 from sentiment_core.predict import Predictor
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import EXAMPLES, PageField
 
-TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
+TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?", "Intervene",
+        "Memory ribbons")
+INTERVENE_FIELDS = (  # the Intervene and Memory ribbons tabs
+    PageField("e_iv_lesson", "lesson", ""),
+    PageField("e_iv_dir", "iv_direction", 0),
+    PageField("e_iv_target", "iv_target", ""),
+    PageField("e_iv_units", "iv_units", "all"),
+    PageField("e_iv_tokens", "iv_tokens", []),
+    PageField("e_iv_op", "iv_op", "clamp0"),
+    PageField("e_iv_value", "iv_value", 0.5),
+    PageField("e_iv_show", "iv_show", 0),
+    PageField("e_mem_dir", "memory_direction", 0),
+)
 SORTS = {"index": "by index", "variance": "most changing first", "mean": "most open first",
          "last": "by value at the last word"}
 FIELDS = (
@@ -28,6 +43,7 @@ FIELDS = (
     PageField("e_sort", "sort", "index"),
     PageField("e_topk", "units", 32),
     PageField("e_occ", "occlusion", EXPLAIN_SPEC["occlusion_mode"].default, EXPLAIN_SPEC["occlusion_mode"]),
+    *INTERVENE_FIELDS,
 )
 state.use_page("explain", FIELDS)
 registry = shared_registry()
@@ -138,7 +154,8 @@ with p2:
 
 if st.session_state["e_tab"] not in TABS:
     st.session_state["e_tab"] = TABS[0]
-tab_gates, tab_states, tab_traj, tab_attr, tab_edit = st.tabs(TABS, key="e_tab", on_change="rerun")
+tab_gates, tab_states, tab_traj, tab_attr, tab_edit, tab_intervene, tab_memory = st.tabs(TABS, key="e_tab",
+                                                                                      on_change="rerun")
 
 directions = traced.directions
 dir_names = [d.name for d in directions]
@@ -308,3 +325,171 @@ def edit_view() -> None:
 with tab_edit:
     edit_view()
 
+
+
+# ---------------------------------------------------------------- Intervene (gate surgery) and Memory ribbons
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_intervention(cache_key: str, model: str, text: str, changes: tuple):
+    return intervene(registry.load(model).bundle, text, list(changes))
+
+
+def _take_lesson_example() -> None:
+    """Lesson button callback: put the lesson's example sentence in the text box."""
+    state.remember("e_text", LESSONS_BY_KEY[st.session_state["e_iv_lesson"]].example)
+
+
+@state.fragment  # widgets in this tab rerun only this tab (and the URL)
+def intervene_view() -> None:
+    st.markdown("Change what happens inside the cell and run the sentence again: force a gate open or shut, or "
+                "change the hidden or cell state of some units at some words. Everything after the change is "
+                "recomputed from the weights.")
+    lesson_keys = ["", *LESSONS_BY_KEY]
+    if st.session_state["e_iv_lesson"] not in lesson_keys:
+        st.session_state["e_iv_lesson"] = ""
+    lesson_key = st.segmented_control(
+        "Ready-made lessons", lesson_keys, key="e_iv_lesson",
+        format_func=lambda k: LESSONS_BY_KEY[k].title if k else "My own change") or ""
+    if lesson_key:
+        lesson = LESSONS_BY_KEY[lesson_key]
+        st.caption(lesson.explanation)
+        try:
+            changes = lesson_interventions(lesson, bundle.model, tokens)
+        except ValueError as error:
+            st.info(f"{str(error)[0].upper()}{str(error)[1:]}")
+            if lesson.word not in [t.lower() for t in tokens] and \
+                    st.button(f"Use “{lesson.example}”", key="e_iv_example", on_click=_take_lesson_example):
+                st.rerun()
+            return
+    else:
+        c1, c2, c3, c4 = st.columns(4)
+        if not 0 <= st.session_state["e_iv_dir"] < len(directions):
+            st.session_state["e_iv_dir"] = 0
+        which = c1.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
+                             key="e_iv_dir") if len(directions) > 1 else 0
+        targets = list(TARGETS[cfg.cell])
+        state.default("e_iv_target", targets[0])
+        if st.session_state["e_iv_target"] not in targets:
+            st.session_state["e_iv_target"] = targets[0]
+        target_name = c2.selectbox("Change", targets, key="e_iv_target",
+                                   format_func=lambda g: g.replace("_", " ") + ("" if g in ("hidden", "cell") else
+                                                                                f" gate ({GATE_SYMBOLS[g]})"))
+        if st.session_state["e_iv_op"] not in OPS:
+            st.session_state["e_iv_op"] = OPS[0]
+        op = c3.selectbox("How", OPS, key="e_iv_op", format_func=OP_LABELS.get)
+        value = c4.number_input("Value", -10.0, 10.0, step=0.1, key="e_iv_value", disabled=op not in ("scale", "add"),
+                                help="The factor of 'multiply by' or the amount of 'add'.")
+        u1, u2 = st.columns([1, 3])
+        units_text = u1.text_input("Units", key="e_iv_units", max_chars=200,
+                                   help=f"'all', one unit (0..{cfg.hidden_dim - 1}), a list '0, 3, 5' or a range '0-7'.")
+        st.session_state["e_iv_tokens"] = [p for p in st.session_state["e_iv_tokens"] if 0 <= p < len(tokens)]
+        with u2:
+            at = st.pills("At the words (none chosen: every word)", list(range(len(tokens))), selection_mode="multi",
+                          format_func=lambda i: tokens[i], key="e_iv_tokens")
+        try:
+            units = parse_units(units_text, cfg.hidden_dim)
+        except ValueError as error:
+            st.error(f"Units: {error}.")
+            return
+        d = directions[which]
+        changes = [Intervention(target_name, d.layer, d.direction, units, tuple(at) or None, op, float(value))]
+    for change in changes:
+        st.caption(f"✂️ {change.describe(tokens)}")
+    result = cached_intervention(loaded.cache_key, loaded.key, text, tuple(changes))
+    b1, b2 = st.columns(2, gap="large")
+    for column, kind, probs, label in ((b1, "Before", result.probabilities_before, result.label_before),
+                                       (b2, "After the change", result.probabilities_after, result.label_after)):
+        with column:
+            st.markdown(f"**{kind}:** <span class='gs-verdict' style='color:{plots.class_color(label)};font-size:1.5rem'>"
+                        f"{label.capitalize()}</span>", unsafe_allow_html=True)
+            st.plotly_chart(plots.probability_bars(dict(zip(result.label_names, map(float, probs)))), width="stretch",
+                            config=plots.CHART_CONFIG, key=f"e_iv_probs_{kind[:5]}")
+    shift = float(result.probabilities_after[target] - result.probabilities_before[target])
+    st.metric(f"P({label_names[target]})", f"{result.probabilities_after[target]:.1%}", f"{shift:+.1%}")
+    if result.flipped:
+        st.success(f"The change flips the prediction: {result.label_before} → {result.label_after}.")
+    if not 0 <= st.session_state["e_iv_show"] < len(result.directions):
+        st.session_state["e_iv_show"] = 0
+    show = st.selectbox("Show the change in", range(len(result.directions)), key="e_iv_show",
+                        format_func=lambda i: result.directions[i].name) if len(result.directions) > 1 else 0
+    change = result.directions[show]
+    for name, diff in (("hidden state h", change.hidden_difference), ("cell state c", change.cell_difference)):
+        if diff is None:
+            continue
+        order = np.argsort(-np.abs(diff).max(axis=0), kind="stable")[:min(32, cfg.hidden_dim)]  # most changed units
+        st.plotly_chart(plots.difference_heatmap(diff.T[order], tokens, [f"unit {u}" for u in order],
+                                                 f"Change in the {name} (after − before) · {change.name}",
+                                                 "Δ" + name.split()[-1]),
+                        width="stretch", config=plots.CHART_CONFIG, key=f"e_iv_diff_{name[:4]}")
+    st.caption("Rows: the units that changed most (up to 32). Purple: the value went up; orange: it went down; "
+               "white: unchanged. Nothing before the first changed word can change in a left-to-right reading.")
+    if result.per_token_available:
+        names = result.label_names
+        st.plotly_chart(plots.prediction_before_after(
+            tokens, {n: result.per_token_before[:, i] for i, n in enumerate(names)},
+            {n: result.per_token_after[:, i] for i, n in enumerate(names)},
+            "Prediction after each word: before (dotted) and after the change"),
+            width="stretch", config=plots.CHART_CONFIG, key="e_iv_traj")
+    else:
+        st.info(result.reason)
+        if result.forward_scores_before is not None:
+            names = result.label_names
+            st.plotly_chart(plots.prediction_before_after(
+                tokens, {n: result.forward_scores_before[:, i] for i, n in enumerate(names)},
+                {n: result.forward_scores_after[:, i] for i, n in enumerate(names)},
+                "Forward reading only: score after each word", "score per class", probability=False),
+                width="stretch", config=plots.CHART_CONFIG, key="e_iv_fwd")
+
+
+with tab_intervene:
+    intervene_view()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_ribbon(cache_key: str, model: str, text: str, layer: int, direction: int):
+    return memory_ribbon(registry.load(model).bundle, text, layer, direction)
+
+
+@state.fragment  # widgets in this tab rerun only this tab (and the URL)
+def memory_view() -> None:
+    st.markdown("How much of what each word wrote into the memory is still there at the end of the sentence? "
+                "The thicker the ribbon, the more survives. **LSTM**: the product of the later forget gates; "
+                "**GRU**: the product of the later update gates z; **plain RNN** (no gates): the size of "
+                "∂h_end/∂h_word, how strongly the last state still depends on that word's state.")
+    rows, skipped = [], []
+    for cell, key in memory_model_keys(registry.entries(("shipped", "run"))).items():
+        model_bundle = registry.load(key).bundle
+        check_cell = check_explainable(model_bundle, text)
+        if not check_cell.ok:
+            skipped.append(f"{cell.upper()} ({key}): {check_cell.message}")
+            continue
+        ribbon = cached_ribbon(registry.load(key).cache_key, key, text, 0, 0)
+        rows.append({"label": f"{cell.upper()} ({key})", "cell": cell, "tokens": ribbon.tokens,
+                     "total": ribbon.total, "measure": ribbon.measure})
+    missing = [c.upper() for c in ("rnn", "lstm", "gru") if c not in {r["cell"] for r in rows}]
+    if missing:
+        skipped.append(f"No {', '.join(missing)} model to show: train one (unidirectional) on the Train page.")
+    st.plotly_chart(plots.memory_ribbons(rows, "What survives to the end (layer 0, reading left to right)"),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_mem_ribbons")
+    for note in skipped:
+        st.caption(f"ℹ️ {note}")
+    st.markdown(f"**Per unit, {loaded.entry.label}** — each unit's survival from each word to the end:")
+    if not 0 <= st.session_state["e_mem_dir"] < len(directions):
+        st.session_state["e_mem_dir"] = 0
+    which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],
+                         key="e_mem_dir") if len(directions) > 1 else 0
+    d = directions[which]
+    ribbon = cached_ribbon(loaded.cache_key, loaded.key, text, d.layer, d.direction)
+    units = gate_units()
+    gated = ribbon.written is not None
+    st.plotly_chart(plots.heatmap(ribbon.per_unit.T[units], tokens, [f"unit {u}" for u in units],
+                                  f"Survival to the end · {d.name}", 0.0, 1.0 if gated else None, plots.SEQUENTIAL,
+                                  "kept" if gated else "‖J‖", value_name="survival"),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_mem_units")
+    st.caption(f"{ribbon.measure.capitalize()}; the same units in the same order as the Gates tab. "
+               + ("1: that unit keeps everything the word wrote; 0: it is erased before the end." if gated else
+                  "The column norm of the Jacobian for each unit."))
+
+
+with tab_memory:
+    memory_view()

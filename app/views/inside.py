@@ -5,14 +5,17 @@ import pandas as pd
 import streamlit as st
 from ui import models, state
 
+from sentiment_core import plots
 from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace
+from sentiment_core.explain.unrolled import unrolled_network
 from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forward
 from sentiment_core.models import GATES_PER_CELL
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import PageField
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-TABS = ("Step through", "Counting parameters", "RNN types & cells", "Toy model: the whole forward pass")
+TABS = ("Step through", "Counting parameters", "RNN types & cells", "Toy model: the whole forward pass",
+        "Unrolled network")
 registry = shared_registry()
 FIELDS = (
     PageField("model", "model", registry.default_key(models.EXPLAIN_PREFERENCE) or ""),
@@ -40,7 +43,7 @@ st.markdown("One time step of one hidden unit, with the model's real weights: ev
 
 if st.session_state["i_tab"] not in TABS:
     st.session_state["i_tab"] = TABS[0]
-tab_step, tab_params, tab_types, tab_toy = st.tabs(TABS, key="i_tab", on_change="rerun")
+tab_step, tab_params, tab_types, tab_toy, tab_unrolled = st.tabs(TABS, key="i_tab", on_change="rerun")
 
 
 @st.cache_resource(show_spinner=False, max_entries=24)
@@ -189,3 +192,52 @@ with tab_toy:
         st.markdown(f"**5. {toy.output.capitalize()}** → " + ", ".join(
             f"P({name}) = {p:.4f} (PyTorch {q:.4f})"
             for name, p, q in zip(toy.label_names, toy.probabilities, toy.pytorch_probabilities)))
+
+
+# ---------------------------------------------------------------- the unrolled network
+
+UNROLLED_CELLS_TRACE = 2  # the cells' trace in plots.unrolled_network (embeddings, tokens, cells, output)
+
+
+def _open_step(row: int, t: int) -> None:
+    """Show cell (row, t) in the Step-through tab (row = its layer / direction box's index)."""
+    st.session_state["i_dir"], st.session_state["i_t"], st.session_state["i_tab"] = int(row), int(t), TABS[0]
+
+
+def _open_clicked_cell(length: int) -> None:
+    """Chart-selection callback: a click on a cell opens it in Step through."""
+    points = (st.session_state.get("i_unrolled") or {}).get("selection", {}).get("points", [])
+    cells = [p for p in points if p.get("curve_number") == UNROLLED_CELLS_TRACE]
+    if cells:
+        _open_step(*divmod(int(cells[0]["point_index"]), length))
+
+
+def _open_picked_word() -> None:
+    """Word-pills callback: the same for keyboard users."""
+    picked = st.session_state.get("i_unroll_word")
+    if picked is not None:
+        _open_step(st.session_state.get("i_unroll_row", 0), picked)
+        st.session_state["i_unroll_word"] = None
+
+
+with tab_unrolled:
+    if loaded is None:
+        st.info("Pick a model in the Step-through tab.")
+    elif not check.ok:
+        st.error(check.message)
+    else:
+        st.markdown("The same cell, reused at every word: the sentence enters as embeddings at the bottom, the "
+                    "hidden state flows from cell to cell, and the last layer's states are pooled and classified. "
+                    "Every arrow carries its tensor shape for this model (B = 1 sentence, T words, E embedding size, "
+                    "H hidden units, D directions, C outputs). **Click a cell** to open it in Step through; "
+                    "**▶ Play** replays the reading.")
+        net = unrolled_network(loaded.bundle, text, traced=traced)
+        st.plotly_chart(plots.unrolled_network(net), width="stretch", config=plots.CHART_CONFIG, key="i_unrolled",
+                        on_select=lambda: _open_clicked_cell(len(net.tokens)), selection_mode="points")
+        w1, w2 = st.columns([1, 3])
+        if len(net.rows) > 1:
+            w1.selectbox("Row", range(len(net.rows)), format_func=lambda k: net.rows[k][2], key="i_unroll_row")
+        w2.pills("Open a word in Step through", list(range(len(net.tokens))), format_func=lambda i: net.tokens[i],
+                 key="i_unroll_word", on_change=_open_picked_word)
+        st.caption("Cell colour: the size of its hidden state, ‖h‖/√H (0 to 1). Bidirectional rows read right to "
+                   "left (their arrows point left); a stacked layer reads both directions of the layer below.")
