@@ -685,7 +685,6 @@ def accuracy_vs_parameters(rows: Sequence[Mapping], metric: str = "test acc", ti
 
 # ---------------------------------------------------------------- gate surgery, memory, the unrolled network
 
-DIFFERENCE = "PuOr"  # after minus before: diverging, and neither the class colours nor the states' RdBu
 STATE_EMPTY = "#E4E7EB"  # a cell not computed yet (the unrolled network's animation)
 
 
@@ -701,7 +700,8 @@ def difference_heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Se
     values = np.asarray(values, dtype=float)
     bound = float(np.abs(values).max()) if values.size else 0.0
     bound = bound if bound > 0 else 1.0
-    return heatmap(values, tokens, row_labels, title, -bound, bound, DIFFERENCE, value_name, value_name=value_name)
+    # a change of state reads like a state (blue below zero, brown above); purple/orange stay attributions
+    return heatmap(values, tokens, row_labels, title, -bound, bound, STATE_SCALE, value_name, value_name=value_name)
 
 
 def prediction_before_after(tokens: Sequence[str], before: Mapping[str, Sequence[float]],
