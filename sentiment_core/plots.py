@@ -652,6 +652,14 @@ def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilit
                         subplot_titles=(f"Integrated gradients towards {target_name}", "Prediction",
                                         "Gates (mean over units)", f"Hidden state h{' · ' + direction if direction else ''}"))
 
+    def colorbar(axis: str, title: str, **ticks) -> dict:
+        """A colour bar beside the row whose y axis is ``axis``."""
+        low, high = fig.layout[axis].domain
+        return dict(title=dict(text=title), thickness=14, len=high - low, y=(low + high) / 2, yanchor="middle", **ticks)
+
+    gate_bar = colorbar("yaxis3", "gate", tickvals=list(GATE_TICKS), ticktext=list(GATE_TICKS.values()))
+    hidden_bar = colorbar("yaxis4", "h")
+
     def traces(s: int) -> list:
         return [
             go.Bar(x=x, y=ig[s], marker_color=[POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in ig[s]],
@@ -661,13 +669,12 @@ def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilit
                    text=[f"{v:.0%}" for v in probabilities[s]], textposition="auto",
                    hovertemplate="%{y}: %{x:.3f}<extra></extra>"),
             go.Heatmap(z=gates[s], x=x, y=gate_labels, zmin=0.0, zmax=1.0, colorscale=SEQUENTIAL, xgap=1, ygap=1,
-                       colorbar=dict(title=dict(text="gate"), thickness=14, len=0.22, y=0.44,
-                                     tickvals=list(GATE_TICKS), ticktext=list(GATE_TICKS.values())),
+                       colorbar=gate_bar,
                        customdata=np.broadcast_to(np.array(names, dtype=object), gates[s].shape),
                        hovertemplate="%{customdata} · %{y}: %{z:.2f}<extra></extra>", name="gates"),
             go.Heatmap(z=hidden[s][:, units].T, x=x, y=unit_names, zmin=-1.0, zmax=1.0, colorscale=DIVERGING,
                        xgap=1, ygap=1 if len(units) <= 40 else 0,
-                       colorbar=dict(title=dict(text="h"), thickness=14, len=0.4, y=0.2),
+                       colorbar=hidden_bar,
                        customdata=np.broadcast_to(np.array(names, dtype=object), (len(units), len(names))),
                        hovertemplate="%{customdata} · %{y}: %{z:.3f}<extra></extra>", name="hidden"),
         ]
@@ -691,9 +698,9 @@ def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilit
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
                           pad=dict(t=10, r=10), showactive=False,
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                                   dict(label="⏸ Pause", method="animate",
+                                   dict(label="Pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.16, len=0.84, y=-0.02, yanchor="top", pad=dict(t=10),
+        sliders=[dict(active=0, x=0.24, len=0.76, y=-0.02, yanchor="top", pad=dict(t=10),
                       currentvalue=dict(prefix="Snapshot: ", font=dict(size=FONT_SIZE)),
                       steps=[dict(method="animate", label=str(label),
                                   args=[[str(label)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
@@ -754,4 +761,7 @@ def unit_emergence(labels: Sequence[str], correlation: np.ndarray, negation: np.
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=list(labels), row=2, col=1)
     fig.update_yaxes(autorange="reversed", showticklabels=len(order) <= 24, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], title="score", row=2, col=1)
-    return style(fig, None, height or int(min(900, 420 + 12 * len(order))))
+    style(fig, None, height or int(min(900, 420 + 12 * len(order))))
+    low, high = fig.layout.yaxis2.domain
+    fig.update_layout(legend=dict(y=high, yanchor="top", x=1.0, xanchor="right", bgcolor="rgba(255,255,255,0.8)"))
+    return fig
