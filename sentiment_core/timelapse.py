@@ -3,8 +3,8 @@ emergence" over the validation set, stored with the run so its pages can animate
 
 A ``TimelapseRecorder`` is a trainer callback. It snapshots the probe sentences before the first
 step ("start"), after batches ``EARLY_BATCHES`` of epoch 1 and after every epoch. A snapshot holds,
-per probe: the class probabilities, integrated gradients towards one fixed class (the last one,
-usually *positive*; ``ig_steps`` steps, pad baseline), every gate's mean over units per token
+per probe: the class probabilities, integrated gradients of the probability of one fixed class
+(the last one, usually *positive*; ``ig_steps`` steps, pad baseline, as on Explain), every gate's mean over units per token
 (rescaled to 0..1 as the Home page's gate overview) and the hidden states of every layer and
 direction. At "start" and after every epoch it also measures, on a fixed sample of at most
 ``sample`` validation texts, for each unit of the vector the classifier reads (the pooled
@@ -156,6 +156,37 @@ def _unit_scale(values: np.ndarray, activation: str) -> np.ndarray:
     return values
 
 
+def path_integrated_gradients(model, ids: torch.Tensor, target: int, n_steps: int) -> np.ndarray:
+    """Integrated gradients of P(target) over the embeddings, from the all-``<pad>`` baseline, with
+    Gauss-Legendre steps: the numbers ``explain.integrated_gradients`` (Captum) gives with the
+    ``pad`` baseline and ``probability`` output, without importing Captum into a training worker.
+
+    Args:
+        model: the classifier (eval mode).
+        ids: (1, T) token ids of one text.
+        target: the class explained.
+        n_steps: integration steps.
+
+    Returns:
+        (T,) attribution per token (sum over embedding dimensions).
+    """
+    from .explain.inputs import no_cudnn
+
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    alphas = torch.tensor(0.5 * (nodes + 1), dtype=torch.float32, device=ids.device).view(-1, 1, 1)  # (S, 1, 1)
+    scale = torch.tensor(0.5 * weights, dtype=torch.float32, device=ids.device).view(-1, 1, 1)  # (S, 1, 1)
+    with torch.no_grad():
+        start = model.embedding(torch.full_like(ids, model.config.pad_idx))  # (1, T, E)
+        delta = model.embedding(ids) - start  # (1, T, E)
+    steps = ids.expand(n_steps, -1)  # (S, T)
+    lengths = torch.full((n_steps,), ids.shape[1], dtype=torch.int64)
+    path = (start + alphas * delta).requires_grad_(True)  # (S, T, E)
+    with no_cudnn(), torch.enable_grad():
+        probs = torch.softmax(model.forward_from_embeddings(path, steps, lengths), dim=-1)[:, target]  # (S,)
+        (grads,) = torch.autograd.grad(probs.sum(), path)  # (S, T, E)
+    return ((grads * scale).sum(0) * delta[0]).sum(-1).detach().cpu().numpy()  # (T,)
+
+
 def probe_snapshot(bundle, prepared, target: int, ig_steps: int) -> ProbeSnapshot:
     """Measure one probe sentence with the model as it is now (call with the model in eval mode).
 
@@ -168,16 +199,16 @@ def probe_snapshot(bundle, prepared, target: int, ig_steps: int) -> ProbeSnapsho
     Returns:
         The snapshot (NumPy arrays on the CPU).
     """
-    from .explain.attribution import integrated_gradients
     from .explain.trace import ACTIVATIONS, trace
 
     traced = trace(bundle, prepared)
-    ig = integrated_gradients(bundle, prepared, target=target, baseline="pad", n_steps=ig_steps)
+    ig = path_integrated_gradients(bundle.model, prepared.tensor(next(bundle.model.parameters()).device), target,
+                                   ig_steps)
     gates = np.stack([np.stack([_unit_scale(np.asarray(v, dtype=np.float32), ACTIVATIONS.get(g, "sigmoid")).mean(axis=1)
                                 for g, v in d.gates.items()]) for d in traced.directions])  # (LD, G, T)
     hidden = np.stack([np.asarray(d.hidden, dtype=np.float32) for d in traced.directions])  # (LD, T, H)
     return ProbeSnapshot(np.asarray(traced.prediction.probabilities, dtype=np.float32),
-                         np.asarray(ig.scores, dtype=np.float32), gates, hidden)
+                         np.asarray(ig, dtype=np.float32), gates, hidden)
 
 
 def pooled_features(model, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,8 @@ from sentiment_core.pipeline import VocabConfig, prepare_data, train_on_splits
 from sentiment_core.text import TokenizerConfig
 from sentiment_core.timelapse import (EARLY_BATCHES, MIN_GROUP, TIMELAPSE_FILE, TimelapseConfig, TimelapseError,
                                       TimelapseRecorder, consistent_correlation, emergence_sample, find_markers,
-                                      load_timelapse, measure_emergence, parse_probes, probe_snapshot)
+                                      load_timelapse, measure_emergence, parse_probes, path_integrated_gradients,
+                                      probe_snapshot)
 from sentiment_core.trainer import TrainConfig
 
 MODEL = {"cell": "lstm", "emb_dim": 8, "hidden_dim": 8}
@@ -100,6 +101,19 @@ def test_values_equal_a_recomputation_with_the_saved_model(finished, splits):
     assert torch.allclose(torch.from_numpy(tl.correlation[e]), torch.from_numpy(point.correlation), atol=1e-5)
     assert np.allclose(tl.negation[e], point.negation, atol=1e-5, equal_nan=True)
     assert tl.sample_size == len(sample.ids) and tl.sample_negation == int(sample.negation.sum())
+
+
+def test_the_recorders_integrated_gradients_equal_captums(finished):
+    from sentiment_core.explain import integrated_gradients
+
+    bundle = load_checkpoint(finished.best_path)
+    bundle.model.eval()
+    prepared = prepare_input(bundle, "it was not good")
+    for target in (0, 1):
+        ours = path_integrated_gradients(bundle.model, prepared.tensor(), target, 16)
+        captum = integrated_gradients(bundle, prepared, target=target, baseline="pad", n_steps=16)
+        assert np.allclose(ours, captum.scores, atol=1e-6)
+        assert abs(ours.sum() - (captum.input_score - captum.baseline_score)) < 0.05  # completeness
 
 
 def test_recording_does_not_change_training(splits, tmp_path):
