@@ -31,6 +31,7 @@ touches the random number generators, so a run trains to the same weights with o
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -156,59 +157,86 @@ def _unit_scale(values: np.ndarray, activation: str) -> np.ndarray:
     return values
 
 
-def path_integrated_gradients(model, ids: torch.Tensor, target: int, n_steps: int) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (Captum's default integration rule)."""
+    return np.polynomial.legendre.leggauss(n_steps)
+
+
+def path_integrated_gradients(model, ids: torch.Tensor, lengths: torch.Tensor, target: int,
+                              n_steps: int) -> np.ndarray:
     """Integrated gradients of P(target) over the embeddings, from the all-``<pad>`` baseline, with
-    Gauss-Legendre steps: the numbers ``explain.integrated_gradients`` (Captum) gives with the
-    ``pad`` baseline and ``probability`` output, without importing Captum into a training worker.
+    Gauss-Legendre steps, for several texts in one pass: per text the numbers
+    ``explain.integrated_gradients`` (Captum) gives with the ``pad`` baseline and ``probability``
+    output, without importing Captum into a training worker.
 
     Args:
         model: the classifier (eval mode).
-        ids: (1, T) token ids of one text.
+        ids: (B, T) post-padded token ids.
+        lengths: (B,) real lengths (each row is read as its own unpadded text).
         target: the class explained.
-        n_steps: integration steps.
+        n_steps: integration steps S.
 
     Returns:
-        (T,) attribution per token (sum over embedding dimensions).
+        (B, T) attribution per token (sum over embedding dimensions; 0 at padding).
     """
-    from .explain.inputs import no_cudnn
+    from .explain.inputs import logits_per_row, no_cudnn
 
-    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
-    alphas = torch.tensor(0.5 * (nodes + 1), dtype=torch.float32, device=ids.device).view(-1, 1, 1)  # (S, 1, 1)
-    scale = torch.tensor(0.5 * weights, dtype=torch.float32, device=ids.device).view(-1, 1, 1)  # (S, 1, 1)
+    B = ids.shape[0]
+    nodes, weights = _gauss_legendre(n_steps)
+    alphas = torch.tensor(0.5 * (nodes + 1), dtype=torch.float32, device=ids.device).repeat(B).view(-1, 1, 1)  # (B*S, 1, 1)
+    scale = torch.tensor(0.5 * weights, dtype=torch.float32, device=ids.device).view(1, -1, 1, 1)  # (1, S, 1, 1)
     with torch.no_grad():
-        start = model.embedding(torch.full_like(ids, model.config.pad_idx))  # (1, T, E)
-        delta = model.embedding(ids) - start  # (1, T, E)
-    steps = ids.expand(n_steps, -1)  # (S, T)
-    lengths = torch.full((n_steps,), ids.shape[1], dtype=torch.int64)
-    path = (start + alphas * delta).requires_grad_(True)  # (S, T, E)
+        start = model.embedding(torch.full_like(ids, model.config.pad_idx))  # (B, T, E)
+        delta = model.embedding(ids) - start  # (B, T, E)
+    rows = ids.repeat_interleave(n_steps, dim=0)  # (B*S, T): text b's steps are rows b*S .. b*S+S-1
+    path = (start.repeat_interleave(n_steps, dim=0) + alphas * delta.repeat_interleave(n_steps, dim=0)).requires_grad_(True)
     with no_cudnn(), torch.enable_grad():
-        probs = torch.softmax(model.forward_from_embeddings(path, steps, lengths), dim=-1)[:, target]  # (S,)
-        (grads,) = torch.autograd.grad(probs.sum(), path)  # (S, T, E)
-    return ((grads * scale).sum(0) * delta[0]).sum(-1).detach().cpu().numpy()  # (T,)
+        logits = logits_per_row(model, path, rows, lengths.cpu().repeat_interleave(n_steps))  # (B*S, C)
+        (grads,) = torch.autograd.grad(torch.softmax(logits, dim=-1)[:, target].sum(), path)  # (B*S, T, E)
+    summed = (grads.view(B, n_steps, *grads.shape[1:]) * scale).sum(1)  # (B, T, E)
+    return (summed * delta).sum(-1).detach().cpu().numpy()  # (B, T)
 
 
-def probe_snapshot(bundle, prepared, target: int, ig_steps: int) -> ProbeSnapshot:
-    """Measure one probe sentence with the model as it is now (call with the model in eval mode).
+def probe_snapshots(bundle, inputs: Sequence, target: int, ig_steps: int) -> list[ProbeSnapshot]:
+    """Measure the probe sentences with the model as it is now, all in one batch (call with the
+    model in eval mode). Each text is read as on its own: its gates and states are ``trace``'s,
+    its integrated gradients ``path_integrated_gradients``'.
 
     Args:
         bundle: the run's bundle (its model is the one being trained).
-        prepared: the probe as an ``ExplainInput``.
+        inputs: the probes as ``ExplainInput``s.
         target: the class integrated gradients explain.
         ig_steps: integration steps.
 
     Returns:
-        The snapshot (NumPy arrays on the CPU).
+        One snapshot per probe (NumPy arrays on the CPU).
     """
-    from .explain.trace import ACTIVATIONS, trace
+    from .encoding import pad_batch
+    from .explain.trace import ACTIVATIONS, GATE_NAMES, run_layers
 
-    traced = trace(bundle, prepared)
-    ig = path_integrated_gradients(bundle.model, prepared.tensor(next(bundle.model.parameters()).device), target,
-                                   ig_steps)
-    gates = np.stack([np.stack([_unit_scale(np.asarray(v, dtype=np.float32), ACTIVATIONS.get(g, "sigmoid")).mean(axis=1)
-                                for g, v in d.gates.items()]) for d in traced.directions])  # (LD, G, T)
-    hidden = np.stack([np.asarray(d.hidden, dtype=np.float32) for d in traced.directions])  # (LD, T, H)
-    return ProbeSnapshot(np.asarray(traced.prediction.probabilities, dtype=np.float32),
-                         np.asarray(ig, dtype=np.float32), gates, hidden)
+    if not inputs:
+        return []
+    model = bundle.model
+    device = next(model.parameters()).device
+    ids = torch.from_numpy(pad_batch([p.ids for p in inputs], side="post", pad_idx=model.config.pad_idx)).to(device)
+    lengths = torch.tensor([p.length for p in inputs], dtype=torch.int64)
+    with torch.no_grad():
+        states, outputs, h_n = run_layers(model, model.embedding_dropout(model.embedding(ids)), lengths)
+        mask = (torch.arange(ids.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).to(device)  # (B, T)
+        probs = torch.softmax(model.head_logits(model.pool(outputs, h_n, mask)[0]), dim=-1).cpu().numpy()  # (B, C)
+    ig = path_integrated_gradients(model, ids, lengths, target, ig_steps)  # (B, T)
+    gate_names = GATE_NAMES[model.config.cell]
+    values = [{k: v.float().cpu().numpy() for k, v in state.values.items()} for state in states]  # each (B, T, H)
+    out = []
+    for b, p in enumerate(inputs):
+        T = p.length
+        gates = np.stack([np.stack([_unit_scale(v[g][b, :T], ACTIVATIONS.get(g, "sigmoid")).mean(axis=1)
+                                    for g in gate_names]) for v in values])  # (LD, G, T)
+        hidden = np.stack([v["hidden"][b, :T] for v in values])  # (LD, T, H)
+        out.append(ProbeSnapshot(probs[b].astype(np.float32), ig[b, :T].astype(np.float32),
+                                 gates.astype(np.float32), hidden.astype(np.float32)))
+    return out
 
 
 def pooled_features(model, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -568,8 +596,8 @@ class TimelapseRecorder:
         was_training = model.training
         model.eval()
         try:
-            self.snapshots.append([probe_snapshot(self.bundle, prepared, self.target, self.config.ig_steps)
-                                   for _, prepared in self.inputs])
+            self.snapshots.append(probe_snapshots(self.bundle, [p for _, p in self.inputs], self.target,
+                                                  self.config.ig_steps))
             self.labels.append(label)
             self.epochs.append(epoch)
             if emergence:

@@ -22,7 +22,7 @@ from sentiment_core.text import TokenizerConfig
 from sentiment_core.timelapse import (EARLY_BATCHES, MIN_GROUP, TIMELAPSE_FILE, TimelapseConfig, TimelapseError,
                                       TimelapseRecorder, consistent_correlation, emergence_sample, find_markers,
                                       load_timelapse, measure_emergence, parse_probes, path_integrated_gradients,
-                                      probe_snapshot)
+                                      probe_snapshots)
 from sentiment_core.trainer import TrainConfig
 
 MODEL = {"cell": "lstm", "emb_dim": 8, "hidden_dim": 8}
@@ -85,10 +85,10 @@ def test_values_equal_a_recomputation_with_the_saved_model(finished, splits):
     s = tl.labels.index(f"epoch {best}")
     bundle = load_checkpoint(finished.best_path)
     bundle.model.eval()
-    for probe in tl.probes:
-        again = probe_snapshot(bundle, prepare_input(bundle, probe.text), tl.target, TimelapseConfig().ig_steps)
-        assert torch.allclose(torch.from_numpy(probe.probabilities[s]), torch.from_numpy(again.probabilities), atol=1e-6)
-        assert torch.allclose(torch.from_numpy(probe.ig[s]), torch.from_numpy(again.ig), atol=1e-6)
+    for probe in tl.probes:  # recorded in one batch, recomputed one text at a time
+        (again,) = probe_snapshots(bundle, [prepare_input(bundle, probe.text)], tl.target, TimelapseConfig().ig_steps)
+        assert torch.allclose(torch.from_numpy(probe.probabilities[s]), torch.from_numpy(again.probabilities), atol=1e-5)
+        assert torch.allclose(torch.from_numpy(probe.ig[s]), torch.from_numpy(again.ig), atol=1e-5)
         # gates and hidden states are stored as float16
         assert torch.allclose(torch.from_numpy(probe.gates[s]), torch.from_numpy(again.gates), atol=1e-3)
         assert torch.allclose(torch.from_numpy(probe.hidden[s]), torch.from_numpy(again.hidden), atol=1e-3)
@@ -103,17 +103,26 @@ def test_values_equal_a_recomputation_with_the_saved_model(finished, splits):
     assert tl.sample_size == len(sample.ids) and tl.sample_negation == int(sample.negation.sum())
 
 
-def test_the_recorders_integrated_gradients_equal_captums(finished):
-    from sentiment_core.explain import integrated_gradients
+@pytest.mark.parametrize("model", [{"cell": "lstm"}, {"cell": "gru", "bidirectional": True, "num_layers": 2},
+                                   {"cell": "rnn", "packed": False, "pooling": "mean"}])
+def test_a_batch_of_probes_reads_each_text_as_trace_and_captum_do(model, splits):
+    from sentiment_core.explain import integrated_gradients, trace
 
-    bundle = load_checkpoint(finished.best_path)
-    bundle.model.eval()
-    prepared = prepare_input(bundle, "it was not good")
-    for target in (0, 1):
-        ours = path_integrated_gradients(bundle.model, prepared.tensor(), target, 16)
-        captum = integrated_gradients(bundle, prepared, target=target, baseline="pad", n_steps=16)
-        assert np.allclose(ours, captum.scores, atol=1e-6)
-        assert abs(ours.sum() - (captum.input_score - captum.baseline_score)) < 0.05  # completeness
+    out = train_on_splits(splits, {**MODEL, **model}, TrainConfig(**{**TRAIN, "epochs": 1}),
+                          vocab_config=VocabConfig(**VOCAB), encoding=dict(ENCODING))
+    bundle = out.bundle
+    texts = ["it was not good", "not bad at all , i liked it a lot", "good"]  # different lengths: padded batch
+    inputs = [prepare_input(bundle, t) for t in texts]
+    for prepared, snap in zip(inputs, probe_snapshots(bundle, inputs, 1, 16)):
+        traced = trace(bundle, prepared)
+        assert np.allclose(snap.probabilities, traced.prediction.probabilities, atol=1e-5)
+        assert np.allclose(snap.hidden, np.stack([d.hidden for d in traced.directions]), atol=1e-5)
+        forget = traced.directions[-1].gates.get("forget", traced.directions[-1].gates.get("update"))
+        if forget is not None:  # sigmoid gates are stored as their mean over units
+            assert np.allclose(snap.gates[-1, 1], forget.mean(axis=1), atol=1e-5)
+        captum = integrated_gradients(bundle, prepared, target=1, baseline="pad", n_steps=16)
+        assert np.allclose(snap.ig, captum.scores, atol=1e-5)
+        assert abs(snap.ig.sum() - (captum.input_score - captum.baseline_score)) < 0.05  # completeness
 
 
 def test_recording_does_not_change_training(splits, tmp_path):
@@ -172,6 +181,7 @@ def test_a_queued_run_records_through_a_restart_and_a_new_process_reads_it(split
 
 def test_probe_sentences_are_checked_before_a_run_is_queued(splits, tmp_path):
     assert parse_probes(" a \n\n b ") == ("a", "b")
+    assert TimelapseConfig(probes=["not good", "good"]).sentences == ("not good", "good")  # a list works too
     for text, words in (("", "at least one"), ("\n".join(["x"] * 9), "at most 8"), ("x" * 201, "200 characters")):
         with pytest.raises(TimelapseError, match=words):
             parse_probes(text)
