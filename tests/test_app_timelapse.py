@@ -39,7 +39,7 @@ def test_train_sends_the_probe_sentences_and_shows_the_time_lapse(monkeypatch, t
     at.run()
     assert not at.exception
     spec = animation(at)
-    assert [f["name"] for f in spec["frames"]][0] == "start" and spec["frames"][-1]["name"] == "epoch 2"
+    assert spec["frames"][0]["name"] == "start" and spec["frames"][-1]["name"] == "epoch 2"
     assert [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "Pause"]
     assert len(spec["layout"]["sliders"][0]["steps"]) == len(spec["frames"])
     assert spec["layout"]["xaxis"]["ticktext"] == ["it", "was", "not", "good"]

@@ -21,8 +21,7 @@ from sentiment_core.pipeline import VocabConfig, prepare_data, train_on_splits
 from sentiment_core.text import TokenizerConfig
 from sentiment_core.timelapse import (EARLY_BATCHES, MIN_GROUP, TIMELAPSE_FILE, TimelapseConfig, TimelapseError,
                                       TimelapseRecorder, consistent_correlation, emergence_sample, find_markers,
-                                      load_timelapse, measure_emergence, parse_probes, path_integrated_gradients,
-                                      probe_snapshots)
+                                      load_timelapse, measure_emergence, parse_probes, probe_snapshots)
 from sentiment_core.trainer import TrainConfig
 
 MODEL = {"cell": "lstm", "emb_dim": 8, "hidden_dim": 8}

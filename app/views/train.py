@@ -240,8 +240,8 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
                                      placeholder="e.g. lstm-dropout-0.3",
                                      help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
 start_cols[1].markdown("&nbsp;")
-start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None or vector_error is not None or probe_error is not None,
-                             width="stretch")
+start = start_cols[1].button("▶ Start training", type="primary", width="stretch",
+                             disabled=splits is None or vector_error is not None or probe_error is not None)
 # One click, one run: a click that reaches the server twice (seen when it meets the live curves'
 # automatic refresh) or a double click within a few seconds queues nothing more.
 recent_start = time.monotonic() - st.session_state.get("gs_last_start", -1e9) < 3.0
