@@ -10,9 +10,10 @@ emergence), interleaved and alternating which goes first (off-on, on-off, ...), 
 processes on a shared machine falls on both alike, after one untimed warm-up run (with the
 recorder, so its first-use costs are not counted either way). The data is encoded once; each run times
 ``train_on_splits`` from building the model to the last epoch, the recorder's file writes included.
-It prints every pair's wall and CPU (process) seconds, the overhead of the medians, and the time
-spent inside the recorder's own hooks as a share of the training around it (the steadiest figure
-on a busy machine; target: at most 5 %),
+It prints every pair's wall and CPU (process) seconds, the overhead of the medians, the median time
+of the optimisation steps of epochs 2.. (whether recording slows the training between snapshots),
+and the time spent inside the recorder's own hooks as a share of the training around it (the
+steadiest figure on a busy machine; target: at most 5 %),
 and whether recording imported Captum (it should not: a spawned worker would pay that import on
 every run).
 One thread by default, as the app's training workers use (``GATESCOPE_WORKER_THREADS``).
@@ -67,9 +68,10 @@ def timed_run(splits, prepared, model, train, encoding, folder: Path | None) -> 
     and the seconds and snapshots of the recorder."""
     recorder = TimedRecorder(folder / TIMELAPSE_FILE) if folder is not None else None
     wall, cpu = time.perf_counter(), time.process_time()
-    train_on_splits(splits, model, train, encoding=encoding, callbacks=[recorder] if recorder else [],
-                    prepared=prepared)
+    outcome = train_on_splits(splits, model, train, encoding=encoding, callbacks=[recorder] if recorder else [],
+                              prepared=prepared)
     return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+            "steps": [h.train_seconds for h in outcome.fit.history[1:]],  # epochs 2.. (no recorder inside)
             "hook_wall": recorder.wall if recorder else 0.0, "hook_cpu": recorder.cpu if recorder else 0.0,
             "snapshots": len(recorder.labels) if recorder else 0}
 
@@ -117,6 +119,10 @@ def main() -> None:
     for key, what in (("wall", "wall"), ("cpu", "CPU")):
         print(f"median {what} time without {median(False, key):.2f} s, with {median(True, key):.2f} s: overhead "
               f"{median(True, key) / median(False, key) - 1:+.1%}")
+    steps = {recording: statistics.median(s for r in rows[recording] for s in r["steps"]) for recording in rows}
+    if steps[False]:
+        print(f"optimisation steps of epochs 2.. (the recorder works between them): median {steps[False]:.2f} s per "
+              f"epoch without, {steps[True]:.2f} s with ({steps[True] / steps[False] - 1:+.1%})")
     cpu_share = statistics.median(r["hook_cpu"] / (r["cpu"] - r["hook_cpu"]) for r in rows[True])
     wall_share = statistics.median(r["hook_wall"] / (r["wall"] - r["hook_wall"]) for r in rows[True])
     print(f"time inside the recorder's hooks, median over the runs with it: {cpu_share:+.1%} of the CPU time and "
