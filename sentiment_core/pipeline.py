@@ -158,7 +158,9 @@ def train_on_splits(
         tokenizer_config: tokenizer options.
         vocab_config: vocabulary options.
         encoding: max length, padding and truncation sides (an ``EncodingConfig`` or its fields).
-        callbacks: trainer callbacks (progress, live charts).
+        callbacks: trainer callbacks (progress, live charts). Those with an
+            ``on_train_start(bundle, prepared)`` method get the bundle (whose model is the one
+            being trained) and the encoded data before the first step.
         stop_event: set it to stop training cleanly.
         checkpoint_path: when given, the best bundle is written there after every improving epoch.
         prepared: reuse already-encoded data (must match the tokenizer/vocab/encoding options).
@@ -190,6 +192,9 @@ def train_on_splits(
     )
     saver = _SaveBest(Path(checkpoint_path), bundle) if checkpoint_path else None
     trainer = Trainer(model, train_config, [*([saver] if saver else []), *callbacks], stop_event, encoding)
+    for callback in callbacks:  # e.g. the time-lapse recorder, which reads the probes with this bundle
+        if hasattr(callback, "on_train_start"):
+            callback.on_train_start(bundle, prepared)
     fit = trainer.fit(prepared.train, prepared.validation)
     padding = bundle.batch_padding
     val_metrics = evaluate(model, prepared.validation, 256, padding, trainer.device)

@@ -863,3 +863,165 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
                                   args=[[str(s)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for s in range(T)])])
     return style(fig, None, height or int(260 + 110 * rows), legend=False)
+# ---------------------------------------------------------------- training time-lapse
+
+
+def _frame_title(label: str, probabilities: np.ndarray, label_names: Sequence[str]) -> str:
+    best = int(np.argmax(probabilities))
+    return f"{label} · predicts <b>{label_names[best]}</b> ({float(probabilities[best]):.0%})"
+
+
+def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilities: np.ndarray,
+                        label_names: Sequence[str], ig: np.ndarray, target_name: str, gates: np.ndarray,
+                        gate_names: Sequence[str], hidden: np.ndarray, direction: str = "",
+                        max_units: int = 32, frame_ms: int = 700) -> go.Figure:
+    """One probe sentence while the model trains, one animation frame per snapshot: integrated
+    gradients per token, the prediction, each gate's mean per token and the hidden states, with
+    a play button and a snapshot slider. Axes and colour ranges stay fixed across frames, so
+    growth is visible.
+
+    Args:
+        tokens: the T tokens.
+        labels: S snapshot names (``start``, ``epoch 1 · batch 2``, ``epoch 3``).
+        probabilities: (S, C) class probabilities.
+        label_names: C class names.
+        ig: (S, T) integrated gradients towards ``target_name``.
+        target_name: the class integrated gradients explain.
+        gates: (S, G, T) mean gate values, 0..1.
+        gate_names: G gate names.
+        hidden: (S, T, H) hidden states of one layer and direction.
+        direction: its name, for the panel title.
+        max_units: hidden units drawn (the most changing ones at the last snapshot when H is larger).
+        frame_ms: milliseconds per frame when playing.
+    """
+    probabilities, ig = np.asarray(probabilities, dtype=float), np.asarray(ig, dtype=float)
+    gates, hidden = np.asarray(gates, dtype=float), np.asarray(hidden, dtype=float)
+    if not len(labels) or not len(tokens):
+        return empty("No snapshots recorded yet: they appear after the first batches.")
+    x, names = _positions(tokens)
+    units = np.arange(hidden.shape[2])
+    if len(units) > max_units:
+        units = np.sort(np.argsort(-hidden[-1].var(axis=0), kind="stable")[:max_units])
+    unit_names = [f"unit {u}" for u in units]
+    gate_labels = [str(g).replace("_", " ") for g in gate_names]
+    top = float(np.nanmax(np.abs(ig))) if ig.size else 1.0
+    top = top * 1.15 if top > 0 else 1.0
+    fig = make_subplots(rows=3, cols=2, specs=[[{}, {}], [{"colspan": 2}, None], [{"colspan": 2}, None]],
+                        column_widths=[0.68, 0.32], row_heights=[0.34, 0.22, 0.44], vertical_spacing=0.1,
+                        horizontal_spacing=0.08,
+                        subplot_titles=(f"Integrated gradients towards {target_name}", "Prediction",
+                                        "Gates (mean over units)", f"Hidden state h{' · ' + direction if direction else ''}"))
+
+    def colorbar(axis: str, title: str, **ticks) -> dict:
+        """A colour bar beside the row whose y axis is ``axis``."""
+        low, high = fig.layout[axis].domain
+        return dict(title=dict(text=title), thickness=14, len=high - low, y=(low + high) / 2, yanchor="middle", **ticks)
+
+    gate_bar = colorbar("yaxis3", "gate", tickvals=list(GATE_TICKS), ticktext=list(GATE_TICKS.values()))
+    hidden_bar = colorbar("yaxis4", "h")
+
+    def traces(s: int) -> list:
+        return [
+            go.Bar(x=x, y=ig[s], marker_color=[TOWARDS_COLOR if v >= 0 else AWAY_COLOR for v in ig[s]],
+                   customdata=names, hovertemplate="%{customdata}: IG %{y:.3f}<extra></extra>", name="IG"),
+            go.Bar(x=probabilities[s], y=list(label_names), orientation="h", name="probability",
+                   marker_color=[class_color(n, i) for i, n in enumerate(label_names)],
+                   text=[f"{v:.0%}" for v in probabilities[s]], textposition="auto",
+                   hovertemplate="%{y}: %{x:.3f}<extra></extra>"),
+            go.Heatmap(z=gates[s], x=x, y=gate_labels, zmin=0.0, zmax=1.0, colorscale=SEQUENTIAL, xgap=1, ygap=1,
+                       colorbar=gate_bar,
+                       customdata=np.broadcast_to(np.array(names, dtype=object), gates[s].shape),
+                       hovertemplate="%{customdata} · %{y}: %{z:.2f}<extra></extra>", name="gates"),
+            go.Heatmap(z=hidden[s][:, units].T, x=x, y=unit_names, zmin=-1.0, zmax=1.0, colorscale=STATE_SCALE,
+                       xgap=1, ygap=1 if len(units) <= 40 else 0,
+                       colorbar=hidden_bar,
+                       customdata=np.broadcast_to(np.array(names, dtype=object), (len(units), len(names))),
+                       hovertemplate="%{customdata} · %{y}: %{z:.3f}<extra></extra>", name="hidden"),
+        ]
+
+    for trace, (row, col) in zip(traces(0), ((1, 1), (1, 2), (2, 1), (3, 1))):
+        fig.add_trace(trace, row=row, col=col)
+    fig.frames = [go.Frame(data=traces(s), traces=[0, 1, 2, 3], name=str(label),
+                           layout=dict(title=dict(text=_frame_title(label, probabilities[s], label_names))))
+                  for s, label in enumerate(labels)]
+    for row in (1, 2, 3):
+        fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
+                         showgrid=False, row=row, col=1)
+    fig.update_yaxes(range=[-top, top], zeroline=True, zerolinewidth=2, title="IG", row=1, col=1)
+    fig.update_xaxes(range=[0, 1.05], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=2, col=1)
+    fig.update_yaxes(autorange="reversed", showticklabels=len(units) <= 40, row=3, col=1)
+    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True,
+                mode="immediate")
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
+                          pad=dict(t=10, r=10), showactive=False,
+                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                                   dict(label="Pause", method="animate",
+                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=0, x=0.24, len=0.76, y=-0.02, yanchor="top", pad=dict(t=10),
+                      currentvalue=dict(prefix="Snapshot: ", font=dict(size=FONT_SIZE)),
+                      steps=[dict(method="animate", label=str(label),
+                                  args=[[str(label)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
+                                                           transition=dict(duration=0))])
+                             for label in labels])],
+    )
+    style(fig, _frame_title(labels[0], probabilities[0], label_names),
+          int(min(1300, 560 + 22 * len(units) + (40 if len(x) > 8 else 0))), legend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=90, b=110))
+    return fig
+
+
+def unit_emergence(labels: Sequence[str], correlation: np.ndarray, negation: np.ndarray, contrast: np.ndarray,
+                   class_name: str, threshold: float, markers: Sequence[Mapping] = (), max_units: int = 40,
+                   height: int | None = None) -> go.Figure:
+    """Unit emergence over training: each unit's correlation with one class (heatmap, units
+    sorted by their final |r|) and the best negation and contrast scores against the
+    sensitivity threshold, with a marker where such a unit first appears.
+
+    Args:
+        labels: E point names (``start``, ``epoch 1``, ...).
+        correlation: (E, U) Pearson r of each unit with "the label is ``class_name``".
+        negation, contrast: (E, U) scores (NaN where not measurable).
+        class_name: the class of ``correlation``.
+        threshold: the sensitivity threshold.
+        markers: dicts with ``kind``, ``point``, ``unit``, ``score`` (``timelapse.Marker``).
+        max_units: units drawn (the strongest at the last point).
+    """
+    correlation = np.asarray(correlation, dtype=float)
+    if correlation.ndim != 2 or not len(labels):
+        return empty("Unit emergence appears after the first epoch.")
+    order = np.argsort(-np.abs(correlation[-1]), kind="stable")[:max_units]
+    x = list(range(len(labels)))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.08,
+                        subplot_titles=(f"Correlation of each unit with {class_name}",
+                                        "Best unit at reading negations and contrasts"))
+    fig.add_trace(go.Heatmap(z=correlation[:, order].T, x=x, y=[f"unit {u}" for u in order], zmin=-1, zmax=1,
+                             colorscale=STATE_SCALE, xgap=1, ygap=1 if len(order) <= 40 else 0,
+                             colorbar=dict(title=dict(text="r"), thickness=14, len=0.55, y=0.72),
+                             customdata=np.broadcast_to(np.array(labels, dtype=object)[None, :], (len(order), len(x))),
+                             hovertemplate="%{customdata} · %{y}: r = %{z:.2f}<extra></extra>"), row=1, col=1)
+    colors = {"negation": SEQUENCE[3], "contrast": SEQUENCE[0]}
+    for kind, scores in (("negation", negation), ("contrast", contrast)):
+        scores = np.asarray(scores, dtype=float)
+        best = [float(np.nanmax(row)) if np.isfinite(row).any() else None for row in scores]
+        fig.add_trace(go.Scatter(x=x, y=best, mode="lines+markers", name=f"{kind} score", connectgaps=False,
+                                 line=dict(color=colors[kind], width=LINE_WIDTH), marker=dict(size=9),
+                                 customdata=labels, hovertemplate=f"%{{customdata}}: best {kind} score %{{y:.2f}}<extra></extra>"),
+                      row=2, col=1)
+    fig.add_hline(y=threshold, line_dash="dash", line_color="#52606D", row=2, col=1,
+                  annotation_text=f"sensitive ≥ {threshold:g}", annotation_position="top left")
+    for marker in markers:
+        fig.add_vline(x=marker["point"], line_color=colors.get(marker["kind"], NEUTRAL_COLOR), line_width=2,
+                      line_dash="dot")
+        fig.add_annotation(x=marker["point"], y=1.0, xref="x2", yref="y2 domain", showarrow=False, yanchor="bottom",
+                           text=f"{marker['kind']} unit {marker['unit']}", font=dict(color=colors.get(marker["kind"]),
+                                                                                      size=FONT_SIZE - 2))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=list(labels), row=2, col=1)
+    fig.update_yaxes(autorange="reversed", showticklabels=len(order) <= 24, row=1, col=1)
+    fig.update_yaxes(range=[0, 1.05], title="score", row=2, col=1)
+    style(fig, None, height or int(min(900, 420 + 12 * len(order))))
+    low, high = fig.layout.yaxis2.domain
+    fig.update_layout(legend=dict(y=high, yanchor="top", x=1.0, xanchor="right", bgcolor="rgba(255,255,255,0.8)"))
+    return fig

@@ -1,8 +1,8 @@
 """The ``ray`` run backend: each run trains in a Ray actor somewhere on a cluster.
 
 The actor trains with the same recorder as the local backends, into a scratch folder on its
-own node, and the app's queue polls it: new epochs and batches, the status, and the best
-checkpoint each time it improves come back over Ray and are written into the app's run folder,
+own node, and the app's queue polls it: new epochs and batches, the status, the best
+checkpoint each time it improves and the time-lapse each time it grows come back over Ray and are written into the app's run folder,
 so no shared filesystem is needed. Stop reaches the actor as a method call. When the actor's
 node dies, the run is marked ``interrupted`` and keeps the last best checkpoint that came back.
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from .runs import (ACTIVE_STATES, BEST_FILE, RunError, _interrupted_message, _json_default, execute_run,
                    read_json, read_jsonl, write_json)
+from .timelapse import TIMELAPSE_FILE
 
 RAY_ADDRESS_ENV = "GATESCOPE_RAY_ADDRESS"
 RAY_NUM_CPUS_ENV = "GATESCOPE_RAY_NUM_CPUS"
@@ -96,7 +97,7 @@ class _RunActor:
         self.folder = Path(tempfile.mkdtemp(prefix="gatescope-run-"))
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.best_mtime = 0.0
+        self.mtimes: dict[str, int] = {}  # file name -> mtime (ns) last sent back
 
     def start(self, config: dict, status: dict, splits: Any, threads: int) -> str:
         """Begin training in a thread; returns this node's Ray id."""
@@ -114,23 +115,28 @@ class _RunActor:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def poll(self, epoch_rows: int, batch_rows: int) -> dict:
-        """Status, the epochs and batches after the given row counts, the best checkpoint's bytes
-        when it changed since the last poll, and the result and error files."""
-        best = self.folder / BEST_FILE
-        payload = None
+    def _changed(self, name: str) -> bytes | None:
+        """The bytes of file ``name`` when it changed since the last poll, else None."""
         try:
-            mtime = best.stat().st_mtime
-            if mtime != self.best_mtime:
-                payload, self.best_mtime = best.read_bytes(), mtime
+            mtime = (self.folder / name).stat().st_mtime_ns
+            if mtime != self.mtimes.get(name):
+                payload, self.mtimes[name] = (self.folder / name).read_bytes(), mtime
+                return payload
         except OSError:
             pass
+        return None
+
+    def poll(self, epoch_rows: int, batch_rows: int) -> dict:
+        """Status, the epochs and batches after the given row counts, the best checkpoint's and the
+        time-lapse's bytes when they changed since the last poll, and the result and error files."""
+        payload = self._changed(BEST_FILE)
+        timelapse = self._changed(TIMELAPSE_FILE)
         files = {name: (self.folder / name).read_text(encoding="utf-8")
                  for name in ("result.json", "error.log") if (self.folder / name).is_file()}
         return {"status": read_json(self.folder / "status.json", {}) or {},
                 "epochs": read_jsonl(self.folder / "epochs.jsonl", epoch_rows),
                 "batches": read_jsonl(self.folder / "batches.jsonl", batch_rows),
-                "best": payload, "files": files, "alive": self.thread is not None and self.thread.is_alive()}
+                "best": payload, "timelapse": timelapse, "files": files, "alive": self.thread is not None and self.thread.is_alive()}
 
 
 class RayRun:
@@ -191,10 +197,11 @@ class RayRun:
                 answer = ray.get(self.actor.poll.remote(epochs, batches))
                 epochs += self._append("epochs.jsonl", answer["epochs"])
                 batches += self._append("batches.jsonl", answer["batches"])
-                if answer["best"] is not None:
-                    tmp = self.path / f".{BEST_FILE}.tmp"
-                    tmp.write_bytes(answer["best"])
-                    os.replace(tmp, self.path / BEST_FILE)
+                for name, key in ((BEST_FILE, "best"), (TIMELAPSE_FILE, "timelapse")):
+                    if answer.get(key) is not None:
+                        tmp = self.path / f".{name}.tmp"
+                        tmp.write_bytes(answer[key])
+                        os.replace(tmp, self.path / name)
                 for name, text in answer["files"].items():
                     (self.path / name).write_text(text, encoding="utf-8")
                 remote = answer["status"]

@@ -9,6 +9,7 @@ Every run lives in ``<runs dir>/<name>/``::
     epochs.jsonl     one line per finished epoch (EpochInfo)
     batches.jsonl    one line per optimisation step (BatchInfo)
     best.safetensors the best bundle so far (written after every improving epoch)
+    timelapse.safetensors probe-sentence snapshots and unit emergence (``sentiment_core.timelapse``)
     result.json      validation/test metrics once training ends
     stop             present when someone asked the run to stop
     error.log        the traceback when the worker failed (never shown to students)
@@ -417,6 +418,7 @@ class RunRequest:
         vocab: ``VocabConfig`` fields.
         label: free text used in the run name and tables (e.g. "grid lr=0.01").
         encoding: ``EncodingConfig`` fields (max length, padding and truncation sides).
+        timelapse: ``TimelapseConfig`` fields (the probe sentences the run snapshots).
     """
 
     splits: Any
@@ -427,6 +429,7 @@ class RunRequest:
     vocab: dict = field(default_factory=dict)
     label: str = ""
     encoding: dict = field(default_factory=dict)
+    timelapse: dict = field(default_factory=dict)
 
 
 def upgrade_config(config: dict) -> dict:
@@ -461,10 +464,12 @@ def validate_request(request: RunRequest) -> dict:
     from .models import ModelConfig, model_summary
     from .pipeline import VocabConfig
     from .text import TokenizerConfig
+    from .timelapse import TimelapseConfig
     from .trainer import TrainConfig
 
     splits = request.splits
     try:
+        timelapse = TimelapseConfig.from_dict(dict(request.timelapse))
         train_options, legacy_encoding = split_encoding_options(dict(request.train_config))
         train = TrainConfig.from_dict(train_options)
         encoding = EncodingConfig.from_dict({**legacy_encoding, **request.encoding})
@@ -493,6 +498,7 @@ def validate_request(request: RunRequest) -> dict:
         "display_name": model.display_name,
         "label": request.label,
         "params_estimate": sum(r.count for r in model_summary(model)),
+        "timelapse": timelapse.to_dict(),
     }
 
 
@@ -570,6 +576,7 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     from .encoding import EncodingConfig
     from .pipeline import VocabConfig, train_on_splits
     from .text import TokenizerConfig
+    from .timelapse import TIMELAPSE_FILE, TimelapseConfig, TimelapseRecorder
     from .trainer import TrainConfig
 
     path = Path(path)
@@ -601,7 +608,8 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
             tokenizer_config=TokenizerConfig(**config.get("tokenizer", {})),
             vocab_config=VocabConfig(**config.get("vocab", {})),
             encoding=EncodingConfig.from_dict(config.get("encoding", {})),
-            callbacks=[recorder],
+            callbacks=[recorder, TimelapseRecorder(path / TIMELAPSE_FILE,
+                                                   TimelapseConfig.from_dict(config.get("timelapse", {})))],
             stop_event=stop,
             checkpoint_path=path / BEST_FILE,
         )

@@ -20,6 +20,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from conftest import rule_splits  # noqa: E402
 from sentiment_core import runs  # noqa: E402
 from sentiment_core.checkpoint import load_checkpoint  # noqa: E402
+from sentiment_core.timelapse import load_timelapse  # noqa: E402
 
 
 def until(predicate, timeout: float, what: str):
@@ -54,7 +55,8 @@ def main() -> None:
         out["short"] = {"state": record.state, "epochs": len(record.epochs()), "batches": len(record.batches()),
                         "test_accuracy": (record.result or {}).get("test_accuracy"),
                         "checkpoint_cell": load_checkpoint(record.best_path).model_config.cell
-                        if record.best_path else None}
+                        if record.best_path else None,
+                        "timelapse": load_timelapse(record.path).labels[-1] if load_timelapse(record.path) else None}
         # three long runs at once: one per node
         names = [queue.submit(request(100, 800), name=f"long-{i}") for i in range(3)]
         until(lambda: all((root / n / runs.BEST_FILE).is_file() for n in names), 120, "first epochs")

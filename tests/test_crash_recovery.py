@@ -18,6 +18,7 @@ from sentiment_core.api import create_app
 from sentiment_core.checkpoint import load_checkpoint
 from sentiment_core.predict import Predictor
 from sentiment_core.runs import list_runs, pid_alive, read_json, read_jsonl
+from sentiment_core.timelapse import load_timelapse
 
 RUN = "crash-run"
 APP = textwrap.dedent(f"""
@@ -70,6 +71,8 @@ def test_sigkill_mid_run_keeps_finished_epochs_and_the_best_checkpoint(tmp_path)
 
     bundle = load_checkpoint(record.best_path)
     assert bundle.metrics["best_epoch"] in finished
+    timelapse = load_timelapse(record.path)  # written atomically after every snapshot: readable after the kill
+    assert timelapse.labels[0] == "start" and "epoch 1" in timelapse.labels
     assert len(bundle.history) <= len(finished)
     assert Predictor(bundle).predict(["good film"])[0].label in ("negative", "positive")
 

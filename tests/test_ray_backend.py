@@ -52,6 +52,7 @@ def test_a_run_completes_and_its_records_come_back(cluster_result):
     short = cluster_result["short"]
     assert short["state"] == "completed" and short["epochs"] == 2 and short["batches"] > 0
     assert short["test_accuracy"] is not None and short["checkpoint_cell"] == "lstm"
+    assert short["timelapse"] == "epoch 2"  # the time-lapse came back too
 
 
 def test_runs_spread_over_the_nodes(cluster_result):

@@ -10,6 +10,7 @@ from sentiment_core.encoding import ENCODING_SPEC, EncodingConfig
 from sentiment_core.models import MODEL_SPEC, ModelConfig
 from sentiment_core.pipeline import VOCAB_SPEC, VocabConfig
 from sentiment_core.text import TOKENIZER_SPEC, TokenizerConfig
+from sentiment_core.timelapse import TIMELAPSE_SPEC, TimelapseConfig
 from sentiment_core.trainer import TRAIN_SPEC, TrainConfig
 
 # (dataclass, spec, fields deliberately not in the spec and why)
@@ -20,6 +21,7 @@ CASES = [
     (EncodingConfig, ENCODING_SPEC, {}),
     (VocabConfig, VOCAB_SPEC, {}),
     (TokenizerConfig, TOKENIZER_SPEC, {"keep_negations": "only matters with remove_stopwords; no widget"}),
+    (TimelapseConfig, TIMELAPSE_SPEC, {}),
 ]
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 from ui import classroom as classroom_ui
 from ui import models, state, widgets
+from ui import timelapse as timelapse_ui
 
 from sentiment_core import plots
 from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits, integrated_gradients,
@@ -44,6 +45,7 @@ FIELDS = (
     PageField("e_topk", "units", 32),
     PageField("e_occ", "occlusion", EXPLAIN_SPEC["occlusion_mode"].default, EXPLAIN_SPEC["occlusion_mode"]),
     *INTERVENE_FIELDS,
+    *timelapse_ui.VIEW_FIELDS,
 )
 state.use_page("explain", FIELDS)
 registry = shared_registry()
@@ -493,3 +495,16 @@ def memory_view() -> None:
 
 with tab_memory:
     memory_view()
+# ---------------------------------------------------------------- training time-lapse (run models only)
+@state.fragment  # its selectors rerun only this section (and the URL)
+def timelapse_view() -> None:
+    if loaded.entry.source == "run" and loaded.entry.path is not None:
+        timelapse_ui.show(loaded.entry.path.parent, "e")
+    else:
+        st.markdown("#### 🎞 Training time-lapse")
+        st.caption("Runs trained on the Train page record how they learned to read a few probe sentences: "
+                   "choose a run model above to watch it.")
+
+
+st.divider()
+timelapse_view()

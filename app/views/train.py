@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 from ui import classroom as classroom_ui
 from ui import datasets, frame, state, widgets
+from ui import timelapse as timelapse_ui
 
 from sentiment_core import classroom, plots, runs, settings
 from sentiment_core.data import selection
@@ -16,7 +17,7 @@ from sentiment_core.models import ModelConfig, model_summary
 from sentiment_core.recipes import RECIPES, checked_count
 from sentiment_core.settings import PageField
 
-state.use_page("train", (PageField("gs_show_run", "run", ""),),
+state.use_page("train", (PageField("gs_show_run", "run", ""), *timelapse_ui.TRAIN_FIELDS),
                groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
 specs = settings.specs()
 
@@ -184,6 +185,9 @@ with settings_col:
                                                   if st.session_state["m_packed"] else ""))
         c2.caption("The Data page shows the length histogram and how much of the data a max length keeps.")
 
+with tab_train:  # the run's probe sentences (training time-lapse)
+    probe_error = timelapse_ui.probe_editor()
+
 # write the widget values back to the shared settings (the frame puts them in the URL)
 model_opts = {n: st.session_state[f"m_{n}"] for n in settings.MODEL_FIELDS
               if n not in ("embeddings", "freeze_embeddings", "vectors")}
@@ -236,8 +240,8 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
                                      placeholder="e.g. lstm-dropout-0.3",
                                      help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
 start_cols[1].markdown("&nbsp;")
-start = start_cols[1].button("▶ Start training", type="primary", disabled=splits is None or vector_error is not None,
-                             width="stretch")
+start = start_cols[1].button("▶ Start training", type="primary", width="stretch",
+                             disabled=splits is None or vector_error is not None or probe_error is not None)
 # One click, one run: a click that reaches the server twice (seen when it meets the live curves'
 # automatic refresh) or a double click within a few seconds queues nothing more.
 recent_start = time.monotonic() - st.session_state.get("gs_last_start", -1e9) < 3.0
@@ -251,7 +255,8 @@ if start and splits is not None and not recent_start:
             data={**data, "label": selection.data_label(data),
                   **({"recipe": st.session_state["gs_applied_recipe"]}
                      if st.session_state.get("gs_applied_recipe") else {})},
-            tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label)))
+            tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label),
+            timelapse={"probes": st.session_state["tl_probes"]}))
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
         classroom_ui.queue_line(queue)  # the sidebar counts the new run at once
@@ -363,6 +368,8 @@ def show_run(name: str) -> None:
                           width="stretch", key=f"cm_{name}", config=plots.CHART_CONFIG)
         right.markdown("Rows are the true class, columns the prediction: the diagonal is correct. "
                        "Off-diagonal cells show which classes the model confuses.")
+    if record.state != "queued":
+        timelapse_ui.show(record.path, f"run_{name}")
     if active and record.best_path is not None:
         st.caption("The best epoch so far is saved on the server; its download appears when the run ends "
                    "(or press Stop).")
