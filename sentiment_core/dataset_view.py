@@ -541,3 +541,73 @@ def upload_set(content: bytes, filename: str, data: dict | None = None) -> Label
     sha = hashlib.sha256(content).hexdigest()[:16]
     return LabelledSet(f"upload:{sha}", f"Uploaded file {filename} ({len(texts):,} rows)", texts, labels,
                        list(ds.label_names), list(ds.notes))
+
+
+# ---------------------------------------------------------------- units across the dataset
+
+
+@dataclass
+class UnitSentence:
+    """One sentence where a hidden unit is most active.
+
+    Attributes:
+        row: the sentence's row in the predictions table.
+        tokens: the tokens the model read.
+        values: (T,) the unit's hidden state at each token.
+        peak: the largest |value| over the sentence.
+    """
+
+    row: int
+    tokens: list[str]
+    values: np.ndarray
+    peak: float
+
+
+def unit_sentences(bundle, texts: Sequence, layer: int, direction: int, unit: int, top: int = 8,
+                   n: int = 500, seed: int = 0, batch_size: int = 64) -> list[UnitSentence]:
+    """The sentences (of a seeded sample) where one hidden unit reaches its largest |value|.
+
+    Args:
+        bundle: a bundle (raw texts) or a bare model (id lists).
+        texts: candidate texts (the predictions table's, in its order).
+        layer, direction, unit: the unit (``stats.UnitCorrelation`` fields).
+        top: sentences returned, most active first.
+        n: texts sampled.
+        seed: sampling seed.
+        batch_size: texts per batched trace.
+
+    Raises:
+        ValueError: a unit the model does not have.
+    """
+    from .encoding import pad_batch
+    from .explain.inputs import ExplanationInputError, prepare_input, resolve
+    from .explain.trace import run_layers
+
+    model, _ = resolve(bundle)
+    cfg = model.config
+    if not (0 <= layer < cfg.num_layers and 0 <= direction < cfg.num_directions and 0 <= unit < cfg.hidden_dim):
+        raise ValueError(f"the model has no unit {unit} in layer {layer}, direction {direction} "
+                         f"({cfg.num_layers} layers, {cfg.num_directions} directions, {cfg.hidden_dim} units)")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(texts), size=min(n, len(texts)), replace=False)) if len(texts) else []
+    prepared = []
+    for row in chosen:
+        try:
+            prepared.append((int(row), prepare_input(bundle, texts[int(row)])))
+        except ExplanationInputError:
+            continue
+    prepared.sort(key=lambda item: item[1].length)
+    found: list[UnitSentence] = []
+    with torch.inference_mode():
+        for start in range(0, len(prepared), batch_size):
+            batch = prepared[start:start + batch_size]
+            ids = torch.from_numpy(pad_batch([p.ids for _, p in batch], pad_idx=cfg.pad_idx))  # (B, T)
+            lengths = torch.tensor([p.length for _, p in batch])
+            states, _, _ = run_layers(model, model.embedding(ids.to(next(model.parameters()).device)), lengths)
+            hidden = next(s for s in states if (s.layer, s.direction) == (layer, direction)).values["hidden"]
+            values = hidden[..., unit].float().cpu().numpy()  # (B, T)
+            for b, (row, p) in enumerate(batch):
+                v = values[b, :p.length]
+                found.append(UnitSentence(row, list(p.tokens), v, float(np.abs(v).max()) if len(v) else 0.0))
+    found.sort(key=lambda s: -s.peak)
+    return found[:top]

@@ -601,3 +601,87 @@ def accuracy_vs_parameters(rows: Sequence[Mapping], metric: str = "test acc", ti
     fig.update_xaxes(title="parameters (log scale)", type="log")
     fig.update_yaxes(title=metric.replace("acc", "accuracy").replace("val", "validation"), tickformat=".0%")
     return style(fig, title, height)
+
+
+# ---------------------------------------------------------------- across the dataset
+
+
+def slice_accuracy_bars(rows: Sequence, second: Sequence | None = None, names: Sequence[str] = ("model",),
+                        colors: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+    """Accuracy per slice with its 95 % interval as error bars, one bar group per model.
+
+    Args:
+        rows: ``dataset_view.SliceAccuracy`` of the first model.
+        second: the same for a second model (None: one model).
+        names: the models' names.
+        colors: the models' colours (default: the palette).
+    """
+    if not rows:
+        return empty("No slice has any example.")
+    fig = go.Figure()
+    for i, part in enumerate([rows] + ([second] if second else [])):
+        color = (colors[i] if colors and i < len(colors) else SEQUENCE[i % len(SEQUENCE)])
+        fig.add_trace(go.Bar(
+            y=[r.slice for r in part], x=[r.accuracy for r in part], orientation="h", name=str(names[i]),
+            marker_color=color,
+            error_x=dict(type="data", symmetric=False, array=[r.high - r.accuracy for r in part],
+                         arrayminus=[r.accuracy - r.low for r in part], thickness=2, color="#1F2933"),
+            customdata=[[r.count, r.low, r.high] for r in part],
+            hovertemplate="%{y}: %{x:.1%} of %{customdata[0]:,} (95 % interval %{customdata[1]:.1%}–"
+                          "%{customdata[2]:.1%})<extra>" + html.escape(str(names[i])) + "</extra>"))
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%", title="accuracy (bars: 95 % interval)")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(barmode="group")
+    return style(fig, title, 120 + 34 * len(rows) * (2 if second else 1), legend=bool(second))
+
+
+def projection_scatter(xy: np.ndarray, texts: Sequence[str], groups: Sequence[str], rows: Sequence[int],
+                       title: str | None = None, axis_titles: tuple[str, str] = ("", ""),
+                       height: int = 560) -> go.Figure:
+    """The embedding projector: one dot per sentence, one trace (colour) per group.
+
+    Args:
+        xy: (M, 2) coordinates.
+        texts: (M,) texts shown on hover (cut to 200 characters).
+        groups: (M,) group of each dot: a class name (class colours), ``correct`` or ``wrong``.
+        rows: (M,) the table row of each dot, kept as ``customdata`` for click selection.
+    """
+    if len(xy) == 0:
+        return empty("No sentence to map.")
+    palette = {"correct": POSITIVE_COLOR, "wrong": NEGATIVE_COLOR}
+    fig = go.Figure()
+    groups = [str(g) for g in groups]
+    for i, group in enumerate(dict.fromkeys(groups)):
+        mine = [j for j, g in enumerate(groups) if g == group]
+        short = [html.escape(texts[j][:200] + ("…" if len(texts[j]) > 200 else "")) for j in mine]
+        fig.add_trace(go.Scattergl(
+            x=xy[mine, 0], y=xy[mine, 1], mode="markers", name=group,
+            marker=dict(size=7, opacity=0.75, color=palette.get(group) or class_color(group, i)),
+            customdata=[[int(rows[j]), s] for j, s in zip(mine, short)],
+            hovertemplate="%{customdata[1]}<extra>" + html.escape(group) + "</extra>"))
+    fig.update_xaxes(title=axis_titles[0], zeroline=False, showticklabels=False)
+    fig.update_yaxes(title=axis_titles[1], zeroline=False, showticklabels=False)
+    fig.update_layout(hoverlabel=dict(namelength=-1), dragmode="select")
+    return style(fig, title, height)
+
+
+def gate_histograms(histograms: Sequence, title: str | None = None) -> go.Figure:
+    """One small histogram per gate (``stats.GateHistogram``), titled with its saturated share."""
+    if not histograms:
+        return empty("No gate was recorded.")
+    cols = min(4, len(histograms))
+    rows_n = math.ceil(len(histograms) / cols)
+    names = [f"{h.name} · {h.gate.replace('_', ' ')}" + (f" ({h.saturated_share:.0%} saturated)"
+                                                          if h.saturated_share is not None else "")
+             for h in histograms]
+    fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=names, horizontal_spacing=0.06,
+                        vertical_spacing=0.18 if rows_n > 1 else 0.1)
+    for i, h in enumerate(histograms):
+        centres = (np.asarray(h.bin_edges[:-1]) + np.asarray(h.bin_edges[1:])) / 2
+        share = np.asarray(h.counts, dtype=float) / max(1, int(np.sum(h.counts)))
+        fig.add_trace(go.Bar(x=centres, y=share, marker_color=SEQUENCE[i % len(SEQUENCE)], showlegend=False,
+                             hovertemplate="%{x:.2f}: %{y:.1%} of values<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_annotations(font_size=FONT_SIZE - 3)
+    return style(fig, title, 80 + 240 * rows_n, legend=False)

@@ -166,3 +166,40 @@ def test_the_fixture_is_used_without_a_mirror(monkeypatch):
         labelled.for_model(["bad", "good"])
     assert dv.eval_set_names("bilstm") == ("imdb_test", "sst2_dev", "rt_test")
     assert dv.eval_set_names("run:x") == ()
+
+
+def planted_model():
+    """A tiny RNN whose unit 3 follows token 5 and is the only unit the classifier reads."""
+    from conftest import tiny_config
+
+    from sentiment_core.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(cell="rnn", pooling="last")).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.05)
+        model.embedding.weight[5] = 0.0
+        model.embedding.weight[5, 0] = 3.0
+        model.rnn.weight_ih_l0[3, 0] = 2.0
+        model.rnn.weight_hh_l0[3, 3] = 1.0
+        model.classifier.weight.zero_()
+        model.classifier.weight[1, 3] = 4.0
+    return model
+
+
+def test_the_planted_unit_ranks_first_and_shows_its_sentences():
+    from sentiment_core.explain import gate_statistics
+
+    rng = np.random.default_rng(0)
+    texts = [list(rng.integers(6, 30, size=int(rng.integers(3, 9)))) + ([5] if i % 2 else []) for i in range(60)]
+    model = planted_model()
+    stats = gate_statistics(model, texts, n=60, top_k=3)
+    assert stats.top_units[0].unit == 3 and stats.top_units[0].r_probability > 0.9
+    assert abs(stats.top_units[1].r_probability) < stats.top_units[0].r_probability
+    found = dv.unit_sentences(model, texts, 0, 0, 3, top=5, n=60)
+    assert len(found) == 5 and all(texts[s.row][-1] == 5 for s in found)  # the sentences that end with token 5
+    assert [s.peak for s in found] == sorted((s.peak for s in found), reverse=True)
+    assert all(len(s.values) == len(texts[s.row]) for s in found)
+    with pytest.raises(ValueError, match="has no unit 8"):
+        dv.unit_sentences(model, texts, 0, 0, 8)
