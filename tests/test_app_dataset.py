@@ -57,3 +57,17 @@ def test_the_map_and_the_units_of_a_run_on_its_own_test_split(monkeypatch, tmp_p
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ds_unit").value == 0
     assert any("open on Explain" in link.label for link in at.get("page_link"))
+
+
+def test_explain_shows_attention_weights_and_gradient_connectivity(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "lstm", epochs=1, pooling="attention")
+    at = open_page("explain", query={"model": f"run:{name}", "text": "the film was not good"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("🎯 Attention pooling") for label in labels)
+    assert any(label.startswith("📉 Gradient connectivity") for label in labels)
+    assert any("The weights add up to 1" in c.value for c in at.caption)
+    at = open_page("explain", query={"model": "gru", "text": "the film was not good"})  # max pooling: no attention
+    assert not any(e.label.startswith("🎯") for e in at.expander)
+    assert any(e.label.startswith("📉") for e in at.expander)

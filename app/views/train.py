@@ -301,7 +301,8 @@ def show_run(name: str) -> None:
     cfg = record.config
     head[0].caption(f"{record.name} · {cfg.get('data', {}).get('label', '')} · "
                     f"lr {cfg.get('train', {}).get('lr')} · batch {cfg.get('train', {}).get('batch_size')} · "
-                    f"{cfg.get('train', {}).get('epochs')} epochs")
+                    f"{cfg.get('train', {}).get('epochs')} epochs"
+                    + (f" · trained on {record.device}" if record.device else ""))
     may_manage = viewer.can_manage(record)
     if active and may_manage and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
         try:
