@@ -87,4 +87,7 @@ def test_compare_and_train_say_what_each_run_trained_on(monkeypatch, tmp_path):
     table = next(d.value for d in at.dataframe if "device" in d.value.columns)
     assert table["device"].iloc[0].startswith("cpu, ")
     at = open_page("train")
+    assert not at.exception
     assert any("trained on cpu, " in c.value for c in at.caption)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "⬇ HTML report (opens offline)" in labels and "⬇ Export as a PyTorch script" in labels
