@@ -203,3 +203,12 @@ def test_the_planted_unit_ranks_first_and_shows_its_sentences():
     assert all(len(s.values) == len(texts[s.row]) for s in found)
     with pytest.raises(ValueError, match="has no unit 8"):
         dv.unit_sentences(model, texts, 0, 0, 8)
+
+
+def test_the_prediction_cache_is_bounded_and_computes_once():
+    cache = dv.PredictionCache(max_entries=2)
+    calls = []
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        assert cache.get(key, lambda key=key: calls.append(key) or key.upper()) == key.upper()
+    assert calls == ["a", "b", "c", "b"]  # 'b' was the least recently used when 'c' came
+    assert len(cache) == 2 and "a" in cache and "c" not in cache

@@ -52,12 +52,19 @@ def labelled_set(key: str, _content: bytes | None = None, filename: str = ""):
     return dv.upload_set(_content, filename)
 
 
-# The predictions of each (model version, set) are computed once; the LRU bound keeps memory flat
-# (25,000 IMDb reviews with a BiLSTM's 512-wide vectors are about 50 MB).
-@st.cache_resource(show_spinner="Predicting every example (once per model and dataset)…", max_entries=6)
-def predictions(cache_key: str, model_key: str, set_key: str, _labelled, name: str):
-    bundle = registry.load(model_key).bundle
-    return dv.predict_dataset(bundle, _labelled.texts, _labelled.for_model(bundle.label_names), name)
+def predictions(model, set_key: str, labelled):
+    """The model's predictions over the set, computed once per (model version, set) in the shared LRU."""
+    bundle = model.bundle
+
+    def compute():
+        return dv.predict_dataset(bundle, labelled.texts, labelled.for_model(bundle.label_names),
+                                  bundle.model_config.display_name)
+
+    key = (model.cache_key, set_key)
+    if key in dv.SHARED_PREDICTIONS:
+        return dv.SHARED_PREDICTIONS.get(key, compute)
+    with st.spinner(f"Predicting all {len(labelled.texts):,} examples (once per model and dataset)…"):
+        return dv.SHARED_PREDICTIONS.get(key, compute)
 
 
 @st.cache_data(show_spinner="Projecting the sentence vectors…", max_entries=8)
@@ -123,7 +130,7 @@ with top[1]:
 
 try:
     labelled = labelled_set(set_key, content, filename)
-    preds = predictions(loaded.cache_key, model_key, set_key, labelled, loaded.entry.architecture or model_key)
+    preds = predictions(loaded, set_key, labelled)
 except (GateScopeError, ValueError, OSError) as error:
     st.error(f"These examples cannot be used with this model: {error}")
     state.stop()
@@ -201,8 +208,7 @@ def slices_view() -> None:
     if other_key:
         try:
             other = registry.load(other_key)
-            second_preds = predictions(other.cache_key, other_key, set_key, labelled,
-                                       other.entry.architecture or other_key)
+            second_preds = predictions(other, set_key, labelled)
             names = [preds.model, second_preds.model]
             if names[0] == names[1]:  # two LSTMs: say which is which
                 names = [f"{preds.model} ({model_key})", f"{second_preds.model} ({other_key})"]
@@ -241,7 +247,10 @@ def map_view() -> None:
     choose("ds_proj", list(dv.PROJECTIONS), "pca")
     choose("ds_color", list(COLORS), "correct")
     method = c1.segmented_control("Projection", list(dv.PROJECTIONS), key="ds_proj",
-                                  format_func={"pca": "PCA", "tsne": "t-SNE"}.get) or "pca"
+                                  format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+                                  help="PCA (scikit-learn): linear, instant, 2,000 sampled sentences. t-SNE: keeps "
+                                       "neighbours together, 1,000 sampled sentences, tens of seconds on 2 cores.") \
+        or "pca"
     color = c2.segmented_control("Colour by", list(COLORS), key="ds_color", format_func=COLORS.get) or "correct"
     try:
         proj = projection(loaded.cache_key, set_key, method, preds.vectors)
