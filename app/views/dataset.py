@@ -20,6 +20,7 @@ PAGE_SIZE = 25
 EXPLAIN_MAX_CHARS = 2000  # Explain's sentence box
 COLORS = {"correct": "correct or wrong", "gold": "gold label", "prediction": "prediction"}
 UPLOAD = "upload"
+UNIT_TOKEN_BUDGET = 60_000  # tokens whose gate values the Units tab collects at most (BiLSTM-256: ~0.7 GB)
 FIELDS = (
     PageField("ds_model", "model", shared_registry().default_key(models.EXPLAIN_PREFERENCE) or ""),
     PageField("ds_source", "examples", ""),
@@ -282,6 +283,12 @@ def units_view() -> None:
     spec = EXPLAIN_SPEC["gate_stats_n"]
     st.session_state["ds_stats_n"] = int(max(spec.min, min(spec.max, int(st.session_state["ds_stats_n"]))))
     n = st.slider("Sentences sampled", int(spec.min), int(spec.max), step=int(spec.step), key="ds_stats_n")
+    # every gate value of every token is kept while the statistics are collected: bound the tokens
+    fits = max(int(spec.min), int(UNIT_TOKEN_BUDGET // max(1.0, float(table["length"].mean()))))
+    if n > fits:
+        st.caption(f"These texts are long (about {table['length'].mean():.0f} tokens), so {fits:,} sentences are "
+                   f"sampled instead of {n:,} to keep the server's memory in bounds.")
+        n = fits
     try:
         stats = unit_stats(loaded.cache_key, model_key, set_key, n, table["text"].tolist())
     except GateScopeError as error:
