@@ -212,3 +212,15 @@ def test_the_prediction_cache_is_bounded_and_computes_once():
         assert cache.get(key, lambda key=key: calls.append(key) or key.upper()) == key.upper()
     assert calls == ["a", "b", "c", "b"]  # 'b' was the least recently used when 'c' came
     assert len(cache) == 2 and "a" in cache and "c" not in cache
+
+
+def test_an_uploaded_file_is_used_whole_with_its_classes_matched_by_name(rule_bundle):
+    cues = [("good", "positive"), ("awful", "negative"), ("great", "positive"), ("poor", "negative")] * 5
+    fillers = ["movie", "plot", "actor", "scene", "film"]
+    rows = ["text,label"] + [f"the {fillers[i // 4]} was {w},{y}" for i, (w, y) in enumerate(cues)]
+    labelled = dv.upload_set("\n".join(rows).encode(), "mine.csv")
+    assert labelled.key.startswith("upload:") and len(labelled.texts) == 20
+    gold = labelled.for_model(rule_bundle.label_names)
+    assert [rule_bundle.label_names[y] for y in gold[:4]] == ["positive", "negative", "positive", "negative"]
+    preds = dv.predict_dataset(rule_bundle, labelled.texts, gold)
+    assert preds.accuracy == 1.0
