@@ -12,6 +12,7 @@ from sentiment_core import dataset_view as dv
 from sentiment_core import plots, runs
 from sentiment_core.errors import GateScopeError
 from sentiment_core.explain import EXPLAIN_SPEC, gate_statistics
+from sentiment_core.pretrained import EVAL_SETS
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
 from sentiment_core.settings import PageField
 
@@ -107,7 +108,7 @@ with top[0]:
 if loaded is None:
     state.stop()
 model_key = loaded.key
-sources = {f"eval:{name}": f"Evaluation set: {name}" for name in dv.eval_set_names(model_key)}
+sources = {f"eval:{name}": f"Evaluation set: {EVAL_SETS[name][1]}" for name in dv.eval_set_names(model_key)}
 if model_key.startswith(RUN_PREFIX):
     sources[model_key] = "This run's own test split"
 sources[UPLOAD] = "An uploaded labelled file…"
