@@ -85,3 +85,35 @@ def test_the_exported_script_retrains_and_predicts_without_gatescope(run_dir, tm
     assert [p[1] for p in predictions] == ["positive", "negative"]
     assert (tmp_path / "model.pt").is_file()
     assert "sentiment_core" not in script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("options", [
+    {"cell": "lstm", "bidirectional": True, "num_layers": 2, "pooling": "attention", "head": "mlp", "head_hidden": 6},
+    {"cell": "gru", "pooling": "last", "head": "per_step"},
+    {"cell": "rnn", "bidirectional": True, "pooling": "max", "output": "sigmoid"},
+    {"cell": "lstm", "pooling": "mean", "packed": False},
+])
+def test_the_exported_model_is_gatescopes_model(options, tmp_path):
+    """The script's classifier takes a GateScope model's weights as they are and gives the same logits."""
+    import importlib.util
+
+    import torch
+
+    from sentiment_core.models import ModelConfig, build_model
+
+    config = {"label_names": ["negative", "positive"], "model": {"emb_dim": 5, "hidden_dim": 7, **options}}
+    path = tmp_path / "exported.py"
+    path.write_text(report.pytorch_script(config), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # defines the classes; main() runs only as a script
+    torch.manual_seed(0)
+    ours = build_model(ModelConfig(vocab_size=20, num_classes=2, emb_dim=5, hidden_dim=7, **options)).eval()
+    theirs = module.Classifier(20).eval()
+    theirs.load_state_dict(ours.state_dict())  # the same parameter names and shapes
+    ids = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 2, 0, 0]])
+    lengths = torch.tensor([5, 3])
+    if not options.get("packed", True):
+        ids, lengths = ids[:1], lengths[:1]  # an unpacked model reads pads like words: compare a full row
+    with torch.no_grad():
+        assert torch.allclose(theirs(ids, lengths), ours(ids, lengths), atol=1e-5)
