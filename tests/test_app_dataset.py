@@ -71,3 +71,15 @@ def test_explain_shows_attention_weights_and_gradient_connectivity(monkeypatch, 
     at = open_page("explain", query={"model": "gru", "text": "the film was not good"})  # max pooling: no attention
     assert not any(e.label.startswith("🎯") for e in at.expander)
     assert any(e.label.startswith("📉") for e in at.expander)
+
+
+def test_a_bad_link_is_ignored_with_a_warning(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    at = open_page("dataset", query={"model": "lstm", "sort": "sideways", "examples": "eval:nowhere"})
+    assert not at.exception and not at.error
+    warnings = " ".join(w.value for w in at.warning)
+    assert "sort='sideways' was ignored" in warnings and "examples='eval:nowhere' was ignored" in warnings
+    assert at.selectbox(key="ds_sort").value == "wrong_first"
+    at.segmented_control(key="ds_outcome").set_value("wrong").run()
+    assert not at.warning  # said once, on arrival

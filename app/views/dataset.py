@@ -39,6 +39,7 @@ FIELDS = (
     PageField("ds_stats_n", "units_n", 300),
     PageField("ds_unit", "unit", 0),
 )
+ENTERING = st.session_state.get("gs_page") != "dataset"  # a link's values are checked once, on arrival
 state.use_page("dataset", FIELDS)
 registry = shared_registry()
 
@@ -93,8 +94,13 @@ def explain_url(model_key: str, text: str) -> str:
 
 
 def choose(key: str, options: list, fallback) -> None:
-    """Put a link's value back in range before its widget is drawn."""
-    if st.session_state.get(key) not in options:
+    """Put a link's value back in range before its widget is drawn (saying so when a link brought it)."""
+    value = st.session_state.get(key)
+    if value not in options:
+        if ENTERING and value not in (None, "", fallback):
+            query = next(f.query for f in FIELDS if f.key == key)
+            st.warning(f"The link's {query}={value!r} was ignored: it is not one of {', '.join(map(str, options))}. "
+                       f"{fallback or 'None'} is used.", icon="🔗")
         st.session_state[key] = fallback
 
 
