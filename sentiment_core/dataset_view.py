@@ -22,8 +22,8 @@ from .predict import Predictor
 from .trainer import EncodedExamples, collate, make_batches
 from .vocab import UNK_IDX
 
-NEGATION = re.compile(r"\b(?:not|no|never|nothing|nobody|none|neither|nor|without|cannot|n't)\b|n't\b", re.I)
-CONTRAST = re.compile(r"\b(?:but|however|although|though|yet)\b", re.I)
+NEGATION = re.compile(r"\b(?:not|no|never|nothing|nobody|none|neither|nor|without|cannot|n't)\b|n't\b", re.IGNORECASE)
+CONTRAST = re.compile(r"\b(?:but|however|although|though|yet)\b", re.IGNORECASE)
 # Token-count buckets: (upper bound inclusive, name); the same for every model and dataset.
 LENGTH_BUCKETS = ((10, "length ≤ 10"), (25, "length 11-25"), (100, "length 26-100"), (300, "length 101-300"),
                   (None, "length > 300"))
@@ -281,7 +281,7 @@ def user_slice(texts: Sequence[str], pattern: str, regex: bool = False) -> np.nd
         raise SliceError("the slice is empty: type a keyword or a regular expression")
     if regex:
         try:
-            compiled = re.compile(pattern, re.I)
+            compiled = re.compile(pattern, re.IGNORECASE)
         except re.error as error:
             raise SliceError(f"{pattern!r} is not a valid regular expression ({error}); for example "
                              r"'\bnot (good|bad)\b'") from None
@@ -289,7 +289,7 @@ def user_slice(texts: Sequence[str], pattern: str, regex: bool = False) -> np.nd
         words = [w.strip() for w in pattern.split(",") if w.strip()]
         if not words:
             raise SliceError("the slice is empty: type one keyword or several separated by commas")
-        compiled = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.I)
+        compiled = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
     return np.array([bool(compiled.search(str(t))) for t in texts], dtype=bool)
 
 
@@ -546,8 +546,8 @@ def load_eval_set(name: str, mirror=None) -> LabelledSet:
     names = sorted({r[1] for r in rows}, key=lambda n: (n != "negative", n != "neutral", n))
     return LabelledSet(f"fixture:{name}", f"{description}: the {len(rows)}-example held-out sample",
                        [r[0] for r in rows], [names.index(r[1]) for r in rows], names,
-                       ["no dataset mirror is configured (GATESCOPE_DATA_MIRROR), so the shipped held-out "
-                        f"sample of {len(rows)} examples is used"])
+                       [("no dataset mirror is configured (GATESCOPE_DATA_MIRROR), so the shipped held-out "
+                         f"sample of {len(rows)} examples is used")])
 
 
 def run_test_set(config: dict, run_name: str) -> LabelledSet:

@@ -573,12 +573,11 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     Returns:
         The final status dict.
     """
+    from .device import device_label
     from .encoding import EncodingConfig
     from .pipeline import VocabConfig, train_on_splits
     from .text import TokenizerConfig
     from .trainer import TrainConfig
-
-    from .device import device_label
 
     path = Path(path)
     config = upgrade_config(read_json(path / "config.json", {}))

@@ -260,7 +260,6 @@ def test_worker_niceness_setting_is_read_and_clamped(monkeypatch):
 
 def test_a_run_records_the_device_it_trained_on_in_words(tmp_path):
     import torch
-
     from conftest import rule_splits
 
     from sentiment_core.device import device_label
