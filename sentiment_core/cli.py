@@ -1,7 +1,7 @@
 """Command line: ``gatescope`` / ``python -m sentiment_core``.
 
 Subcommands: ``datasets list|fetch|show``, ``train``, ``evaluate``, ``predict``, ``explain``,
-``import``, ``pretrain``, ``serve``. Every model, training, encoding and vocabulary option is a flag
+``import``, ``pretrain``, ``report``, ``serve``. Every model, training, encoding and vocabulary option is a flag
 generated from the same ``*_SPEC`` dicts the app's sliders use.
 """
 from __future__ import annotations
@@ -483,6 +483,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report, runs
+
+    try:
+        record = runs.load_run(args.run)
+    except (runs.RunError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = report.write_report(record, args.out or Path(f"{record.name}-report.html"), with_slices=not args.no_slices)
+    print(f"report written to {out}")
+    if args.script:
+        args.script.write_text(report.pytorch_script(record.config, record.name), encoding="utf-8")
+        print(f"PyTorch script written to {args.script}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import serve
 
@@ -593,6 +609,15 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True,
                     help="the tutorial lowercased its text (default: yes)")
     im.set_defaults(func=cmd_import)
+
+    rp = sub.add_parser("report", help="write a run's standalone HTML report (and its PyTorch script)",
+                        description="Curves, metrics, confusion matrix, accuracy per slice of the test split and "
+                        "the model card in one HTML file that opens offline.")
+    rp.add_argument("run", help="the run's name (a folder of $GATESCOPE_RUNS_DIR)")
+    rp.add_argument("--out", type=Path, help="the HTML file (default: <run>-report.html)")
+    rp.add_argument("--no-slices", action="store_true", help="skip the slices (no prediction over the test split)")
+    rp.add_argument("--script", type=Path, help="also write a self-contained PyTorch script that retrains it")
+    rp.set_defaults(func=cmd_report)
 
     sv = sub.add_parser("serve", help="run the REST API", description="Serve POST /predict, POST /explain, "
                         "GET /models and GET /health (OpenAPI docs at /docs) with uvicorn.")

@@ -32,3 +32,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
     return torch.device(name)
+
+
+def device_label(name: str = "auto") -> str:
+    """What a run trains on, in words: ``cpu, 2 threads``, ``cuda:0, NVIDIA H200`` or ``mps, Apple GPU``.
+
+    Args:
+        name: a device name as ``resolve_device`` takes it.
+
+    Raises:
+        ValueError: see ``resolve_device``.
+    """
+    device = resolve_device(name)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index}, {torch.cuda.get_device_name(index)}"
+    if device.type == "mps":
+        return "mps, Apple GPU"
+    threads = torch.get_num_threads()
+    return f"cpu, {threads} thread{'s' if threads != 1 else ''}"

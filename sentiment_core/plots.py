@@ -32,6 +32,12 @@ TOWARDS_COLOR, AWAY_COLOR = f"rgb({TOWARDS_RGB})", f"rgb({AWAY_RGB})"
 # Signed states (hidden h, cell c, tanh candidates): blue below zero, brown above; not a class palette
 # (red/green mean negative/positive only) and not the attribution palette.
 STATE_SCALE = [[0.0, "#2166AC"], [0.25, "#92C5DE"], [0.5, "#F7F7F7"], [0.75, "#DFC27D"], [1.0, "#8C510A"]]
+STATE_NEGATIVE_RGB, STATE_POSITIVE_RGB = "33,102,172", "140,81,10"  # the scale's ends, for token chips
+# unsigned weights and sizes (attention, gradient norms): slate, since they push no way
+WEIGHT_RGB = "82,96,109"
+WEIGHT_COLOR = f"rgb({WEIGHT_RGB})"
+# correct / wrong predictions (the projector): neither a class nor an attribution colour
+CORRECT_COLOR, WRONG_COLOR = "#56B4E9", "#1F2933"
 SEQUENTIAL = "Viridis"      # for values in [0, 1] (sigmoid gates)
 GATE_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -521,7 +527,7 @@ ATTRIBUTION_BAR_LIMIT = 30  # longer texts show their largest effects only, so e
 
 def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str | None = None,
                      height: int | None = None, value_name: str = "attribution",
-                     target: str | None = None) -> go.Figure:
+                     target: str | None = None, magnitude: bool = False) -> go.Figure:
     """Signed per-token scores as horizontal bars in reading order (top to bottom): purple pushes
     towards the explained class, orange away from it, the same on every attribution chart.
 
@@ -530,6 +536,7 @@ def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str 
         scores: (T,) signed scores, positive = towards ``target``.
         value_name: what a score is (axis and hover).
         target: the explained class, named on the axis ("← away · towards X →").
+        magnitude: unsigned sizes (e.g. gradient norms): one neutral colour, no towards/away.
 
     Texts longer than ``ATTRIBUTION_BAR_LIMIT`` tokens show the words with the largest effects,
     still in reading order, each labelled with its position.
@@ -545,13 +552,15 @@ def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str 
     y = list(range(len(keep)))
     towards = f"towards {target}" if target else "towards"
     away = f"away from {target}" if target else "away"
+    colours = [WEIGHT_COLOR] * len(keep) if magnitude else [TOWARDS_COLOR if v >= 0 else AWAY_COLOR for v in s[keep]]
     fig = go.Figure(go.Bar(
-        x=s[keep], y=y, orientation="h", marker_color=[TOWARDS_COLOR if v >= 0 else AWAY_COLOR for v in s[keep]],
+        x=s[keep], y=y, orientation="h", marker_color=colours,
         customdata=[[lab, towards if v >= 0 else away] for lab, v in zip(labels, s[keep])],
         hovertemplate=f"%{{customdata[0]}}: {value_name} %{{x:+.3f}} (%{{customdata[1]}})<extra></extra>"))
     fig.update_yaxes(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False)
     # short enough for a third of a 1280 px page: "← away · towards negative →"
-    fig.update_xaxes(title=f"← away · {towards} →", zeroline=True, zerolinewidth=2, zerolinecolor="#52606D")
+    fig.update_xaxes(title=value_name if magnitude else f"← away · {towards} →", zeroline=True, zerolinewidth=2,
+                     zerolinecolor="#52606D")
     return style(fig, title, height or int(110 + 26 * len(keep)), legend=False)
 
 
@@ -600,6 +609,15 @@ def color_legend_html(target: str | None = None) -> str:
             f"{html.escape(towards)} &nbsp; "
             f"<span style='background:{AWAY_COLOR}; color:white; padding:2px 8px; border-radius:6px'>orange</span> "
             f"{html.escape(away)}; stronger colour = larger effect</div>")
+
+
+def state_legend_html(what: str = "the unit's hidden value") -> str:
+    """The legend of ``token_html`` chips shaded by a state (``STATE_*_RGB``): brown above 0, blue below."""
+    return (f"<div style='font-size:15px; color:#52606D'>"
+            f"<span style='background:rgb({STATE_POSITIVE_RGB}); color:white; padding:2px 8px; border-radius:6px'>brown</span> "
+            f"{html.escape(what)} above 0 &nbsp; "
+            f"<span style='background:rgb({STATE_NEGATIVE_RGB}); color:white; padding:2px 8px; border-radius:6px'>blue</span> "
+            f"below 0; stronger colour = further from 0</div>")
 
 
 # ---------------------------------------------------------------- gradients
@@ -1025,3 +1043,85 @@ def unit_emergence(labels: Sequence[str], correlation: np.ndarray, negation: np.
     low, high = fig.layout.yaxis2.domain
     fig.update_layout(legend=dict(y=high, yanchor="top", x=1.0, xanchor="right", bgcolor="rgba(255,255,255,0.8)"))
     return fig
+# ---------------------------------------------------------------- across the dataset
+
+
+def slice_accuracy_bars(rows: Sequence, second: Sequence | None = None, names: Sequence[str] = ("model",),
+                        colors: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+    """Accuracy per slice with its 95 % interval as error bars, one bar group per model.
+
+    Args:
+        rows: ``dataset_view.SliceAccuracy`` of the first model.
+        second: the same for a second model (None: one model).
+        names: the models' names.
+        colors: the models' colours (default: the palette).
+    """
+    if not rows:
+        return empty("No slice has any example.")
+    fig = go.Figure()
+    for i, part in enumerate([rows] + ([second] if second else [])):
+        color = (colors[i] if colors and i < len(colors) else SEQUENCE[i % len(SEQUENCE)])
+        fig.add_trace(go.Bar(
+            y=[r.slice for r in part], x=[r.accuracy for r in part], orientation="h", name=str(names[i]),
+            marker_color=color,
+            error_x=dict(type="data", symmetric=False, array=[r.high - r.accuracy for r in part],
+                         arrayminus=[r.accuracy - r.low for r in part], thickness=2, color="#1F2933"),
+            customdata=[[r.count, r.low, r.high] for r in part],
+            hovertemplate="%{y}: %{x:.1%} of %{customdata[0]:,} (95 % interval %{customdata[1]:.1%}–"
+                          "%{customdata[2]:.1%})<extra>" + html.escape(str(names[i])) + "</extra>"))
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%", title="accuracy (bars: 95 % interval)")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(barmode="group")
+    return style(fig, title, 120 + 34 * len(rows) * (2 if second else 1), legend=bool(second))
+
+
+def projection_scatter(xy: np.ndarray, texts: Sequence[str], groups: Sequence[str], rows: Sequence[int],
+                       title: str | None = None, axis_titles: tuple[str, str] = ("", ""),
+                       height: int = 560) -> go.Figure:
+    """The embedding projector: one dot per sentence, one trace (colour) per group.
+
+    Args:
+        xy: (M, 2) coordinates.
+        texts: (M,) texts shown on hover (cut to 200 characters).
+        groups: (M,) group of each dot: a class name (class colours), ``correct`` or ``wrong``.
+        rows: (M,) the table row of each dot, kept as ``customdata`` for click selection.
+    """
+    if len(xy) == 0:
+        return empty("No sentence to map.")
+    palette = {"correct": CORRECT_COLOR, "wrong": WRONG_COLOR}
+    fig = go.Figure()
+    groups = [str(g) for g in groups]
+    for i, group in enumerate(dict.fromkeys(groups)):
+        mine = [j for j, g in enumerate(groups) if g == group]
+        short = [html.escape(texts[j][:200] + ("…" if len(texts[j]) > 200 else "")) for j in mine]
+        fig.add_trace(go.Scattergl(
+            x=xy[mine, 0], y=xy[mine, 1], mode="markers", name=group,
+            marker=dict(size=7, opacity=0.75, color=palette.get(group) or class_color(group, i)),
+            customdata=[[int(rows[j]), s] for j, s in zip(mine, short)],
+            hovertemplate="%{customdata[1]}<extra>" + html.escape(group) + "</extra>"))
+    fig.update_xaxes(title=axis_titles[0], zeroline=False, showticklabels=False)
+    fig.update_yaxes(title=axis_titles[1], zeroline=False, showticklabels=False)
+    fig.update_layout(hoverlabel=dict(namelength=-1), dragmode="select")
+    return style(fig, title, height)
+
+
+def gate_histograms(histograms: Sequence, title: str | None = None) -> go.Figure:
+    """One small histogram per gate (``stats.GateHistogram``), titled with its saturated share."""
+    if not histograms:
+        return empty("No gate was recorded.")
+    cols = min(4, len(histograms))
+    rows_n = math.ceil(len(histograms) / cols)
+    names = [f"{h.name} · {h.gate.replace('_', ' ')}" + (f" ({h.saturated_share:.0%} saturated)"
+                                                          if h.saturated_share is not None else "")
+             for h in histograms]
+    fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=names, horizontal_spacing=0.06,
+                        vertical_spacing=0.18 if rows_n > 1 else 0.1)
+    for i, h in enumerate(histograms):
+        centres = (np.asarray(h.bin_edges[:-1]) + np.asarray(h.bin_edges[1:])) / 2
+        share = np.asarray(h.counts, dtype=float) / max(1, int(np.sum(h.counts)))
+        fig.add_trace(go.Bar(x=centres, y=share, marker_color=SEQUENCE[i % len(SEQUENCE)], showlegend=False,
+                             hovertemplate="%{x:.2f}: %{y:.1%} of values<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_annotations(font_size=FONT_SIZE - 3)
+    return style(fig, title, 80 + 240 * rows_n, legend=False)

@@ -283,6 +283,11 @@ class RunRecord:
         return {"fraction": min(1.0, max(0.0, fraction)), "elapsed": elapsed, "eta": eta,
                 "epoch": s.get("epoch"), "epochs": epochs}
 
+    @property
+    def device(self) -> str:
+        """What the run trained on, in words (``cpu, 2 threads``); "" for runs recorded before it was kept."""
+        return str((self.result or {}).get("device_label") or self.status.get("device_label") or "")
+
     def summary(self) -> dict:
         """One row for the Compare table."""
         epochs = self.epochs()
@@ -300,6 +305,7 @@ class RunRecord:
             "test macro-F1": result.get("test_macro_f1"),
             "params": self.config.get("params") or result.get("params"),
             "s / epoch": sum(seconds) / len(seconds) if seconds else None,
+            "device": self.device,
         }
 
 
@@ -573,6 +579,7 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     Returns:
         The final status dict.
     """
+    from .device import device_label
     from .encoding import EncodingConfig
     from .pipeline import VocabConfig, train_on_splits
     from .text import TokenizerConfig
@@ -584,6 +591,10 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
     status = read_json(path / "status.json", {}) or {}
     status.update(state="running", pid=os.getpid(), executor=executor, started=time.time(),
                   message="training", epoch=1, batch=0, total_epochs=config["train"]["epochs"])
+    try:
+        status["device_label"] = device_label(config["train"].get("device", "auto"))
+    except ValueError:  # a device this machine lacks: training fails below and says why
+        pass
     if status.get("owner_token") is None:
         status["owner_token"] = PROCESS_TOKEN
     recorder = _Recorder(path, status)
@@ -619,7 +630,7 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
         result = {
             "stop_reason": fit.stop_reason, "message": fit.message, "best_epoch": fit.best_epoch,
             "seconds": fit.seconds, "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
-            "device": fit.device, "params": metrics.get("params"),
+            "device": fit.device, "device_label": status.get("device_label"), "params": metrics.get("params"),
             "val_accuracy": outcome.validation.accuracy, "val_macro_f1": outcome.validation.macro_f1,
             "test_accuracy": outcome.test.accuracy, "test_macro_f1": outcome.test.macro_f1,
             "validation": outcome.validation.to_dict(), "test": outcome.test.to_dict(),

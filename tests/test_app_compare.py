@@ -76,3 +76,18 @@ def test_lesson_grid_shows_its_expected_result_and_trains_on_the_lesson_data(mon
     assert config["data"]["name"] == "synthetic_cue_at_end"
     assert config["model"]["packed"] is False and config["encoding"]["padding"] == "post"
     assert config["train"]["bucketing"] is False and config["train"]["epochs"] == 1
+
+
+def test_compare_and_train_say_what_each_run_trained_on(monkeypatch, tmp_path):
+    from browser.app_support import app_env, completed_run, open_page
+
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "rnn", epochs=1)
+    at = open_page("compare", query={"runs": name})
+    table = next(d.value for d in at.dataframe if "device" in d.value.columns)
+    assert table["device"].iloc[0].startswith("cpu, ")
+    at = open_page("train")
+    assert not at.exception
+    assert any("trained on cpu, " in c.value for c in at.caption)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "⬇ HTML report (opens offline)" in labels and "⬇ Export as a PyTorch script" in labels

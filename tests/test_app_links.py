@@ -91,6 +91,26 @@ def test_explain_link(monkeypatch, tmp_path):
     assert before == after
 
 
+def test_dataset_link(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    at = open_page("dataset")
+    at.selectbox(key="ds_model").set_value("gru").run()
+    at.selectbox(key="ds_source").set_value("eval:rt_test").run()
+    at.selectbox(key="ds_sort").set_value("longest").run()
+    at.segmented_control(key="ds_outcome").set_value("wrong").run()
+    at.text_input(key="ds_keywords").input("dull, boring").run()
+    at.selectbox(key="ds_slice").set_value("contrast").run()
+    at.session_state["ds_tab"] = "Map"
+    at.run()
+    at.segmented_control(key="ds_color").set_value("prediction").run()
+    keys = ["ds_model", "ds_source", "ds_sort", "ds_outcome", "ds_keywords", "ds_slice", "ds_tab", "ds_color"]
+    query, before, after = reopen("dataset", at, keys)
+    assert query == {"model": "gru", "examples": "eval:rt_test", "sort": "longest", "outcome": "wrong",
+                     "keywords": "dull, boring", "slice": "contrast", "tab": "Map", "color": "prediction"}
+    assert before == after
+
+
 def test_inside_link(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     at = open_page("inside")

@@ -164,3 +164,10 @@ def test_two_panel_legends_sit_above_the_panel_titles(figure):
     fig = figure()
     assert fig.layout.legend.yref == "container" and fig.layout.legend.yanchor == "top"
     assert fig.layout.margin.t >= 78  # the legend's own strip above the subplot titles
+
+
+def test_unsigned_sizes_are_not_drawn_as_towards_or_away():
+    """Gradient norms push no way: one neutral colour and their own axis title."""
+    fig = plots.attribution_bars(["not", "good"], [0.2, 1.0], value_name="‖∂P/∂word‖", magnitude=True)
+    assert set(fig.data[0].marker.color) == {plots.WEIGHT_COLOR} and fig.layout.xaxis.title.text == "‖∂P/∂word‖"
+    assert plots.WEIGHT_COLOR not in {plots.TOWARDS_COLOR, plots.AWAY_COLOR} | CLASS_COLOURS

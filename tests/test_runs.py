@@ -256,3 +256,22 @@ def test_worker_niceness_setting_is_read_and_clamped(monkeypatch):
     for raw, expected in (("0", 0), ("5", 5), ("99", 19), ("-3", 0), ("high", 10)):
         monkeypatch.setenv(WORKER_NICENESS_ENV, raw)
         assert worker_niceness() == expected, raw
+
+
+def test_a_run_records_the_device_it_trained_on_in_words(tmp_path):
+    import torch
+    from conftest import rule_splits
+
+    from sentiment_core.device import device_label
+
+    threads = torch.get_num_threads()
+    assert device_label("cpu") == f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    try:
+        name = queue.submit(runs.RunRequest(rule_splits(60), {"cell": "rnn", "emb_dim": 4, "hidden_dim": 4},
+                                            {"epochs": 1, "batch_size": 16, "device": "cpu"}, {"name": "rule"}))
+        record = queue.wait(name, 60)
+    finally:
+        queue.close()
+    assert record.device.startswith("cpu, ") and record.device.endswith(("thread", "threads"))
+    assert record.result["device_label"] == record.device and record.summary()["device"] == record.device

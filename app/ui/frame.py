@@ -39,6 +39,8 @@ PAGES = (
               "overfitting: overlay runs and put one sentence through every model."),
     PageEntry("gallery", "views/gallery.py", "Class gallery", "🏫", "Every finished run of the room: accuracy "
               "against size by cell, who trained what, one click to Compare or Explain."),
+    PageEntry("dataset", "views/dataset.py", "Dataset", "🗂️", "A whole test set through one model: confident "
+              "errors, slices with intervals, two models paired, a map of the sentence vectors, units."),
     PageEntry("explain", "views/explain.py", "Explain", "🔍", "Gate heatmaps, hidden states, integrated gradients, "
               "saliency, occlusion and what-if edits for any model."),
     PageEntry("inside", "views/inside.py", "Inside the cell", "🧮", "Step through one time step with the "

@@ -154,6 +154,33 @@ with p2:
                f"change {ig.input_score:.3f} → baseline {ig.baseline_score:.3f}). "
                + ("Small: the attributions add up." if ok else "Large: raise the integration steps."))
 
+# ---- attention pooling and gradient connectivity of this sentence (what the model already computes)
+if traced.attention is not None:
+    with st.expander("🎯 Attention pooling: how much each word counts in the vector the classifier reads"):
+        weights = np.asarray(traced.attention, dtype=float)
+        st.markdown(plots.token_html(tokens, weights, max_abs=float(weights.max()) or 1.0, positive=plots.WEIGHT_RGB),
+                    unsafe_allow_html=True)
+        top_word = tokens[int(weights.argmax())]
+        st.caption(f"The weights add up to 1; '{top_word}' gets the most ({weights.max():.0%}). Attention says "
+                   "where the model looks, not which way a word pushes (see integrated gradients for that).")
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_connectivity(cache_key: str, model: str, text: str, target: int):
+    from sentiment_core.explain.gradients import gradient_connectivity
+
+    return gradient_connectivity(registry.load(model).bundle, text, target=target)
+
+
+with st.expander(f"📉 Gradient connectivity: how strongly P({target_name}) depends on each word"):
+    conn = cached_connectivity(loaded.cache_key, loaded.key, text, target)
+    st.plotly_chart(plots.attribution_bars(conn.tokens, conn.normalized, value_name="‖∂P/∂word‖ (of the largest)",
+                                           magnitude=True),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_connectivity")
+    st.caption("The size of the gradient reaching each word's vector, scaled so the largest is 1. In a plain "
+               "RNN it usually fades with the distance from the end (vanishing gradients); the Gradients page "
+               "averages it over many sentences.")
+
 if st.session_state["e_tab"] not in TABS:
     st.session_state["e_tab"] = TABS[0]
 tab_gates, tab_states, tab_traj, tab_attr, tab_edit, tab_intervene, tab_memory = st.tabs(TABS, key="e_tab",

@@ -8,7 +8,7 @@ from ui import classroom as classroom_ui
 from ui import datasets, frame, state, widgets
 from ui import timelapse as timelapse_ui
 
-from sentiment_core import classroom, plots, runs, settings
+from sentiment_core import classroom, plots, report, runs, settings
 from sentiment_core.data import selection
 from sentiment_core.data.download import resolve_cache_dir
 from sentiment_core.embeddings import GLOVE_DIM, load_vectors
@@ -306,7 +306,8 @@ def show_run(name: str) -> None:
     cfg = record.config
     head[0].caption(f"{record.name} · {cfg.get('data', {}).get('label', '')} · "
                     f"lr {cfg.get('train', {}).get('lr')} · batch {cfg.get('train', {}).get('batch_size')} · "
-                    f"{cfg.get('train', {}).get('epochs')} epochs")
+                    f"{cfg.get('train', {}).get('epochs')} epochs"
+                    + (f" · trained on {record.device}" if record.device else ""))
     may_manage = viewer.can_manage(record)
     if active and may_manage and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
         try:
@@ -380,8 +381,26 @@ def show_run(name: str) -> None:
                                 "Open it on the Explain page.")
         if record.state != "completed":
             st.caption("The download holds the best epoch.")
+        x1, x2 = st.columns(2)
+        x1.download_button("⬇ HTML report (opens offline)", lambda: report_html(name), file_name=f"{name}-report.html",
+                           mime="text/html", key=f"dl_report_{name}", on_click="ignore",
+                           help="Curves, metrics, confusion matrix, accuracy per slice of the test split and the "
+                                "model card in one file (also: gatescope report RUN).")
+        x2.download_button("⬇ Export as a PyTorch script", report.pytorch_script(record.config, name),
+                           file_name=f"gatescope_{name}.py", mime="text/x-python", key=f"dl_script_{name}",
+                           on_click="ignore", help="A self-contained .py that rebuilds and retrains this "
+                                                   "configuration with PyTorch alone: python it.py data.tsv")
     if watched() != seen:
         st.rerun()  # a run started, ended or appeared: refresh the list, the queue count and the timer
+
+
+def report_html(name: str) -> str:
+    """The run's standalone HTML report, built when its download is clicked."""
+    record = runs.load_run(name, queue=queue)
+    try:
+        return report.run_report_html(record, report.run_slices(record))
+    except GateScopeError as error:
+        return report.run_report_html(record, None, f"No slices: {error}.")
 
 
 def watched() -> tuple:

@@ -1,0 +1,85 @@
+"""Dataset page: the error table of a shipped model on its held-out sample, filters, slices with a
+second model, the projector and the units, all in the link."""
+from __future__ import annotations
+
+from browser.app_support import app_env, completed_run, open_page, query_of
+
+
+def test_the_table_lists_confident_errors_first_and_links_to_explain(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    at = open_page("dataset", query={"model": "lstm"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="ds_source").value == "eval:imdb_test"
+    assert any("held-out sample" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert len(table) == 25 and list(table.columns[:4]) == ["explain", "text", "gold", "prediction"]
+    wrong = table["gold"] != table["prediction"]
+    if wrong.any():  # the errors come first, the most confident first
+        first = table[wrong]
+        assert wrong.iloc[:len(first)].all()
+        assert list(first["confidence"]) == sorted(first["confidence"], reverse=True)
+    assert table["explain"].iloc[0].startswith("explain?model=lstm&text=")
+    at.segmented_control(key="ds_outcome").set_value("correct").run()
+    table = at.dataframe[0].value
+    assert (table["gold"] == table["prediction"]).all()
+    at.text_input(key="ds_search").input("movie").run()
+    assert at.dataframe[0].value["text"].str.lower().str.contains("movie").all()
+    at.text_input(key="ds_keywords").input("(bad").run()
+    at.toggle(key="ds_regex").set_value(True).run()
+    assert any("not a valid regular expression" in e.value for e in at.error)
+    assert query_of(at) == {"outcome": "correct", "search": "movie", "keywords": "(bad", "regex": "true"}
+
+
+def test_slices_with_a_second_model_and_the_paired_test(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    at = open_page("dataset", query={"model": "lstm", "examples": "eval:sst2_dev", "tab": "Slices", "vs": "gru"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "paired test" in " ".join(s.value for s in at.subheader).lower()
+    sentences = " ".join(m.value for m in at.markdown)
+    assert "discordant sentences, p" in sentences
+    slices = at.dataframe[1].value  # [0] is the Examples tab's table
+    assert slices["slice"].iloc[0] == "all" and slices["examples"].iloc[0] == 200
+    assert {"negation", "gold: negative", "gold: positive"} <= set(slices["slice"])
+
+
+def test_the_map_and_the_units_of_a_run_on_its_own_test_split(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "gru", epochs=1)
+    at = open_page("dataset", query={"model": f"run:{name}", "tab": "Map", "color": "gold"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="ds_source").value == f"run:{name}"
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "negative" in chart and "positive" in chart and "PC1" in chart
+    at.session_state["ds_tab"] = "Units"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="ds_unit").value == 0
+    assert any("open on Explain" in link.label for link in at.get("page_link"))
+
+
+def test_explain_shows_attention_weights_and_gradient_connectivity(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name = completed_run(runs_dir, "lstm", epochs=1, pooling="attention")
+    at = open_page("explain", query={"model": f"run:{name}", "text": "the film was not good"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("🎯 Attention pooling") for label in labels)
+    assert any(label.startswith("📉 Gradient connectivity") for label in labels)
+    assert any("The weights add up to 1" in c.value for c in at.caption)
+    at = open_page("explain", query={"model": "gru", "text": "the film was not good"})  # max pooling: no attention
+    assert not any(e.label.startswith("🎯") for e in at.expander)
+    assert any(e.label.startswith("📉") for e in at.expander)
+
+
+def test_a_bad_link_is_ignored_with_a_warning(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
+    at = open_page("dataset", query={"model": "lstm", "sort": "sideways", "examples": "eval:nowhere"})
+    assert not at.exception and not at.error
+    warnings = " ".join(w.value for w in at.warning)
+    assert "sort='sideways' was ignored" in warnings and "examples='eval:nowhere' was ignored" in warnings
+    assert at.selectbox(key="ds_sort").value == "wrong_first"
+    at.segmented_control(key="ds_outcome").set_value("wrong").run()
+    assert not at.warning  # said once, on arrival

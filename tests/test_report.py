@@ -1,0 +1,119 @@
+"""Exports of a run: the standalone HTML report (written by `gatescope report`, opened in
+Chromium without a network) and the PyTorch script that retrains it without GateScope."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from browser.app_support import CHROMIUM, CHROMIUM_ARGS, completed_run
+from conftest import rule_splits
+
+from sentiment_core import report, runs
+from sentiment_core.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    return root, completed_run(root, "gru", epochs=2, pooling="attention")
+
+
+def test_gatescope_report_writes_a_standalone_html_file(run_dir, tmp_path, monkeypatch, capsys):
+    root, name = run_dir
+    monkeypatch.setenv("GATESCOPE_RUNS_DIR", str(root))
+    out, script = tmp_path / "report.html", tmp_path / "retrain.py"
+    assert main(["report", name, "--out", str(out), "--script", str(script)]) == 0
+    assert f"report written to {out}" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    for section in ("Training curves", "Confusion matrix (test split)", "Accuracy per slice", "Model card",
+                    "gold: negative", "negation"):
+        assert section in page, section
+    assert "<script src=" not in page and len(page) > 3_000_000  # plotly.js is inlined
+    assert page.count("Plotly.newPlot") == 3
+    assert script.read_text(encoding="utf-8").startswith("#!/usr/bin/env python3")
+    assert main(["report", "no-such-run"]) == 2
+    assert "there is no run called 'no-such-run'" in capsys.readouterr().err
+
+
+def test_the_report_opens_in_chromium_offline(run_dir, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip("chromium is not installed")
+    root, name = run_dir
+    out = report.write_report(runs.load_run(name, root), tmp_path / "report.html", with_slices=False)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                                    headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(offline=True)
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(out.as_uri())
+            page.wait_for_selector(".plotly .main-svg", timeout=20000)
+            assert page.locator(".js-plotly-plot").count() == 2  # curves and confusion matrix
+            assert "Model card" in page.inner_text("body") and not errors
+        finally:
+            browser.close()
+
+
+def test_the_exported_script_retrains_and_predicts_without_gatescope(run_dir, tmp_path):
+    root, name = run_dir
+    config = runs.load_run(name, root).config
+    config = {**config, "train": {**config["train"], "epochs": 6, "lr": 0.02, "patience": 0},
+              "vocab": {"min_freq": 1, "max_size": 200}}
+    script = tmp_path / "retrain.py"
+    script.write_text(report.pytorch_script(config, name), encoding="utf-8")
+    splits = rule_splits(300, seed=1)
+    data = tmp_path / "data.tsv"
+    data.write_text("".join(f"{t}\t{splits.label_names[y]}\n" for t, y in zip(splits.train.texts, splits.train.labels)),
+                    encoding="utf-8")
+    # run from an empty folder with a bare environment: GateScope cannot be imported by the script
+    done = subprocess.run([sys.executable, str(script), str(data), "--predict", "the movie was great",
+                           "the plot was awful", "--out", str(tmp_path / "model.pt")],
+                          check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 6
+    accuracy = float(next(line for line in lines if line.startswith("test accuracy")).split()[-1])
+    assert accuracy > 0.9
+    predictions = [line.split("\t") for line in lines if line.startswith("predict\t")]
+    assert [p[1] for p in predictions] == ["positive", "negative"]
+    assert (tmp_path / "model.pt").is_file()
+    assert "sentiment_core" not in script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("options", [
+    {"cell": "lstm", "bidirectional": True, "num_layers": 2, "pooling": "attention", "head": "mlp", "head_hidden": 6},
+    {"cell": "gru", "pooling": "last", "head": "per_step"},
+    {"cell": "rnn", "bidirectional": True, "pooling": "max", "output": "sigmoid"},
+    {"cell": "lstm", "pooling": "mean", "packed": False},
+])
+def test_the_exported_model_is_gatescopes_model(options, tmp_path):
+    """The script's classifier takes a GateScope model's weights as they are and gives the same logits."""
+    import importlib.util
+
+    import torch
+
+    from sentiment_core.models import ModelConfig, build_model
+
+    config = {"label_names": ["negative", "positive"], "model": {"emb_dim": 5, "hidden_dim": 7, **options}}
+    path = tmp_path / "exported.py"
+    path.write_text(report.pytorch_script(config), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # defines the classes; main() runs only as a script
+    torch.manual_seed(0)
+    ours = build_model(ModelConfig(vocab_size=20, num_classes=2, emb_dim=5, hidden_dim=7, **options)).eval()
+    theirs = module.Classifier(20).eval()
+    theirs.load_state_dict(ours.state_dict())  # the same parameter names and shapes
+    ids = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 2, 0, 0]])
+    lengths = torch.tensor([5, 3])
+    if not options.get("packed", True):
+        ids, lengths = ids[:1], lengths[:1]  # an unpacked model reads pads like words: compare a full row
+    with torch.no_grad():
+        assert torch.allclose(theirs(ids, lengths), ours(ids, lengths), atol=1e-5)
