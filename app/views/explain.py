@@ -3,10 +3,11 @@ import numpy as np
 import streamlit as st
 from ui import classroom as classroom_ui
 from ui import models, state, widgets
+from ui.explained import shared_trace
 
 from sentiment_core import plots
 from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits, integrated_gradients,
-                                    occlusion, saliency, trace, trajectory)
+                                    occlusion, saliency, trajectory)
 from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS
 from sentiment_core.predict import Predictor
 from sentiment_core.registry import shared_registry
@@ -37,13 +38,8 @@ registry = shared_registry()
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_trace(cache_key: str, model: str, text: str):
-    return trace(registry.load(model).bundle, text)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
 def cached_trajectory(cache_key: str, model: str, text: str):
-    return trajectory(registry.load(model).bundle, text)
+    return trajectory(registry.load(model).bundle, text, traced=shared_trace(cache_key, model, text))
 
 
 @st.cache_data(show_spinner="Integrating gradients…", max_entries=128)
@@ -91,7 +87,7 @@ if not check.ok:
 for note in check.notes:
     st.caption(f"ℹ️ {note}")
 
-traced = cached_trace(loaded.cache_key, loaded.key, text)
+traced = shared_trace(loaded.cache_key, loaded.key, text)
 pred = traced.prediction
 tokens = list(traced.tokens)
 

@@ -4,8 +4,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 from ui import models, state
+from ui.explained import shared_trace
 
-from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace
+from sentiment_core.explain import check_explainable, parameter_counts, step_through
 from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forward
 from sentiment_core.models import GATES_PER_CELL
 from sentiment_core.registry import shared_registry
@@ -27,11 +28,6 @@ FIELDS = (
     PageField("i_toy_text", "toy_text", "not good at all"),
 )
 state.use_page("inside", FIELDS)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_trace(cache_key: str, model: str, text: str):
-    return trace(registry.load(model).bundle, text)
 
 
 st.title("🧮 Inside the cell")
@@ -67,7 +63,7 @@ with tab_step:
         if not check.ok:
             st.error(check.message)
         else:
-            traced = cached_trace(loaded.cache_key, loaded.key, text)
+            traced = shared_trace(loaded.cache_key, loaded.key, text)
             tokens = list(traced.tokens)
             s1, s2, s3 = st.columns(3)
             dirs = traced.directions
