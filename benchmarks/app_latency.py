@@ -40,14 +40,23 @@ from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_se
 EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
 WORDS = "good bad great awful boring fun slow lovely dull brilliant".split()
 VIEWPORT = {"width": 1400, "height": 1000}
-# Records the page time of the last DOM change inside the app's main area.
-OBSERVER = """() => { window.__gsLast = performance.now();
+# Records the page time of the last DOM change inside the app's main area, and of the last time
+# Streamlit's "running" status showed (so a rerun that starts late is not mistaken for none).
+OBSERVER = """() => { window.__gsLast = performance.now(); window.__gsRan = 0;
   const root = document.querySelector('[data-testid="stMain"]') || document.body;
   new MutationObserver(() => { window.__gsLast = performance.now(); })
-    .observe(root, {subtree: true, childList: true, attributes: true, characterData: true}); }"""
-SETTLED = """([t0, quiet]) => { const idle = !document.querySelector('[data-testid="stStatusWidget"]');
-  const now = performance.now();
-  return idle && window.__gsLast > t0 && now - window.__gsLast > quiet ? window.__gsLast - t0 : null; }"""
+    .observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  new MutationObserver(() => { if (document.querySelector('[data-testid="stStatusWidget"]'))
+      window.__gsRan = performance.now(); })
+    .observe(document.body, {subtree: true, childList: true}); }"""
+# Settled: not running, no change for `quiet` ms, a rerun seen (or 3 s passed), and the needle (a
+# word of the new sentence) shown among the tokens when one is given.
+SETTLED = """([t0, quiet, needle]) => { const now = performance.now();
+  const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+  const ran = window.__gsRan > t0 || now - t0 > 3000;
+  const tokens = document.querySelector('.gs-tokens');
+  const shown = needle === null || (tokens && new RegExp('\\b' + needle + '\\b').test(tokens.innerText));
+  return idle && ran && shown && window.__gsLast > t0 && now - window.__gsLast > quiet ? window.__gsLast - t0 : null; }"""
 
 
 def sentence(i: int) -> str:
@@ -56,11 +65,11 @@ def sentence(i: int) -> str:
     return f"the film was {a} but the ending number {i} was {b}"
 
 
-def settle(page, act, timeout: float = 60.0) -> float:
-    """Milliseconds from ``act()`` to the page's last change once settled."""
+def settle(page, act, needle: str | None = None, timeout: float = 60.0) -> float:
+    """Milliseconds from ``act()`` to the page's last change once settled (and showing ``needle``)."""
     t0 = page.evaluate("() => performance.now()")
     act()
-    handle = page.wait_for_function(SETTLED, arg=[t0, 400], timeout=timeout * 1000, polling=50)
+    handle = page.wait_for_function(SETTLED, arg=[t0, 400, needle], timeout=timeout * 1000, polling=50)
     return float(handle.json_value())
 
 
@@ -74,7 +83,7 @@ def open_app(browser, url: str):
 
 def wait_ready(page, selector: str) -> None:
     page.locator(selector).first.wait_for(timeout=90_000)
-    page.wait_for_function(SETTLED, arg=[0, 400], timeout=90_000, polling=100)
+    page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=90_000, polling=100)
 
 
 class Progress(dict):
@@ -92,8 +101,11 @@ def interactions(browser, url: str, repeats: int, counter) -> dict[str, list[flo
         page = open_app(browser, f"{url}/explain?tab={quote(tab)}")
         wait_ready(page, ".gs-tokens")
         box = page.get_by_role("textbox", name="Sentence")
-        out[f"Explain: new sentence, tab {tab}"] = [
-            settle(page, lambda: (box.fill(sentence(next(counter))), box.press("Enter"))) for _ in range(repeats)]
+        times = []
+        for _ in range(repeats):
+            i = next(counter)
+            times.append(settle(page, lambda: (box.fill(sentence(i)), box.press("Enter")), needle=str(i)))
+        out[f"Explain: new sentence, tab {tab}"] = times
         page.close()
     page = open_app(browser, f"{url}/explain")
     wait_ready(page, ".gs-tokens")
@@ -167,7 +179,7 @@ def latency(args) -> None:
             verdict_s = time.perf_counter() - start
             page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=90_000)
             page.evaluate(OBSERVER)
-            page.wait_for_function(SETTLED, arg=[0, 400], timeout=90_000, polling=50)
+            page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=90_000, polling=50)
             since_last = page.evaluate("() => performance.now() - window.__gsLast") / 1000
             charts_s = time.perf_counter() - start - since_last  # when the last chart change landed
             page.close()
@@ -233,7 +245,7 @@ def soak(args) -> None:
                     page.goto(url + routes[k % len(routes)](next(counter)), wait_until="domcontentloaded")
                     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
                     page.evaluate(OBSERVER)
-                    page.wait_for_function(SETTLED, arg=[0, 400], timeout=120_000, polling=200)
+                    page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=120_000, polling=200)
                 except Exception as error:  # noqa: BLE001 - counted and reported, the soak goes on
                     errors.append(f"session {n}: {str(error).splitlines()[0]}")
             browser.close()

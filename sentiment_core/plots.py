@@ -162,21 +162,24 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
     if values.ndim != 2 or values.size == 0:
         return empty("Nothing to show: type a sentence with at least one word.")
     rows = list(row_labels) if row_labels is not None else [f"unit {i}" for i in range(values.shape[0])]
-    x, names = _positions(tokens)
-    custom = np.broadcast_to(np.array(names, dtype=object), values.shape)
+    if len(set(rows)) < len(rows):  # the rows are categories: keep them distinct
+        rows = [f"{label} ({i})" for i, label in enumerate(rows)]
+    _, names = _positions(tokens)
+    # Categorical axes named "position · token": the hover reads %{x} and %{y}, so no per-cell
+    # label arrays travel to the browser (they were two R x T string arrays, most of the payload).
+    x = [f"{i} · {name}" for i, name in enumerate(names)]
     fig = go.Figure(go.Heatmap(
-        z=values, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
-        customdata=custom, text=np.broadcast_to(np.array(rows, dtype=object)[:, None], values.shape),
-        hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
+        z=values.astype(np.float32), x=x, y=rows, zmin=zmin, zmax=zmax, colorscale=colorscale,  # f4: half the bytes
+        hovertemplate=f"token %{{x}}<br>%{{y}}<br>{value_name} %{{z:.3f}}<extra></extra>",
         colorbar=dict(title=dict(text=colorbar_title), thickness=16, tickfont=dict(size=FONT_SIZE - 3),
                       **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
                          if colorbar_ticks else {})),
         xgap=1, ygap=1 if len(rows) <= 40 else 0,
     ))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else 0,
-                     showgrid=False)
+    fig.update_xaxes(type="category", tickmode="array", tickvals=x, ticktext=names,
+                     tickangle=-40 if len(x) > 8 else 0, showgrid=False)
     show_rows = len(rows) <= 40
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))) if show_rows else [],
+    fig.update_yaxes(type="category", tickmode="array", tickvals=rows if show_rows else [],
                      ticktext=rows if show_rows else [], autorange="reversed", showgrid=False,
                      title="units (rows)" if not show_rows else None)
     h = height or int(min(900, max(220, 70 + (26 if show_rows else 6) * len(rows) + (60 if len(x) > 8 else 30))))
