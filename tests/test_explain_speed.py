@@ -9,7 +9,7 @@ import torch
 from captum.attr import LayerIntegratedGradients
 
 from sentiment_core.explain import integrated_gradients, trajectory
-from sentiment_core.explain.attribution import _forward, _PathEmbedding, baseline_ids
+from sentiment_core.explain.attribution import _forward, _PathEmbedding, baseline_ids, gauss_legendre
 from sentiment_core.explain.trajectory import prefix_probabilities
 from sentiment_core.models import ModelConfig, build_model
 from tests.explain_fixtures import single_thread, tiny_model  # noqa: F401 (fixtures)
@@ -57,3 +57,13 @@ def test_trajectory_from_the_trace_equals_running_every_prefix(cell, pooling, he
     with torch.no_grad():
         whole = torch.softmax(model(ids), dim=1)[0].numpy()
     np.testing.assert_allclose(fast.probabilities[-1], whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_steps", [1, 7, 50])
+def test_integration_points_are_captums(n_steps):
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
+    weights, points = gauss_legendre(n_steps)
+    step_sizes, alphas = approximation_parameters("gausslegendre")
+    np.testing.assert_array_equal(weights, step_sizes(n_steps))
+    np.testing.assert_array_equal(points, alphas(n_steps))

@@ -1,5 +1,6 @@
 """Token attributions: integrated gradients on the embedding layer (Captum's method, fewer passes), gradient
 saliency (Captum), and occlusion (leave-one-token-out or overwrite with ``<pad>``/``<unk>``).
+Captum (about a second to import) loads on the first saliency or occlusion, not with this module.
 
 Scores are per token (summed over embedding dimensions) for one target class; positive means
 the token pushes the target class's probability (or logit) up.
@@ -10,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from captum.attr import LayerGradientXActivation, Occlusion
-from captum.attr._utils.approximation_methods import approximation_parameters
 from torch import nn
 
 from ..models import SentimentRNN
@@ -87,6 +86,13 @@ class IntegratedGradientsResult:
         return abs(self.delta) / max(abs(self.input_score - self.baseline_score), 1e-12)
 
 
+def gauss_legendre(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Captum's default ``gausslegendre`` integration: (S,) weights summing to 1 and (S,) path points
+    in (0, 1), the Gauss-Legendre nodes and weights rescaled from [-1, 1]."""
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    return 0.5 * weights, 0.5 * (1 + nodes)
+
+
 def baseline_ids(ids: torch.Tensor, baseline: str, pad_idx: int) -> torch.Tensor:
     """(1, T) baseline ids: all ``<pad>``, all ``<unk>``, or the zero-embedding id."""
     fill = {"pad": pad_idx, "unk": UNK_IDX, "zero": ZERO_ID}[baseline]
@@ -134,9 +140,9 @@ def integrated_gradients(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds,
     embed = _PathEmbedding(model.embedding)
     with torch.no_grad():
         x, x0 = embed(ids), embed(base)  # (1, T, E) each: the embedding layer's two endpoints
-    step_sizes, alphas = approximation_parameters("gausslegendre")
-    weights = torch.tensor(step_sizes(n_steps), dtype=x.dtype, device=x.device)  # (S,)
-    points = torch.tensor(alphas(n_steps), dtype=x.dtype, device=x.device)  # (S,)
+    step_sizes, alphas = gauss_legendre(n_steps)
+    weights = torch.tensor(step_sizes, dtype=x.dtype, device=x.device)  # (S,)
+    points = torch.tensor(alphas, dtype=x.dtype, device=x.device)  # (S,)
     chunk = internal_batch_size or n_steps
     total = torch.zeros_like(x[0])  # (T, E) sum over steps of weight * gradient
     endpoint = probs = None
@@ -209,6 +215,8 @@ def saliency(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, target: int
         embedded = model.embedding(ids)  # (1, T, E)
         predicted = int(model(ids, lengths)[0].argmax())
     target = check_target(model, target, predicted)
+    from captum.attr import LayerGradientXActivation
+
     with no_cudnn():
         embed = _PathEmbedding(model.embedding)
         grads = LayerGradientXActivation(_forward(model, output, embed), embed, multiply_by_inputs=False).attribute(
@@ -280,6 +288,8 @@ def occlusion(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, mode: str 
             target = check_target(model, target, int(values[0].argmax()))
             scores = values[0, target] - values[1:, target]  # (T,)
         else:
+            from captum.attr import Occlusion
+
             lengths = torch.tensor([prepared.length])
             target = check_target(model, target, int(model(ids, lengths)[0].argmax()))
             fill = model.config.pad_idx if mode == "pad" else UNK_IDX
