@@ -191,6 +191,8 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
     if values.ndim != 2 or values.size == 0:
         return empty("Nothing to show: type a sentence with at least one word.")
     rows = list(row_labels) if row_labels is not None else [f"unit {i}" for i in range(values.shape[0])]
+    if len(set(rows)) < len(rows):  # the rows are categories: keep them distinct
+        rows = [f"{label} ({i})" for i, label in enumerate(rows)]
     names = [str(t) for t in tokens]
     if zmin is None or zmax is None:
         finite = values[np.isfinite(values)]
@@ -202,15 +204,14 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
     fig = make_subplots(rows=len(lines), cols=1, vertical_spacing=min(0.12, 0.35 / len(lines)),
                         subplot_titles=[f"words {line[0] + 1}–{line[-1] + 1} of {len(names)}" for line in lines]
                         if len(lines) > 1 else None)
-    row_text = np.array(rows, dtype=object)[:, None]
     for panel, line in enumerate(lines, start=1):
-        x = list(line)
-        z = values[:, line.start:line.stop]
+        # Categorical axes named "position · token": the hover reads %{x} and %{y}, so no per-cell
+        # label arrays travel to the browser (they were two R x T string arrays, most of the payload).
+        x = [f"{i} · {names[i]}" for i in line]
         fig.add_trace(go.Heatmap(
-            z=z, x=x, y=list(range(len(rows))), zmin=zmin, zmax=zmax, colorscale=colorscale,
-            customdata=np.broadcast_to(np.array(names[line.start:line.stop], dtype=object), z.shape),
-            text=np.broadcast_to(row_text, z.shape), showscale=panel == 1,
-            hovertemplate=f"token %{{customdata}} (#%{{x}})<br>%{{text}}<br>{value_name} %{{z:.3f}}<extra></extra>",
+            z=values[:, line.start:line.stop].astype(np.float32), x=x, y=rows, zmin=zmin, zmax=zmax,
+            colorscale=colorscale, showscale=panel == 1,  # f4: half the bytes
+            hovertemplate=f"token %{{x}}<br>%{{y}}<br>{value_name} %{{z:.3f}}<extra></extra>",
             colorbar=dict(thickness=12 if colorbar_on_top else 16, tickfont=dict(size=FONT_SIZE - 3),
                           **(dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.6,
                                   title=dict(text="")) if colorbar_on_top else
@@ -219,10 +220,10 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
                           **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
                              if colorbar_ticks else {})),
             xgap=1, ygap=1 if show_rows else 0), row=panel, col=1)
-        fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names[line.start:line.stop],
-                         tickangle=-40 if rotate else None, showgrid=False, range=[line.start - 0.5, line.start + HEATMAP_WRAP - 0.5]
-                         if len(lines) > 1 else None, row=panel, col=1)
-        fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))) if show_rows else [],
+        fig.update_xaxes(type="category", tickmode="array", tickvals=x, ticktext=names[line.start:line.stop],
+                         tickangle=-40 if rotate else None, showgrid=False,
+                         range=[-0.5, HEATMAP_WRAP - 0.5] if len(lines) > 1 else None, row=panel, col=1)
+        fig.update_yaxes(type="category", tickmode="array", tickvals=rows if show_rows else [],
                          ticktext=rows if show_rows else [], autorange="reversed", showgrid=False,
                          title="units (rows)" if not show_rows else None, row=panel, col=1)
     if len(lines) > 1:

@@ -15,8 +15,21 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from nltk.tokenize import NLTKWordTokenizer, TweetTokenizer
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+import sys
+
+# Importing any part of nltk runs nltk/__init__, which imports all of nltk, scipy.stats included
+# (for one association measure GateScope never uses): about half of nltk's import time, on every
+# start-up's path to the first prediction. scipy.stats is hidden while nltk loads (nltk catches the
+# ImportError) and imports normally afterwards; nothing in GateScope imports scipy.
+_HIDE_SCIPY_STATS = "scipy.stats" not in sys.modules
+if _HIDE_SCIPY_STATS:
+    sys.modules["scipy.stats"] = None
+try:
+    from nltk.tokenize import NLTKWordTokenizer, TweetTokenizer
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+finally:
+    if _HIDE_SCIPY_STATS and sys.modules.get("scipy.stats", 0) is None:
+        del sys.modules["scipy.stats"]
 
 from .spec import ParamSpec
 

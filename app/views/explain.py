@@ -4,10 +4,11 @@ import streamlit as st
 from ui import classroom as classroom_ui
 from ui import models, state, widgets
 from ui import timelapse as timelapse_ui
+from ui.explained import shared_trace
 
 from sentiment_core import plots
 from sentiment_core.explain import (EXPLAIN_SPEC, check_explainable, counterfactual_edits, integrated_gradients,
-                                    occlusion, saliency, trace, trajectory)
+                                    occlusion, saliency, trajectory)
 from sentiment_core.explain.intervene import (LESSONS_BY_KEY, OP_LABELS, OPS, TARGETS, Intervention, intervene,
                                               lesson_interventions, parse_units)
 from sentiment_core.explain.memory import memory_model_keys, memory_ribbon
@@ -55,13 +56,8 @@ registry = shared_registry()
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def cached_trace(cache_key: str, model: str, text: str):
-    return trace(registry.load(model).bundle, text)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
 def cached_trajectory(cache_key: str, model: str, text: str):
-    return trajectory(registry.load(model).bundle, text)
+    return trajectory(registry.load(model).bundle, text, traced=shared_trace(cache_key, model, text))
 
 
 @st.cache_data(show_spinner="Integrating gradients…", max_entries=128)
@@ -109,7 +105,7 @@ if not check.ok:
 for note in check.notes:
     st.caption(f"ℹ️ {note}")
 
-traced = cached_trace(loaded.cache_key, loaded.key, text)
+traced = shared_trace(loaded.cache_key, loaded.key, text)
 pred = traced.prediction
 tokens = list(traced.tokens)
 

@@ -4,9 +4,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 from ui import models, state
+from ui.explained import shared_trace
 
 from sentiment_core import plots
-from sentiment_core.explain import check_explainable, parameter_counts, step_through, trace
+from sentiment_core.explain import check_explainable, parameter_counts, step_through
 from sentiment_core.explain.unrolled import unrolled_network
 from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forward
 from sentiment_core.models import GATES_PER_CELL
@@ -30,11 +31,6 @@ FIELDS = (
     PageField("i_toy_text", "toy_text", "not good at all"),
 )
 state.use_page("inside", FIELDS)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_trace(cache_key: str, model: str, text: str):
-    return trace(registry.load(model).bundle, text)
 
 
 st.title("🧮 Inside the cell")
@@ -70,7 +66,7 @@ with tab_step:
         if not check.ok:
             st.error(check.message)
         else:
-            traced = cached_trace(loaded.cache_key, loaded.key, text)
+            traced = shared_trace(loaded.cache_key, loaded.key, text)
             tokens = list(traced.tokens)
             s1, s2, s3 = st.columns(3)
             dirs = traced.directions

@@ -1,5 +1,6 @@
-"""Token attributions through Captum: integrated gradients on the embedding layer, gradient
-saliency, and occlusion (leave-one-token-out or overwrite with ``<pad>``/``<unk>``).
+"""Token attributions: integrated gradients on the embedding layer (Captum's method, fewer passes), gradient
+saliency (Captum), and occlusion (leave-one-token-out or overwrite with ``<pad>``/``<unk>``).
+Captum (about a second to import) loads on the first saliency or occlusion, not with this module.
 
 Scores are per token (summed over embedding dimensions) for one target class; positive means
 the token pushes the target class's probability (or logit) up.
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from captum.attr import LayerGradientXActivation, LayerIntegratedGradients, Occlusion
 from torch import nn
 
 from ..models import SentimentRNN
@@ -86,6 +86,13 @@ class IntegratedGradientsResult:
         return abs(self.delta) / max(abs(self.input_score - self.baseline_score), 1e-12)
 
 
+def gauss_legendre(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Captum's default ``gausslegendre`` integration: (S,) weights summing to 1 and (S,) path points
+    in (0, 1), the Gauss-Legendre nodes and weights rescaled from [-1, 1]."""
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    return 0.5 * weights, 0.5 * (1 + nodes)
+
+
 def baseline_ids(ids: torch.Tensor, baseline: str, pad_idx: int) -> torch.Tensor:
     """(1, T) baseline ids: all ``<pad>``, all ``<unk>``, or the zero-embedding id."""
     fill = {"pad": pad_idx, "unk": UNK_IDX, "zero": ZERO_ID}[baseline]
@@ -95,7 +102,14 @@ def baseline_ids(ids: torch.Tensor, baseline: str, pad_idx: int) -> torch.Tensor
 def integrated_gradients(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, target: int | None = None,
                          baseline: str = "pad", n_steps: int = 50, internal_batch_size: int | None = None,
                          output: str = "probability") -> IntegratedGradientsResult:
-    """Captum ``LayerIntegratedGradients`` on the embedding layer.
+    """Integrated gradients on the embedding layer, computed as Captum's
+    ``LayerIntegratedGradients`` does (same Gauss-Legendre points and weights), in fewer passes.
+
+    Captum runs the model twice more on the text and the baseline alone to find the embedding
+    layer's endpoints; here those endpoints are embedding lookups, and the text's and the
+    baseline's scores ride along as two more rows of the first path batch (which also gives the
+    convergence delta without Captum's two extra passes). So ``n_steps`` points cost one
+    forward/backward pass (or ``n_steps / internal_batch_size``), nothing more.
 
     Input and baseline share the input's length (passed as ``lengths``), so a packed model reads
     the same number of steps for both. cuDNN is disabled during the attribution (its RNN
@@ -123,21 +137,31 @@ def integrated_gradients(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds,
     prepared = prepare_input(model_or_bundle, text_or_ids)
     ids = prepared.tensor(model_device(model))  # (1, T)
     base = baseline_ids(ids, baseline, model.config.pad_idx)  # (1, T)
-    lengths = torch.tensor([prepared.length])
     embed = _PathEmbedding(model.embedding)
-    forward = _forward(model, output, embed)
     with torch.no_grad():
-        pair = torch.cat([ids, base])  # (2, T)
-        logits = model.forward_from_embeddings(embed(pair), pair.clamp(min=0), lengths.expand(2))
-    probs = torch.softmax(logits, dim=1).cpu().numpy()  # (2, C)
-    target = check_target(model, target, int(probs[0].argmax()))
-    endpoint = scores_of(logits, output)[:, target].cpu().numpy()  # (2,)
-    with no_cudnn():
-        attributions = LayerIntegratedGradients(forward, embed).attribute(
-            ids, baselines=base, target=target, additional_forward_args=(lengths,), n_steps=n_steps,
-            internal_batch_size=internal_batch_size or n_steps)  # (1, T, E)
-    scores = attributions[0].sum(dim=-1).detach().cpu().numpy()  # (T,)
-    # Captum's compute_convergence_delta, from the endpoint scores above (saves its two passes).
+        x, x0 = embed(ids), embed(base)  # (1, T, E) each: the embedding layer's two endpoints
+    step_sizes, alphas = gauss_legendre(n_steps)
+    weights = torch.tensor(step_sizes, dtype=x.dtype, device=x.device)  # (S,)
+    points = torch.tensor(alphas, dtype=x.dtype, device=x.device)  # (S,)
+    chunk = internal_batch_size or n_steps
+    total = torch.zeros_like(x[0])  # (T, E) sum over steps of weight * gradient
+    endpoint = probs = None
+    with no_cudnn(), torch.enable_grad():
+        for start in range(0, n_steps, chunk):
+            alpha = points[start:start + chunk].view(-1, 1, 1)  # (S', 1, 1)
+            path = (x0 + alpha * (x - x0)).requires_grad_(True)  # (S', T, E)
+            rows = path if endpoint is not None else torch.cat([x, x0, path])  # first pass: + text, baseline
+            n = rows.shape[0]
+            logits = model.forward_from_embeddings(rows, ids.expand(n, -1), torch.full((n,), prepared.length))
+            scores = scores_of(logits, output)  # (n, C)
+            if endpoint is None:
+                probs = torch.softmax(logits[:2].detach(), dim=1).cpu().numpy()  # (2, C)
+                target = check_target(model, target, int(probs[0].argmax()))
+                endpoint = scores[:2, target].detach().cpu().numpy()  # (2,)
+            (grads,) = torch.autograd.grad(scores[n - path.shape[0]:, target].sum(), path)  # (S', T, E)
+            total += (grads * weights[start:start + chunk].view(-1, 1, 1)).sum(dim=0)
+    scores = (total * (x[0] - x0[0])).sum(dim=-1).cpu().numpy()  # (T,)
+    # Completeness: the scores should sum to f(x) - f(baseline); the rest is integration error.
     delta = float(scores.sum() - (endpoint[0] - endpoint[1]))
     return IntegratedGradientsResult(prepared.tokens, scores, target, label_names(model_or_bundle)[target],
                                      baseline, output, n_steps, float(endpoint[0]), float(endpoint[1]), delta,
@@ -191,6 +215,8 @@ def saliency(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, target: int
         embedded = model.embedding(ids)  # (1, T, E)
         predicted = int(model(ids, lengths)[0].argmax())
     target = check_target(model, target, predicted)
+    from captum.attr import LayerGradientXActivation
+
     with no_cudnn():
         embed = _PathEmbedding(model.embedding)
         grads = LayerGradientXActivation(_forward(model, output, embed), embed, multiply_by_inputs=False).attribute(
@@ -262,6 +288,8 @@ def occlusion(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, mode: str 
             target = check_target(model, target, int(values[0].argmax()))
             scores = values[0, target] - values[1:, target]  # (T,)
         else:
+            from captum.attr import Occlusion
+
             lengths = torch.tensor([prepared.length])
             target = check_target(model, target, int(model(ids, lengths)[0].argmax()))
             fill = model.config.pad_idx if mode == "pad" else UNK_IDX

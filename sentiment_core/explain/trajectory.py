@@ -1,7 +1,9 @@
 """How the prediction evolves while the model reads: class probabilities after each token.
 
 For a left-to-right model the prediction after token t is a real model output: the text cut
-after token t, run through the model (all prefixes in one batched pass). A bidirectional
+after token t, run through the model. The cut text's states are the full text's first t + 1
+states, so all prefixes come from one trace, pooled over each prefix (in eval mode; in train
+mode, where dropout differs per pass, every prefix is run through the model in batched passes). A bidirectional
 model has no such output: its backward direction starts at the last token, so nothing it
 computes exists before the whole sentence has been read, and feeding a prefix would be a
 different input (the backward direction would then start at the cut). For those models
@@ -75,13 +77,44 @@ def prefix_probabilities(model, ids: torch.Tensor) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
+def prefix_probabilities_from_trace(model, traced: Trace) -> np.ndarray:
+    """Class probabilities of every prefix of a left-to-right model's text, from its trace.
+
+    Args:
+        model: the classifier (unidirectional, eval mode).
+        traced: the trace of the whole text.
+
+    Returns:
+        (T, C) probabilities; row t is the prediction for the text cut after token t.
+    """
+    device = model_device(model)
+    outputs = torch.from_numpy(traced.outputs).to(device)  # (T, H) top layer, h_0..h_{T-1}
+    T = outputs.shape[0]
+    steps = torch.arange(1, T + 1, device=device, dtype=outputs.dtype).unsqueeze(1)  # (T, 1)
+    pooling = model.config.pooling
+    with torch.no_grad():
+        if model.config.head == "per_step" or pooling == "last":
+            pooled = outputs  # the prefix's last state
+        elif pooling == "mean":
+            pooled = outputs.cumsum(0) / steps
+        elif pooling == "max":
+            pooled = outputs.cummax(0).values
+        else:  # attention over positions 0..t of each prefix
+            scores = model.attention(outputs).squeeze(-1)  # (T,)
+            positions = torch.arange(T, device=device)
+            beyond = positions.unsqueeze(0) > positions.unsqueeze(1)  # (T, T): row t keeps 0..t
+            weights = torch.softmax(scores.expand(T, T).masked_fill(beyond, float("-inf")), dim=1)  # (T, T)
+            pooled = weights @ outputs  # (T, H)
+        return torch.softmax(model.head_logits(pooled), dim=1).cpu().numpy()
+
+
 def trajectory(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, traced: Trace | None = None) -> Trajectory:
     """Class probabilities after each token (see the module docstring for bidirectional models).
 
     Args:
         model_or_bundle: a bundle or a bare model.
         text_or_ids: the text, token ids or a prepared input.
-        traced: an existing trace of the same text (reused for bidirectional models).
+        traced: an existing trace of the same text (reused instead of tracing again).
 
     Returns:
         The trajectory.
@@ -93,7 +126,11 @@ def trajectory(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, traced: T
     prepared = traced.input if traced is not None else prepare_input(model_or_bundle, text_or_ids)
     names = label_names(model_or_bundle)
     if not model.config.bidirectional:
-        probs = prefix_probabilities(model, prepared.tensor(model_device(model)))
+        if model.training:
+            probs = prefix_probabilities(model, prepared.tensor(model_device(model)))
+        else:
+            traced = traced if traced is not None else run_trace(model_or_bundle, prepared)
+            probs = prefix_probabilities_from_trace(model, traced)
         return Trajectory(True, prepared.tokens, names, probs)
     traced = traced if traced is not None else run_trace(model_or_bundle, prepared)
     if model.config.head == "mlp":  # fc1 -> ReLU -> fc2 has no forward half to project through

@@ -1,0 +1,285 @@
+"""App latency and memory as a new user meets them, in real Chromium (run by hand).
+
+1. Cold start: seconds from ``streamlit run`` to the Home verdict, and to Home's charts drawn.
+2. Interactions, p50/p95 per type, first on a quiet server, then while a run trains in another
+   tab: a new sentence on Explain with each tab open, widget changes on Explain (integration
+   steps, explained class), Inside the cell (time step, hidden unit) and Compare (curve).
+   An interaction's time runs from the input to the last change of the page once it has
+   settled (no DOM change for 0.4 s and Streamlit no longer running).
+3. ``--soak MINUTES --sessions N``: N browser sessions click through every page with fresh
+   sentences for MINUTES; the server's resident memory is printed every 30 s.
+
+Targets (issue "Fast in class"): cold start <= 3 s to the verdict and <= 4 s to the charts; any
+widget change <= 300 ms p50 while training; a new sentence on Explain <= 600 ms p50 while
+training; soak memory <= 500 MB with no growth trend.
+
+    PYTHONPATH=. python benchmarks/app_latency.py [--repeats 7] [--no-training] [--runs-dir runs]
+    PYTHONPATH=. python benchmarks/app_latency.py --soak 60 --sessions 10
+
+Needs playwright and /usr/bin/chromium; uses pretrained/ models (as tests/browser does).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server  # noqa: E402
+
+EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
+WORDS = "good bad great awful boring fun slow lovely dull brilliant".split()
+VIEWPORT = {"width": 1400, "height": 1000}
+# Records the page time of the last DOM change inside the app's main area, and of the last time
+# Streamlit's "running" status showed (so a rerun that starts late is not mistaken for none).
+OBSERVER = """() => { window.__gsLast = performance.now(); window.__gsRan = 0;
+  const root = document.querySelector('[data-testid="stMain"]') || document.body;
+  new MutationObserver(() => { window.__gsLast = performance.now(); })
+    .observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  new MutationObserver(() => { if (document.querySelector('[data-testid="stStatusWidget"]'))
+      window.__gsRan = performance.now(); })
+    .observe(document.body, {subtree: true, childList: true}); }"""
+# Settled: not running, no change for `quiet` ms, a rerun seen (or 3 s passed), and the needle (a
+# word of the new sentence) shown among the tokens when one is given.
+SETTLED = """([t0, quiet, needle]) => { const now = performance.now();
+  const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+  const ran = window.__gsRan > t0 || now - t0 > 3000;
+  const tokens = document.querySelector('.gs-tokens');
+  const shown = needle === null || (tokens && [...tokens.querySelectorAll('span')].some(t => t.textContent === needle));
+  return idle && ran && shown && window.__gsLast > t0 && now - window.__gsLast > quiet ? window.__gsLast - t0 : null; }"""
+
+
+def sentence(i: int) -> str:
+    """A new sentence each time, so no cache answers for it."""
+    a, b = WORDS[i % len(WORDS)], WORDS[(i * 7 + 3) % len(WORDS)]
+    return f"the film was {a} but the ending number {i} was {b}"
+
+
+def settle(page, act, needle: str | None = None, timeout: float = 60.0) -> float:
+    """Milliseconds from ``act()`` to the page's last change once settled (and showing ``needle``)."""
+    t0 = page.evaluate("() => performance.now()")
+    act()
+    handle = page.wait_for_function(SETTLED, arg=[t0, 400, needle], timeout=timeout * 1000, polling=50)
+    return float(handle.json_value())
+
+
+def open_app(browser, url: str):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
+    page.evaluate(OBSERVER)
+    return page
+
+
+def wait_ready(page, selector: str) -> None:
+    page.locator(selector).first.wait_for(timeout=90_000)
+    page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=90_000, polling=100)
+
+
+class Progress(dict):
+    """Interaction timings by type, printed as each type finishes."""
+
+    def __setitem__(self, kind: str, times: list[float]) -> None:
+        super().__setitem__(kind, times)
+        print(f"  {kind}: " + ", ".join(f"{t:.0f}" for t in times) + " ms", flush=True)
+
+
+def interactions(browser, url: str, repeats: int, counter) -> dict[str, list[float]]:
+    """One round of every interaction type; milliseconds per type."""
+    out: dict[str, list[float]] = Progress()
+    for tab in EXPLAIN_TABS:
+        page = open_app(browser, f"{url}/explain?tab={quote(tab)}")
+        wait_ready(page, ".gs-tokens")
+        box = page.get_by_role("textbox", name="Sentence")
+        times = []
+        for _ in range(repeats):
+            i = next(counter)
+            times.append(settle(page, lambda: (box.fill(sentence(i)), box.press("Enter")), needle=str(i)))
+        out[f"Explain: new sentence, tab {tab}"] = times
+        page.close()
+    page = open_app(browser, f"{url}/explain")
+    wait_ready(page, ".gs-tokens")
+    steps = page.get_by_test_id("stSlider").filter(has_text="Integration steps").get_by_role("slider")
+    out["Explain: integration steps"] = [settle(page, lambda: steps.press("ArrowRight" if i % 2 else "ArrowLeft"))
+                                         for i in range(repeats)]
+    classes = page.get_by_test_id("stButtonGroup").filter(has_text="negative").first
+    names = itertools.cycle(["negative", "positive"])
+    out["Explain: explained class"] = [settle(page, lambda: classes.get_by_text(next(names), exact=True).click())
+                                       for _ in range(repeats)]
+    page.close()
+    page = open_app(browser, f"{url}/inside")
+    wait_ready(page, ".katex")
+    step = page.get_by_test_id("stSlider").filter(has_text="Time step").get_by_role("slider")
+    out["Inside the cell: time step"] = [settle(page, lambda: step.press("ArrowRight" if i % 2 else "ArrowLeft"))
+                                         for i in range(repeats)]
+    up = page.get_by_test_id("stNumberInputStepUp").first
+    out["Inside the cell: hidden unit"] = [settle(page, up.click) for _ in range(repeats)]
+    page.close()
+    page = open_app(browser, f"{url}/compare")
+    wait_ready(page, "h1")
+    curve = page.get_by_test_id("stButtonGroup").filter(has_text="accuracy").first.get_by_role("button")
+    if curve.count() > 1:
+        out["Compare: curve"] = [settle(page, lambda: curve.nth(i % curve.count()).click())
+                                 for i in range(1, repeats + 1)]
+    else:
+        print("  Compare: skipped, no runs to compare (pass --runs-dir with finished runs)", flush=True)
+    page.close()
+    return out
+
+
+def start_training(browser, url: str):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{url}/train?dataset=synthetic_long_range&n=20000&epochs=50&hidden_dim=128",
+              wait_until="domcontentloaded")
+    page.get_by_role("button", name="▶ Start training").click(timeout=60_000)
+    page.get_by_text("running").first.wait_for(timeout=60_000)
+    time.sleep(3)  # let the worker get going
+    return page
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    p50, p95 = np.percentile(times, [50, 95])
+    return float(p50), float(p95)
+
+
+def verdict(value: float, target: float) -> str:
+    return f"<= {target:g}: {'met' if value <= target else 'NOT met'}"
+
+
+def latency(args) -> None:
+    from playwright.sync_api import sync_playwright
+
+    env = {"GATESCOPE_RUNS_DIR": args.runs_dir or tempfile.mkdtemp(prefix="gatescope-bench-runs-"),
+           "GATESCOPE_PRETRAINED_DIR": str(shared_pretrained_dir())}
+    counter = itertools.count()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto("about:blank")
+        start = time.perf_counter()
+        proc, url = start_server(env)
+        try:
+            while True:
+                try:
+                    page.goto(url, wait_until="domcontentloaded", timeout=30_000)
+                    break
+                except Exception:  # noqa: BLE001 - server still binding
+                    time.sleep(0.05)
+            page.locator(".gs-verdict").wait_for(timeout=90_000)
+            verdict_s = time.perf_counter() - start
+            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=90_000)
+            page.evaluate(OBSERVER)
+            page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=90_000, polling=50)
+            since_last = page.evaluate("() => performance.now() - window.__gsLast") / 1000
+            charts_s = time.perf_counter() - start - since_last  # when the last chart change landed
+            page.close()
+            print(f"cold start: verdict {verdict_s:.2f} s, charts {charts_s:.2f} s\nquiet server:", flush=True)
+            phases = {"quiet": interactions(browser, url, args.repeats, counter)}
+            if not args.no_training:
+                trainer = start_training(browser, url)
+                print("while a run trains:", flush=True)
+                phases["training"] = interactions(browser, url, args.repeats, counter)
+                if trainer.get_by_text("running").count() == 0:
+                    print("note: the background run ended before the last interaction")
+                try:  # stop the run, so no training worker outlives the benchmark
+                    trainer.get_by_role("button", name="⏹ Stop").click(timeout=10_000)
+                    trainer.get_by_text("running").first.wait_for(state="detached", timeout=30_000)
+                except Exception:  # noqa: BLE001 - the run may have finished already
+                    pass
+        finally:
+            stop_server(proc)
+            browser.close()
+    print(f"\ncold start: Home verdict {verdict_s:.2f} s (target {verdict(verdict_s, 3)}), "
+          f"charts drawn {charts_s:.2f} s (target {verdict(charts_s, 4)})")
+    print(f"\n{'interaction (ms)':<44}" + "".join(f"{name + ' p50/p95':>22}" for name in phases) + "   target (training p50)")
+    for kind in [k for k in phases["quiet"] if all(k in phase for phase in phases.values())]:
+        cells = "".join("{:>22}".format("%.0f / %.0f" % percentiles(phase[kind])) for phase in phases.values())
+        target = 600 if kind.startswith("Explain: new sentence") else 300
+        last = percentiles(phases.get("training", phases["quiet"])[kind])[0]
+        print(f"{kind:<44}{cells}   {verdict(last, target)}")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak(args) -> None:
+    from playwright.sync_api import sync_playwright
+
+    env = {"GATESCOPE_RUNS_DIR": args.runs_dir or tempfile.mkdtemp(prefix="gatescope-soak-runs-"),
+           "GATESCOPE_PRETRAINED_DIR": str(shared_pretrained_dir())}
+    proc, url = start_server(env)
+    threading.Thread(target=lambda: proc.stdout.read(), daemon=True).start()  # keep the log pipe drained
+    counter = itertools.count()
+    stop = time.time() + args.soak * 60
+    routes = [lambda i: f"/?text={quote(sentence(i))}",
+              *[(lambda tab: lambda i: f"/explain?tab={quote(tab)}&text={quote(sentence(i))}")(tab)
+                for tab in EXPLAIN_TABS],
+              lambda i: f"/inside?text={quote(sentence(i))}", lambda i: f"/compare?text={quote(sentence(i))}",
+              lambda i: "/gradients", lambda i: "/gallery", lambda i: "/data", lambda i: "/train"]
+    samples: list[tuple[float, float]] = []
+    errors = []
+
+    def session(n: int) -> None:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=VIEWPORT)
+            for k in itertools.count(n):
+                if time.time() > stop:
+                    break
+                try:
+                    page.goto(url + routes[k % len(routes)](next(counter)), wait_until="domcontentloaded")
+                    page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
+                    page.evaluate(OBSERVER)
+                    page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=120_000, polling=200)
+                except Exception as error:  # noqa: BLE001 - counted and reported, the soak goes on
+                    errors.append(f"session {n}: {str(error).splitlines()[0]}")
+            browser.close()
+
+    threads = [threading.Thread(target=session, args=(n,), daemon=True) for n in range(args.sessions)]
+    try:
+        for thread in threads:
+            thread.start()
+        start = time.time()
+        print(f"soak: {args.sessions} sessions for {args.soak} min against {url}; server RSS:")
+        while any(t.is_alive() for t in threads):
+            samples.append(((time.time() - start) / 60, rss_mb(proc.pid)))
+            print(f"  {samples[-1][0]:5.1f} min  {samples[-1][1]:7.0f} MB", flush=True)
+            time.sleep(30)
+    finally:
+        stop_server(proc)
+    minutes, mb = np.array(samples).T
+    half = len(mb) // 2
+    slope = np.polyfit(minutes[half:], mb[half:], 1)[0] if len(mb) - half >= 2 else float("nan")
+    print(f"\npeak {mb.max():.0f} MB (target {verdict(mb.max(), 500)} MB); trend over the second half {slope:+.1f} MB/min; "
+          f"{len(errors)} page errors" + (f", first: {errors[0]}" if errors else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="interactions of each type per phase")
+    parser.add_argument("--no-training", action="store_true", help="skip the phase with a run training")
+    parser.add_argument("--runs-dir", default=None, help="runs folder the server uses (finished runs make "
+                        "Compare measurable); default: a fresh empty one")
+    parser.add_argument("--soak", type=float, default=0, help="soak for this many minutes instead")
+    parser.add_argument("--sessions", type=int, default=10, help="browser sessions during the soak")
+    args = parser.parse_args()
+    soak(args) if args.soak else latency(args)
+
+
+if __name__ == "__main__":
+    main()
