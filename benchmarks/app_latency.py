@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server  # noqa: E402
+from app_support import CHROMIUM, CHROMIUM_ARGS, cold_start, shared_pretrained_dir, start_server, stop_server  # noqa: E402
 
 EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
 WORDS = "good bad great awful boring fun slow lovely dull brilliant".split()
@@ -165,18 +165,9 @@ def latency(args) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
-        page.goto("about:blank")
-        start = time.perf_counter()
-        proc, url = start_server(env)
+        proc, url, verdict_s = cold_start(page, env)
+        start = time.perf_counter() - verdict_s
         try:
-            while True:
-                try:
-                    page.goto(url, wait_until="domcontentloaded", timeout=30_000)
-                    break
-                except Exception:  # noqa: BLE001 - server still binding
-                    time.sleep(0.05)
-            page.locator(".gs-verdict").wait_for(timeout=90_000)
-            verdict_s = time.perf_counter() - start
             page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=90_000)
             page.evaluate(OBSERVER)
             page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=90_000, polling=50)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server  # noqa: E402
+from app_support import CHROMIUM, CHROMIUM_ARGS, cold_start, shared_pretrained_dir, stop_server  # noqa: E402
 
 
 def measure(niceness: int, repeats: int) -> dict[str, float]:
@@ -40,17 +40,9 @@ def measure(niceness: int, repeats: int) -> dict[str, float]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto("about:blank")
-        start = time.perf_counter()
-        proc, url = start_server(env)
+        proc, url, verdict_s = cold_start(page, env, timeout_s=60)
+        start = time.perf_counter() - verdict_s
         try:
-            while True:
-                try:
-                    page.goto(url, wait_until="domcontentloaded", timeout=30_000)
-                    break
-                except Exception:  # noqa: BLE001 - server still binding
-                    time.sleep(0.05)
-            page.locator(".gs-verdict").wait_for(timeout=60_000)
             page.locator(".heatmaplayer").first.wait_for(timeout=60_000)
             startup = time.perf_counter() - start
             print(f"startup: {startup:.2f} s from process start to the Home prediction and heatmap (target <= 5 s)")

@@ -138,6 +138,25 @@ def start_server(env: dict, port: int | None = None, script: str = "Home.py") ->
     raise RuntimeError("streamlit did not start within 60 s")
 
 
+def cold_start(page, env: dict, timeout_s: float = 90.0) -> tuple[subprocess.Popen, str, float]:
+    """Start the app and open Home in ``page`` at once (a benchmark's cold start).
+
+    Returns:
+        The server process, its URL and the seconds from process start to the Home verdict.
+    """
+    page.goto("about:blank")
+    start = time.perf_counter()
+    proc, url = start_server(env)
+    while True:
+        try:
+            page.goto(url, wait_until="domcontentloaded", timeout=30_000)
+            break
+        except Exception:  # noqa: BLE001 - server still binding
+            time.sleep(0.05)
+    page.locator(".gs-verdict").wait_for(timeout=timeout_s * 1000)
+    return proc, url, time.perf_counter() - start
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

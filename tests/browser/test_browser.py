@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from app_support import CHROMIUM, CHROMIUM_ARGS, shared_pretrained_dir, start_server, stop_server
+from app_support import CHROMIUM, shared_pretrained_dir, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
@@ -31,18 +31,6 @@ def server(tmp_path_factory):
                               "GATESCOPE_RUN_EXECUTOR": "process"})
     yield url
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                                  headless=True, args=CHROMIUM_ARGS)
-        except Exception as error:  # noqa: BLE001
-            pytest.skip(f"chromium could not be launched: {error}")
-        yield b
-        b.close()
 
 
 @pytest.fixture

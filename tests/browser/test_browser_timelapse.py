@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from app_support import CHROMIUM, CHROMIUM_ARGS, completed_run, shared_pretrained_dir, start_server, stop_server
+from app_support import CHROMIUM, completed_run, shared_pretrained_dir, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
@@ -36,17 +36,10 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page():
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                                        headless=True, args=CHROMIUM_ARGS)
-        except Exception as error:  # noqa: BLE001
-            pytest.skip(f"chromium could not be launched: {error}")
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()
 
 
 def test_play_advances_the_time_lapse(server, page):
