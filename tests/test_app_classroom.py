@@ -63,7 +63,8 @@ def test_teacher_signs_in_and_changes_concurrency_quota_and_class_sentence(class
     at.number_input(key="gs_quota").set_value(4).run()
     snap = runs.shared_queue().snapshot()
     assert (snap["max_concurrent"], snap["max_per_student"]) == (3, 4)
-    at.text_area[0].input("The acting was not bad at all")  # a form: sent with its button
+    class_box = next(t for t in at.text_area if t.label.startswith("Class sentence"))
+    class_box.input("The acting was not bad at all")  # a form: sent with its button
     at.text_input[[t.label for t in at.text_input].index("Settings link (optional)")].input("/train?cell=gru")
     at.button[[b.label for b in at.button].index("📣 Show to the class")].click().run()
     assert classroom.read_board().sentence == "The acting was not bad at all"

@@ -20,6 +20,12 @@ from sentiment_core.predict import Predictor
 from sentiment_core.runs import list_runs, pid_alive, read_json, read_jsonl
 from sentiment_core.timelapse import load_timelapse
 
+
+def timelapse_labels(run_dir) -> list[str]:
+    """The snapshots written so far (none before the file exists; it is replaced atomically)."""
+    timelapse = load_timelapse(run_dir)
+    return timelapse.labels if timelapse else []
+
 RUN = "crash-run"
 APP = textwrap.dedent(f"""
     import sys, time
@@ -44,7 +50,8 @@ def test_sigkill_mid_run_keeps_finished_epochs_and_the_best_checkpoint(tmp_path)
     epochs_file = runs_dir / RUN / "epochs.jsonl"
     try:
         deadline = time.monotonic() + 90
-        while not read_jsonl(epochs_file):
+        # the first epoch is in epochs.jsonl and its time-lapse snapshot (taken just after) is on disk
+        while not read_jsonl(epochs_file) or "epoch 1" not in timelapse_labels(runs_dir / RUN):
             assert app.poll() is None, app.stderr.read().decode()
             assert time.monotonic() < deadline, "the first epoch did not finish in time"
             time.sleep(0.05)

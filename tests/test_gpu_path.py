@@ -108,3 +108,34 @@ def test_cudnn_is_off_only_while_gradients_flow(tiny_model, monkeypatch, explain
     with_grad = [enabled for _, grad, enabled in seen if grad]
     assert any(kind == "backward" for kind, *_ in seen) and with_grad
     assert not any(with_grad), f"cuDNN was on while gradients flowed: {seen}"
+
+
+def test_overlapping_attributions_in_two_threads_leave_cudnn_on():
+    """Streamlit explains for several sessions at once. With nested ``cudnn.flags`` blocks, a thread
+    leaving after another had entered restored "off" and left cuDNN off for every later run."""
+    import threading
+
+    from sentiment_core.explain.inputs import no_cudnn
+
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with no_cudnn():
+            a_inside.set()
+            b_inside.wait(5)
+        a_left.set()
+
+    def second():
+        a_inside.wait(5)
+        with no_cudnn():
+            b_inside.set()
+            a_left.wait(5)
+            assert not torch.backends.cudnn.enabled  # still off while this thread's gradients flow
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    assert torch.backends.cudnn.enabled
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert torch.backends.cudnn.enabled

@@ -2,6 +2,7 @@
 and encoded exactly as the model will read it, plus small helpers shared by the explainers."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence, Union
@@ -244,12 +245,33 @@ def vocab_index(bundle: Bundle | None, word: str | int) -> tuple[int, str]:
     return index, bundle.vocab.lookup_tokens([index])[0]
 
 
+_CUDNN_LOCK = threading.Lock()
+_cudnn_users = 0          # threads inside ``no_cudnn`` now
+_cudnn_was_enabled = True  # the setting the first of them found
+
+
 @contextmanager
 def no_cudnn() -> Iterator[None]:
     """Disable cuDNN while gradients flow through an RNN in eval mode: cuDNN's RNN backward only
-    works in train mode, and switching to train mode would turn dropout on."""
-    with torch.backends.cudnn.flags(enabled=False):
+    works in train mode, and switching to train mode would turn dropout on.
+
+    The switch is process-wide and Streamlit serves sessions (and a thread-executor run its
+    time-lapse) from several threads, so the first thread in turns cuDNN off and the last one out
+    restores it; nested ``torch.backends.cudnn.flags`` blocks could otherwise leave it off for good.
+    """
+    global _cudnn_users, _cudnn_was_enabled
+    with _CUDNN_LOCK:
+        if _cudnn_users == 0:
+            _cudnn_was_enabled = torch.backends.cudnn.enabled
+            torch.backends.cudnn.enabled = False
+        _cudnn_users += 1
+    try:
         yield
+    finally:
+        with _CUDNN_LOCK:
+            _cudnn_users -= 1
+            if _cudnn_users == 0:
+                torch.backends.cudnn.enabled = _cudnn_was_enabled
 
 
 def logits_per_row(model: SentimentRNN, embedded: torch.Tensor, ids: torch.Tensor,

@@ -249,11 +249,16 @@ def test_example_pills_wrap_instead_of_hiding_behind_the_edge(server, browser):
     try:
         page.goto(f"{server}/explain", wait_until="domcontentloaded")
         page.locator("[data-testid='stButtonGroup'] button").first.wait_for(timeout=60_000)
-        hidden = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stButtonGroup"] button')]
+        hidden_pills = """() => [...document.querySelectorAll('[data-testid="stButtonGroup"] button')]
           .filter(b => { const row = b.parentElement.getBoundingClientRect(), r = b.getBoundingClientRect();
                          const label = b.querySelector('div, p');
                          return r.right > row.right + 1 || (label && label.scrollWidth > label.clientWidth + 1); })
-          .map(b => b.innerText)""")
+          .map(b => b.innerText)"""
+        try:  # the page may still be laying out; give it a while to settle before judging
+            page.wait_for_function(f"() => ({hidden_pills})().length === 0", timeout=20_000)
+        except sync_api.TimeoutError:
+            pass
+        hidden = page.evaluate(hidden_pills)
     finally:
         context.close()
     assert hidden == []
