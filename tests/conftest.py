@@ -1,6 +1,7 @@
 """Shared fixtures: tiny models (vocab 30, dims 8) and a small rule-based dataset."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -56,3 +57,24 @@ def rule_splits(n: int = 600, seed: int = 0) -> DatasetSplits:
 @pytest.fixture(scope="session")
 def splits() -> DatasetSplits:
     return rule_splits()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The one headless Chromium every real-browser test shares (Debian's chromium via Playwright);
+    skipped, not failed, where playwright or chromium is missing (never `playwright install`)."""
+    import shutil
+
+    from browser.app_support import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not executable:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        except Exception as error:  # noqa: BLE001
+            pytest.skip(f"chromium could not be launched: {error}")
+        yield b
+        b.close()
