@@ -3,12 +3,11 @@ Chromium without a network) and the PyTorch script that retrains it without Gate
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-from browser.app_support import CHROMIUM, CHROMIUM_ARGS, completed_run
+from browser.app_support import completed_run
 from conftest import rule_splits
 
 from sentiment_core import report, runs
@@ -38,26 +37,20 @@ def test_gatescope_report_writes_a_standalone_html_file(run_dir, tmp_path, monke
     assert "there is no run called 'no-such-run'" in capsys.readouterr().err
 
 
-def test_the_report_opens_in_chromium_offline(run_dir, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        pytest.skip("chromium is not installed")
+def test_the_report_opens_in_chromium_offline(run_dir, tmp_path, browser):
     root, name = run_dir
     out = report.write_report(runs.load_run(name, root), tmp_path / "report.html", with_slices=False)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                                    headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True)
-            page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(out.as_uri())
-            page.wait_for_selector(".plotly .main-svg", timeout=20000)
-            assert page.locator(".js-plotly-plot").count() == 2  # curves and confusion matrix
-            assert "Model card" in page.inner_text("body") and not errors
-        finally:
-            browser.close()
+    context = browser.new_context(offline=True)
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(out.as_uri())
+        page.wait_for_selector(".plotly .main-svg", timeout=20000)
+        assert page.locator(".js-plotly-plot").count() == 2  # curves and confusion matrix
+        assert "Model card" in page.inner_text("body") and not errors
+    finally:
+        context.close()
 
 
 def test_the_exported_script_retrains_and_predicts_without_gatescope(run_dir, tmp_path):
