@@ -82,6 +82,9 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
     )
     if height:
         fig.update_layout(height=height)
+    if title and legend:  # the legend in its own strip under the title, never over it
+        fig.update_layout(legend=dict(yref="container", y=1 - 46 / (height or fig.layout.height or 450),
+                                      yanchor="top"), margin=dict(t=96))
     fig.update_xaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     fig.update_yaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     return fig
@@ -89,9 +92,11 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
 
 
 def legend_above_subplots(fig: go.Figure, title: str | None) -> go.Figure:
-    """Move the legend into its own strip above the subplot titles, so it never covers them."""
-    fig.update_layout(legend=dict(yref="container", y=0.995 if not title else 0.90, yanchor="top"),
-                      margin=dict(t=(60 if title else 0) + 78))
+    """Move the legend into its own strip above the subplot titles (and under the figure's
+    title), so it never covers them."""
+    top = 46 if title else 4  # pixels from the top of the figure
+    fig.update_layout(legend=dict(yref="container", y=1 - top / (fig.layout.height or 450), yanchor="top"),
+                      margin=dict(t=top + 74))
     return fig
 
 
@@ -793,7 +798,7 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     rows = len(net.rows)
     y_emb, y_row = 1.0, [2.0 + 1.3 * k for k in range(rows)]
     y_top = y_row[-1]
-    x_pool, x_head, x_out = T + 1.0, T + 3.0, T + 5.0
+    x_pool, x_head, x_out = T + 1.5, T + 4.0, T + 6.5  # room for a shape label between the head's boxes
     notes: list[dict] = []
 
     def arrow(x0, y0, x1, y1, text="", label_dy=0.0):
@@ -822,10 +827,11 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     top = [k for k, r in enumerate(net.rows) if r[0] == net.num_layers - 1]
     for k in top:
         arrow(T - 1 if net.rows[k][1] == 0 else 0, y_row[k], x_pool, y_top)
-    notes.append(dict(x=(T - 1 + x_pool) / 2, y=y_top - 0.42, text=net.shapes["layer"], showarrow=False, xref="x",
-                      yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59")))
-    arrow(x_pool, y_top, x_head, y_top, net.shapes["pooled"])
-    arrow(x_head, y_top, x_out, y_top, net.shapes["logits"])
+    # the head's shapes on two lines under their arrows, so neighbours never run into each other
+    notes.append(dict(x=(T - 1 + x_pool) / 2, y=y_top - 0.6, text=net.shapes["layer"].replace(" = ", "<br>= "),
+                      showarrow=False, xref="x", yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59")))
+    arrow(x_pool, y_top, x_head, y_top, net.shapes["pooled"].replace(" = ", "<br>= "), -0.6)
+    arrow(x_head, y_top, x_out, y_top, net.shapes["logits"].replace(" = ", "<br>= "), -0.6)
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(range(T)), y=[y_emb] * T, mode="markers+text", name="embedding",
@@ -843,7 +849,8 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
             custom.append([k, t, name, net.tokens[t], f"{net.states[k, t]:.3f}"])
     cells = dict(symbol="square", size=34, color=values, cmin=0.0, cmax=1.0, colorscale=SEQUENTIAL,
                  line=dict(color=color, width=3),
-                 colorbar=dict(title=dict(text="‖h‖/√H"), thickness=14, tickfont=dict(size=FONT_SIZE - 4)))
+                 colorbar=dict(title=dict(text="‖h‖/√H", side="right"), thickness=14,
+                               tickfont=dict(size=FONT_SIZE - 4)))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="cells", marker=cells, customdata=custom,
                              hovertemplate="%{customdata[2]}, t = %{customdata[1]} ('%{customdata[3]}')<br>"
                                            "‖h‖/√H = %{customdata[4]}<br>click: open in Step through<extra></extra>"))

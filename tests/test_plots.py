@@ -171,3 +171,10 @@ def test_unsigned_sizes_are_not_drawn_as_towards_or_away():
     fig = plots.attribution_bars(["not", "good"], [0.2, 1.0], value_name="‖∂P/∂word‖", magnitude=True)
     assert set(fig.data[0].marker.color) == {plots.WEIGHT_COLOR} and fig.layout.xaxis.title.text == "‖∂P/∂word‖"
     assert plots.WEIGHT_COLOR not in {plots.TOWARDS_COLOR, plots.AWAY_COLOR} | CLASS_COLOURS
+
+
+def test_a_titled_chart_keeps_its_legend_under_the_title():
+    """Explain's 'Prediction after each word: before (dotted) and after the change' was covered by its legend."""
+    fig = plots.trajectory(["not", "good"], {"negative": [0.4, 0.8], "positive": [0.6, 0.2]}, "Prediction after each word")
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y < 1 - 40 / fig.layout.height
+    assert fig.layout.margin.t >= 90

@@ -152,10 +152,11 @@ m3.metric("Wrong", f"{int((~table['correct']).sum()):,}")
 m4.metric("Median length", f"{int(table['length'].median()) if len(table) else 0} tokens")
 
 # The user's own slice (keywords or a regular expression), shared by every tab.
-k1, k2 = st.columns([4, 1])
+k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
 keywords = k1.text_input("My slice: keywords (comma-separated, whole words) or a regular expression",
                          key="ds_keywords", placeholder="e.g. boring, dull   or   \\bnot (good|bad)\\b")
-regex = k2.toggle("Regular expression", key="ds_regex")
+regex = k2.toggle("Regex", key="ds_regex", help="On: the box is one regular expression (Python's re, ignoring case). "
+                                              "Off: comma-separated keywords, matched as whole words.")
 extra: dict[str, np.ndarray] = {}
 if keywords.strip():
     try:

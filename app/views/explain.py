@@ -430,7 +430,8 @@ def intervene_view() -> None:
             st.plotly_chart(plots.probability_bars(dict(zip(result.label_names, map(float, probs)))), width="stretch",
                             config=plots.CHART_CONFIG, key=f"e_iv_probs_{kind[:5]}")
     shift = float(result.probabilities_after[target] - result.probabilities_before[target])
-    st.metric(f"P({label_names[target]})", f"{result.probabilities_after[target]:.1%}", f"{shift:+.1%}")
+    st.metric(f"P({label_names[target]})", f"{result.probabilities_after[target]:.1%}", f"{shift:+.1%}",
+              delta_color="off")  # red/green mean the classes
     if result.flipped:
         st.success(f"The change flips the prediction: {result.label_before} → {result.label_after}.")
     if not 0 <= st.session_state["e_iv_show"] < len(result.directions):
@@ -446,7 +447,7 @@ def intervene_view() -> None:
                                                  f"Change in the {name} (after − before) · {change.name}",
                                                  "Δ" + name.split()[-1]),
                         width="stretch", config=plots.CHART_CONFIG, key=f"e_iv_diff_{name[:4]}")
-    st.caption("Rows: the units that changed most (up to 32). Purple: the value went up; orange: it went down; "
+    st.caption("Rows: the units that changed most (up to 32). Brown: the value went up; blue: it went down; "
                "white: unchanged. Nothing before the first changed word can change in a left-to-right reading.")
     if result.per_token_available:
         names = result.label_names
