@@ -30,7 +30,13 @@ def test_explain_shows_everything_and_reacts(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     at = open_page("explain", run=False).run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) >= 8  # probs, gates, hidden, cell, trajectory, IG/saliency/occlusion, edits
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert {"e_probs", "e_gate_map"} <= keys and "e_hidden" not in keys  # only the open tab is computed
+    for tab, key in (("Hidden & cell states", "e_hidden"), ("Word by word", "e_traj"),
+                     ("Saliency & occlusion", "e_ig_bars"), ("Gates", "e_gate_map")):
+        at.session_state["e_tab"] = tab
+        at.run()
+        assert key in {c.key for c in at.get("plotly_chart")}, tab
     assert any("Convergence delta" in c.value for c in at.caption)
     before = ig_html(at)
     at.text_input(key="e_text").input("the film was not good").run()
@@ -41,6 +47,8 @@ def test_explain_shows_everything_and_reacts(monkeypatch, tmp_path):
     at.slider(key="e_steps").set_value(20).run()
     at.selectbox(key="e_baseline").set_value("unk").run()
     assert not at.exception
+    at.session_state["e_tab"] = "What if?"
+    at.run()
     at.pills(key="e_click").set_value(3).run()  # click "not"... a token: drop it
     assert {m.label for m in at.metric} >= {"Prediction"}
     at.radio(key="e_action").set_value("replace").run()
@@ -61,7 +69,8 @@ def test_real_shipped_bilstm_is_explained(monkeypatch, tmp_path):
     assert any("gs-verdict" in m.value and ">Negative<" in m.value for m in at.markdown)
     directions = next(box for box in at.selectbox if box.label == "Layer / direction")
     assert list(directions.options) == ["layer 0 forward", "layer 0 backward"]
-    assert len(at.get("plotly_chart")) >= 8
+    at.session_state["e_tab"] = "Word by word"
+    at.run()
     # Word by word: plain words, no internal field names; the words on the x axis; class colours
     assert not any("forward_scores" in i.value for i in at.info)
     scores = json.loads(next(c for c in at.get("plotly_chart") if "Forward reading only" in c.proto.spec).proto.spec)
@@ -80,6 +89,8 @@ def test_unexplainable_text_and_run_models(monkeypatch, tmp_path):
     at.text_input(key="e_text").input("good but bad").run()
     assert not at.exception and not at.error
     assert any("layer 0 backward" in str(o) for o in at.selectbox(key="e_dir").options)
+    at.session_state["e_tab"] = "Word by word"
+    at.run()
     assert at.info  # bidirectional: no word-by-word trajectory, explained
 
 
@@ -119,6 +130,8 @@ def test_states_show_the_gates_tabs_units_in_its_order(monkeypatch, tmp_path):
     at = open_page("explain", query={"model": "lstm", "gate": "forget", "sort": "variance", "units": "3"}).run()
     assert not at.exception
     gates = next(c for c in at.get("plotly_chart") if "forget gate" in c.proto.spec)
+    at.session_state["e_tab"] = "Hidden & cell states"  # the Gates tab's widgets are not drawn now
+    at.run()
     hidden = next(c for c in at.get("plotly_chart") if "hidden state h" in c.proto.spec)
     cell = next(c for c in at.get("plotly_chart") if "cell state c" in c.proto.spec)
     assert len(_row_labels(gates)) == 3

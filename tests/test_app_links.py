@@ -84,11 +84,14 @@ def test_explain_link(monkeypatch, tmp_path):
     at.selectbox(key="e_sort").set_value("variance").run()
     at.session_state["e_tab"] = "Word by word"
     at.run()
-    keys = ["model", "e_text", "e_target", "e_baseline", "e_steps", "e_output", "e_gate", "e_sort", "e_tab"]
+    # only the open tab is drawn, so the Gates tab's widgets are checked once that tab is open again
+    keys = ["model", "e_text", "e_target", "e_baseline", "e_steps", "e_output", "e_tab"]
     query, before, after = reopen("explain", at, keys)
     assert query == {"model": "gru", "text": "the film was not good", "target": "positive", "baseline": "unk",
                      "steps": "20", "output": "logit", "tab": "Word by word", "gate": "update", "sort": "variance"}
     assert before == after
+    gates = open_page("explain", query={**query, "tab": "Gates"})
+    assert (gates.selectbox(key="e_gate").value, gates.selectbox(key="e_sort").value) == ("update", "variance")
 
 
 def test_dataset_link(monkeypatch, tmp_path):

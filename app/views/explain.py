@@ -182,6 +182,15 @@ if st.session_state["e_tab"] not in TABS:
 tab_gates, tab_states, tab_traj, tab_attr, tab_edit, tab_intervene, tab_memory = st.tabs(TABS, key="e_tab",
                                                                                       on_change="rerun")
 
+
+
+def open_tab(tab, name: str, view) -> None:
+    """Draw a tab's content only while it is the open tab (switching tabs reruns the page), so a
+    new sentence or class recomputes one tab, not seven."""
+    with tab:
+        if st.session_state["e_tab"] == name:
+            view()
+
 directions = traced.directions
 dir_names = [d.name for d in directions]
 
@@ -224,8 +233,7 @@ def gates_view() -> None:
 
 
 
-with tab_gates:
-    gates_view()
+open_tab(tab_gates, TABS[0], gates_view)
 
 def gate_units() -> list[int]:
     """The units the Gates tab shows, in its order (its direction, gate, sorting and top-k)."""
@@ -258,8 +266,7 @@ def states_view() -> None:
 
 
 
-with tab_states:
-    states_view()
+open_tab(tab_states, TABS[1], states_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def trajectory_view() -> None:
@@ -279,8 +286,7 @@ def trajectory_view() -> None:
 
 
 
-with tab_traj:
-    trajectory_view()
+open_tab(tab_traj, TABS[2], trajectory_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def attribution_view() -> None:
@@ -305,8 +311,7 @@ def attribution_view() -> None:
 
 
 
-with tab_attr:
-    attribution_view()
+open_tab(tab_attr, TABS[3], attribution_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def edit_view() -> None:
@@ -347,8 +352,7 @@ def edit_view() -> None:
         st.caption(f"'{replacement}' is not in the vocabulary, so it is read as <unk>.")
 
 
-with tab_edit:
-    edit_view()
+open_tab(tab_edit, TABS[4], edit_view)
 
 
 
@@ -467,8 +471,7 @@ def intervene_view() -> None:
                 width="stretch", config=plots.CHART_CONFIG, key="e_iv_fwd")
 
 
-with tab_intervene:
-    intervene_view()
+open_tab(tab_intervene, TABS[5], intervene_view)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -517,8 +520,7 @@ def memory_view() -> None:
                   "The column norm of the Jacobian for each unit."))
 
 
-with tab_memory:
-    memory_view()
+open_tab(tab_memory, TABS[6], memory_view)
 # ---------------------------------------------------------------- training time-lapse (run models only)
 @state.fragment  # its selectors rerun only this section (and the URL)
 def timelapse_view() -> None:
