@@ -242,11 +242,22 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
 start_cols[1].markdown("&nbsp;")
 start = start_cols[1].button("▶ Start training", type="primary", width="stretch",
                              disabled=splits is None or vector_error is not None or probe_error is not None)
-# One click, one run: a click that reaches the server twice (seen when it meets the live curves'
-# automatic refresh) or a double click within a few seconds queues nothing more.
-recent_start = time.monotonic() - st.session_state.get("gs_last_start", -1e9) < 3.0
-if start and splits is not None and not recent_start:
-    st.session_state["gs_last_start"] = time.monotonic()
+
+
+def repeated_start() -> bool:
+    """A click that reaches the server twice (seen when it meets the live curves' automatic
+    refresh) or a double click: within 3 s of the last Start while that run is still queued or
+    running. A Start after a quick run has finished is a new run."""
+    last = st.session_state.get("gs_last_start")
+    if not last or time.monotonic() - last[0] >= 3.0:
+        return False
+    try:
+        return runs.load_run(last[1], queue.root, queue=queue).state in ("queued", "running")
+    except GateScopeError:  # the run was deleted meanwhile
+        return False
+
+
+if start and splits is not None and not repeated_start():
     label = run_label.strip() or model_opts["cell"]
     try:
         name = classroom.submit(classroom_ui.viewer(), queue, runs.RunRequest(
@@ -257,6 +268,7 @@ if start and splits is not None and not recent_start:
                      if st.session_state.get("gs_applied_recipe") else {})},
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label),
             timelapse={"probes": st.session_state["tl_probes"]}))
+        st.session_state["gs_last_start"] = (time.monotonic(), name)
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {name}")
         classroom_ui.queue_line(queue)  # the sidebar counts the new run at once
