@@ -9,3 +9,4 @@ try:
     page.run()
 finally:
     state.write_url()  # after every widget has settled, so the link never lags an interaction
+    frame.release_memory()

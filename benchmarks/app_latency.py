@@ -6,8 +6,8 @@
    steps, explained class), Inside the cell (time step, hidden unit) and Compare (curve).
    An interaction's time runs from the input to the last change of the page once it has
    settled (no DOM change for 0.4 s and Streamlit no longer running).
-3. ``--soak MINUTES --sessions N``: N browser sessions click through every page with fresh
-   sentences for MINUTES; the server's resident memory is printed every 30 s.
+3. ``--soak MINUTES --sessions N``: N browser sessions open every page and every tab in turn, with
+   fresh sentences, for MINUTES; the server's resident memory is printed every 30 s.
 
 Targets (issue "Fast in class"): cold start <= 3 s to the verdict and <= 4 s to the charts; any
 widget change <= 300 ms p50 while training; a new sentence on Explain <= 600 ms p50 while
@@ -37,7 +37,13 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from app_support import CHROMIUM, CHROMIUM_ARGS, cold_start, shared_pretrained_dir, start_server, stop_server  # noqa: E402
 
-EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?")
+EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?", "Intervene",
+                "Memory ribbons")
+# Every tab of the other tabbed pages, for the soak (the pages' TABS tuples; views cannot be imported here).
+PAGE_TABS = {"inside": ("Step through", "Counting parameters", "RNN types & cells",
+                        "Toy model: the whole forward pass", "Unrolled network"),
+             "gradients": ("Gradient connectivity", "Long-range experiment", "Gradient clipping"),
+             "dataset": ("Examples", "Slices", "Map", "Units")}
 WORDS = "good bad great awful boring fun slow lovely dull brilliant".split()
 VIEWPORT = {"width": 1400, "height": 1000}
 # Records the page time of the last DOM change inside the app's main area, and of the last time
@@ -220,8 +226,11 @@ def soak(args) -> None:
     routes = [lambda i: f"/?text={quote(sentence(i))}",
               *[(lambda tab: lambda i: f"/explain?tab={quote(tab)}&text={quote(sentence(i))}")(tab)
                 for tab in EXPLAIN_TABS],
-              lambda i: f"/inside?text={quote(sentence(i))}", lambda i: f"/compare?text={quote(sentence(i))}",
-              lambda i: "/gradients", lambda i: "/gallery", lambda i: "/data", lambda i: "/train"]
+              *[(lambda page, tab: lambda i: f"/{page}?tab={quote(tab)}"
+                 + (f"&text={quote(sentence(i))}" if page == "inside" else ""))(page, tab)
+                for page, tabs in PAGE_TABS.items() for tab in tabs],
+              lambda i: f"/compare?text={quote(sentence(i))}", lambda i: "/gallery", lambda i: "/data",
+              lambda i: "/train"]
     samples: list[tuple[float, float]] = []
     errors = []
 

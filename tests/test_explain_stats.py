@@ -64,3 +64,31 @@ def test_token_means_are_the_per_token_unit_means_of_the_trace(cell, bidirection
         for gate, values in d.gates.items():  # (T, H)
             np.testing.assert_allclose(one.histogram(d.layer, d.direction, gate).token_means[0], values.mean(axis=1),
                                        rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_small_batches_give_the_same_statistics_as_every_value_at_once(cell):
+    """The histograms are built batch by batch (bounded memory on a large sample); each gate's
+    counts, mean, spread and saturation match NumPy over all of its values traced one text at a time."""
+    from sentiment_core.explain import prepare_input, trace
+
+    bundle = tiny_bundle(cell, bidirectional=True)
+    texts = synthetic_splits(60).validation.texts[:30]
+    streamed = gate_statistics(bundle, texts, n=30, bins=8, batch_tokens=16)  # a few texts per batch
+    whole = gate_statistics(bundle, texts, n=30, bins=8, batch_tokens=10**6)
+    traces = [trace(bundle, t) for t in texts if prepare_input(bundle, t).length]
+    for h in streamed.histograms:
+        values = np.concatenate([
+            np.asarray({**d.gates, "hidden": d.hidden, "cell": d.cell}[h.gate]).ravel()
+            for tr in traces for d in tr.directions
+            if (d.layer, d.direction) == (h.layer, h.direction)])
+        other = whole.histogram(h.layer, h.direction, h.gate)
+        np.testing.assert_array_equal(h.counts, other.counts)
+        assert h.counts.sum() == values.size
+        assert np.isclose(h.mean, values.mean(), atol=1e-5) and np.isclose(h.std, values.std(), atol=1e-5)
+        if h.activation == "sigmoid":
+            assert np.isclose(h.saturated_share, np.mean((values < 0.05) | (values > 0.95)))
+        if h.activation == "tanh":
+            assert np.isclose(h.saturated_share, np.mean(np.abs(values) > 0.95))
+        if h.activation == "none":
+            np.testing.assert_allclose(h.bin_edges[[0, -1]], [values.min(), values.max()], atol=1e-5)

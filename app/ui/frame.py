@@ -2,7 +2,10 @@
 session's state, set up once per run by ``app/Home.py``."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -80,6 +83,34 @@ def setup() -> None:
 
         torch.set_num_threads(max(1, int(os.environ.get(APP_THREADS_ENV, "1") or 1)))
         _PAGE_OBJECTS["_threads"] = True
+
+
+def _glibc_trim():
+    """glibc's ``malloc_trim``, or None off glibc (macOS, Windows, musl)."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM = _glibc_trim()
+TRIM_INTERVAL_S = 1.0
+_last_trim = [0.0]
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the OS after a script run, at most once a second.
+
+    Every Streamlit rerun runs in a fresh thread, and glibc keeps what a run freed (a trace, a
+    batch of gate values) in that thread's arena: without a trim the server's resident memory
+    ratchets up to its worst moment and stays there (what Dask's workers do for the same reason).
+    """
+    now = time.monotonic()
+    if _MALLOC_TRIM is not None and now - _last_trim[0] >= TRIM_INTERVAL_S:
+        _last_trim[0] = now
+        _MALLOC_TRIM(0)
 
 
 def navigation():

@@ -109,22 +109,12 @@ traced = shared_trace(loaded.cache_key, loaded.key, text)
 pred = traced.prediction
 tokens = list(traced.tokens)
 
-p1, p2 = st.columns([1, 2], gap="large")
-with p1:
-    color = plots.class_color(pred.label_name)
-    st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
-                unsafe_allow_html=True)
-    st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
-                    width="stretch", config=plots.CHART_CONFIG, key="e_probs")
-with p2:
-    if st.session_state["e_target"] not in (None, *label_names):
-        st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
-        st.session_state["e_target"] = None
-    st.segmented_control("Explain which class?", label_names, key="e_target",
-                         help="Attributions and what-if edits follow this class (default: the prediction; "
-                              "click the selected class again to follow the prediction).")
-    target_name = st.session_state.get("e_target") or pred.label_name
-    target = label_names.index(target_name)
+def ig_settings() -> tuple[str, int, str]:
+    return st.session_state["e_baseline"], int(st.session_state["e_steps"]), st.session_state["e_output"]
+
+
+@state.fragment  # baseline, steps and output rerun only the chips (and the Saliency tab, which draws them too)
+def integrated_gradients_view() -> None:
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
                 f"*{target_name}* (purple) or away from it (orange):")
     a1, a2, a3 = st.columns(3)
@@ -141,14 +131,36 @@ with p2:
                                             "all-zero baseline." if pad_is_zero else ""))
     widgets.widget(EXPLAIN_SPEC["n_steps"], "e_steps", a2)
     widgets.widget(EXPLAIN_SPEC["output"], "e_output", a3)
-    ig = cached_ig(loaded.cache_key, loaded.key, text, target, st.session_state["e_baseline"], int(st.session_state["e_steps"]),
-                   st.session_state["e_output"])
+    settings, drawn = ig_settings(), st.session_state.get("_e_ig_drawn")
+    st.session_state["_e_ig_drawn"] = settings
+    if drawn is not None and settings != drawn and st.session_state["e_tab"] == TABS[3]:
+        st.rerun()  # the open Saliency & occlusion tab draws the same attributions: redraw it too
+    ig = cached_ig(loaded.cache_key, loaded.key, text, target, *settings)
     st.markdown(plots.token_html(ig.tokens, ig.scores, unknown=traced.input.unknown), unsafe_allow_html=True)
     st.markdown(plots.color_legend_html(target_name), unsafe_allow_html=True)
     ok = ig.relative_delta < 0.05
     st.caption(f"{'✅' if ok else '⚠️'} Convergence delta {ig.delta:+.4f} ({ig.relative_delta:.1%} of the score "
                f"change {ig.input_score:.3f} → baseline {ig.baseline_score:.3f}). "
                + ("Small: the attributions add up." if ok else "Large: raise the integration steps."))
+
+
+p1, p2 = st.columns([1, 2], gap="large")
+with p1:
+    color = plots.class_color(pred.label_name)
+    st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
+                unsafe_allow_html=True)
+    st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
+                    width="stretch", config=plots.CHART_CONFIG, key="e_probs")
+with p2:
+    if st.session_state["e_target"] not in (None, *label_names):
+        st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
+        st.session_state["e_target"] = None
+    st.segmented_control("Explain which class?", label_names, key="e_target",
+                         help="Attributions and what-if edits follow this class (default: the prediction; "
+                              "click the selected class again to follow the prediction).")
+    target_name = st.session_state.get("e_target") or pred.label_name
+    target = label_names.index(target_name)
+    integrated_gradients_view()
 
 # ---- attention pooling and gradient connectivity of this sentence (what the model already computes)
 if traced.attention is not None:
@@ -294,6 +306,7 @@ def attribution_view() -> None:
                "small ones: that disagreement is worth discussing.")
     c1, c2, c3 = st.columns(3)
     with c1:
+        ig = cached_ig(loaded.cache_key, loaded.key, text, target, *ig_settings())
         st.plotly_chart(plots.attribution_bars(ig.tokens, ig.scores, "Integrated gradients", value_name="IG",
                                                target=target_name),
                         width="stretch", config=plots.CHART_CONFIG, key="e_ig_bars")

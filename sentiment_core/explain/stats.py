@@ -105,17 +105,68 @@ class GateStats:
         raise ValueError(f"no histogram for layer {layer}, direction {direction}, gate {gate!r}")
 
 
-def _histogram(values: np.ndarray, activation: str, bins: int, margin: float) -> tuple[np.ndarray, np.ndarray, float | None]:
-    if activation == "sigmoid":
-        low, high, saturated = 0.0, 1.0, float(np.mean((values < margin) | (values > 1 - margin)))
-    elif activation == "tanh":
-        low, high, saturated = -1.0, 1.0, float(np.mean(np.abs(values) > 1 - margin))
-    else:
-        low, high, saturated = float(values.min()), float(values.max()), None
+BATCH_TOKENS = 4096  # padded tokens per batched trace: a BiLSTM-256's gate values for them are ~50 MB
+BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+@dataclass
+class _RunningHistogram:
+    """One gate's histogram, mean and spread, added to batch by batch so that a large sample never
+    holds every gate value at once. Only unbounded values (``none``: the cell state, a ReLU RNN's
+    hidden state) are kept, since their histogram's range is known only at the end."""
+
+    activation: str
+    bins: int
+    margin: float
+    counts: np.ndarray | None = None
+    saturated: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    n: int = 0
+    unbounded: list[np.ndarray] = field(default_factory=list)
+    token_means: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, values: np.ndarray) -> None:
+        """Count (N,) more values."""
+        wide = values.astype(np.float64)
+        self.total += float(wide.sum())
+        self.squares += float(np.square(wide).sum())
+        self.n += values.size
+        if self.activation not in BOUNDS:
+            self.unbounded.append(values)
+            return
+        low, high = BOUNDS[self.activation]
+        counts, _ = np.histogram(np.clip(values, low, high), bins=self.bins, range=(low, high))
+        self.counts = counts if self.counts is None else self.counts + counts
+        if self.activation == "sigmoid":
+            self.saturated += int(np.count_nonzero((values < self.margin) | (values > 1 - self.margin)))
+        else:
+            self.saturated += int(np.count_nonzero(np.abs(values) > 1 - self.margin))
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, float | None, float, float]:
+        """(bins + 1,) edges, (bins,) counts, the saturated share (None if unbounded), mean, std."""
+        mean = self.total / self.n
+        std = float(np.sqrt(max(self.squares / self.n - mean ** 2, 0.0)))
+        if self.activation in BOUNDS:
+            low, high = BOUNDS[self.activation]
+            return np.linspace(low, high, self.bins + 1), self.counts, self.saturated / self.n, mean, std
+        values = np.concatenate(self.unbounded)
+        low, high = float(values.min()), float(values.max())
         if high <= low:
             low, high = low - 0.5, high + 0.5
-    counts, edges = np.histogram(np.clip(values, low, high), bins=bins, range=(low, high))
-    return edges, counts, saturated
+        counts, edges = np.histogram(values, bins=self.bins, range=(low, high))
+        return edges, counts, None, mean, std
+
+
+def _token_batches(lengths: Sequence[int], budget: int = BATCH_TOKENS) -> list[tuple[int, int]]:
+    """(start, stop) ranges over texts sorted shortest first whose padded size stays within
+    ``budget`` tokens (a text longer than the budget gets a batch of its own)."""
+    ranges, start = [], 0
+    for stop in range(1, len(lengths) + 1):
+        if stop - start > 1 and (stop - start) * lengths[stop - 1] > budget:
+            ranges.append((start, stop - 1))
+            start = stop - 1
+    return ranges + ([(start, len(lengths))] if start < len(lengths) else [])
 
 
 def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -127,7 +178,7 @@ def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], n: int = 200, bins: int = 20,
                     saturation_margin: float = 0.05, top_k: int = 10, class_index: int | None = None,
-                    seed: int = 0, batch_size: int = 64) -> GateStats:
+                    seed: int = 0, batch_tokens: int = BATCH_TOKENS) -> GateStats:
     """Collect gate activations over a random sample of texts (e.g. the validation split).
 
     Args:
@@ -140,7 +191,7 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
         class_index: class whose predicted probability units are correlated with (default: the
             last class, the positive one in negative/positive data).
         seed: sampling seed.
-        batch_size: texts per batched trace.
+        batch_tokens: padded tokens per batched trace (memory grows with it, not with ``n``).
 
     Returns:
         Histograms per layer, direction and gate, and the most class-correlated units.
@@ -159,35 +210,34 @@ def gate_statistics(model_or_bundle: ModelOrBundle, texts: Sequence[TextOrIds], 
         raise ValueError(f"class {class_index} does not exist; valid: 0..{cfg.num_classes - 1}")
     prepared, skipped = sample_inputs(model_or_bundle, texts, n, seed)
     device = model_device(model)
-    collected: dict[tuple[int, int, str], list[np.ndarray]] = {}
-    token_means: dict[tuple[int, int, str], list[np.ndarray]] = {}
+    running: dict[tuple[int, int, str], _RunningHistogram] = {}
     finals, probs = [], []
     nonlinearity = getattr(model.rnn, "nonlinearity", "tanh")
     with torch.no_grad():
-        for start in range(0, len(prepared), batch_size):
-            batch = prepared[start:start + batch_size]
+        for start, stop in _token_batches([p.length for p in prepared], batch_tokens):
+            batch = prepared[start:stop]
             ids = torch.from_numpy(pad_batch([p.ids for p in batch], pad_idx=cfg.pad_idx)).to(device)  # (B, T)
             lengths = torch.tensor([p.length for p in batch])
             states, outputs, h_n = run_layers(model, model.embedding(ids), lengths)
             valid = (torch.arange(ids.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).to(device)  # (B, T)
             for s in states:
-                for gate, values in s.values.items():
-                    collected.setdefault((s.layer, s.direction, gate), []).append(values[valid].cpu().numpy().ravel())
+                for gate, values in s.values.items():  # (B, T, H)
+                    if (s.layer, s.direction, gate) not in running:
+                        activation = "none" if gate == "hidden" and nonlinearity == "relu" else ACTIVATIONS[gate]
+                        running[s.layer, s.direction, gate] = _RunningHistogram(activation, bins, saturation_margin)
+                    entry = running[s.layer, s.direction, gate]
+                    entry.add(values[valid].cpu().numpy().ravel())
                     means = values.mean(dim=-1).cpu().numpy()  # (B, T)
-                    token_means.setdefault((s.layer, s.direction, gate), []).extend(
-                        means[b, :p.length] for b, p in enumerate(batch))
+                    entry.token_means.extend(means[b, :p.length] for b, p in enumerate(batch))
             pooled, _ = model.pool(outputs, h_n, valid)
             probs.append(torch.softmax(model.head_logits(pooled), dim=1).cpu().numpy())  # (B, C)
             finals.append(h_n.permute(1, 0, 2).reshape(len(batch), -1).cpu().numpy())  # (B, L*D*H)
     histograms = []
-    for (layer, direction, gate), chunks in collected.items():
-        values = np.concatenate(chunks)
-        activation = ACTIVATIONS[gate] if not (gate == "hidden" and nonlinearity == "relu") else "none"
-        edges, counts, saturated = _histogram(values, activation, bins, saturation_margin)
+    for (layer, direction, gate), entry in running.items():
+        edges, counts, saturated, mean, std = entry.finish()
         histograms.append(GateHistogram(layer, direction, direction_name(layer, direction, cfg.bidirectional), gate,
-                                        activation, edges, counts, saturated, float(values.mean()),
-                                        float(values.std()), int(values.size),
-                                        token_means[(layer, direction, gate)]))
+                                        entry.activation, edges, counts, saturated, mean, std, entry.n,
+                                        entry.token_means))
     final = np.concatenate(finals)  # (N, L*D*H), units ordered layer, direction, unit
     prob = np.concatenate(probs)  # (N, C)
     r_prob = _correlations(final, prob[:, class_index])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -262,3 +263,35 @@ def test_example_pills_wrap_instead_of_hiding_behind_the_edge(server, browser):
     finally:
         context.close()
     assert hidden == []
+
+
+IG_BARS = """() => { for (const el of document.querySelectorAll('.js-plotly-plot'))
+    if (JSON.stringify(el.layout.title || '').includes('Integrated gradients')) return Array.from(el._fullData[0].x); return null; }"""
+
+
+def test_integration_steps_redraw_the_chips_and_the_open_saliency_tab(server, page):
+    """The integrated-gradient settings rerun only their own fragment (fast clicks); with Saliency &
+    occlusion open, its IG bars, drawn outside that fragment, follow the new setting too."""
+    page.goto(f"{server}/explain?tab={quote('Saliency & occlusion')}&steps=5&text={quote('not bad at all , i enjoyed it')}",
+              wait_until="domcontentloaded")
+    steps = slider(page, "Integration steps")
+    steps.wait_for(timeout=60_000)
+    page.wait_for_function(IG_BARS, timeout=60_000)
+
+    def chips() -> list[float]:
+        return sorted(round(float(t.rsplit(": ", 1)[1].split()[0]), 3)
+                      for t in page.locator(".gs-tokens span").evaluate_all("els => els.map(e => e.title)"))
+
+    def bars() -> list[float]:
+        return sorted(round(v, 3) for v in page.evaluate(IG_BARS))
+
+    before = chips()
+    assert bars() == before
+    steps.focus()
+    steps.press("ArrowRight")  # 5 -> 10 steps: different attributions
+    wait_for_url(page, "steps=10")
+    deadline = time.time() + 30
+    while time.time() < deadline and (chips() == before or bars() != chips()):
+        time.sleep(0.2)
+    assert chips() != before, "the chips kept the 5-step attributions"
+    assert bars() == chips(), "the Saliency tab's IG bars kept the old setting"
