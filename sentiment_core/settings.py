@@ -45,7 +45,8 @@ SYNTHETIC_OPTIONS = {"synthetic_long_range": ("n_examples", "distance", "noise")
 MODEL_FIELDS = ("cell", "bidirectional", "num_layers", "emb_dim", "hidden_dim", "embedding_dropout",
                 "layer_dropout", "head_dropout", "pooling", "head", "head_hidden", "output", "embeddings",
                 "freeze_embeddings", "vectors", "packed")
-TRAIN_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "clip_norm", "patience", "seed")
+TRAIN_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "clip_norm", "lr_decay", "patience",
+                "seed")
 ENCODING_FIELDS = ("max_len", "padding", "truncation")
 VOCAB_FIELDS = ("max_size", "min_freq")
 GROUPS = ("data", "model", "train", "encoding", "vocab", "tokenizer")

@@ -29,6 +29,10 @@ TRAIN_SPEC = {
                               min=0.0, max=0.1, step=1e-4),
     "clip_norm": ParamSpec(5.0, "Rescale gradients whose total norm exceeds this (0 = off); "
                            "tames exploding gradients.", "Gradient clip norm", min=0.0, max=100.0, step=0.5),
+    "lr_decay": ParamSpec(1.0, "When an epoch does not improve the validation loss, go back to the best weights "
+                          "and multiply the learning rate by this (1 = off): smaller steps from the best point "
+                          "often find a better one.", "Learning-rate decay on a plateau", min=0.01, max=1.0,
+                          step=0.01),
     "patience": ParamSpec(3, "Stop after this many epochs without a better validation loss (0 = never).",
                           "Early-stopping patience", min=0, max=20, step=1),
     "seed": ParamSpec(0, "Same seed, same device: same numbers.", "Seed", min=0, max=2**31 - 1, step=1),
@@ -49,6 +53,7 @@ class TrainConfig:
     optimizer: str = TRAIN_SPEC["optimizer"].default
     weight_decay: float = TRAIN_SPEC["weight_decay"].default
     clip_norm: float = TRAIN_SPEC["clip_norm"].default
+    lr_decay: float = TRAIN_SPEC["lr_decay"].default
     patience: int = TRAIN_SPEC["patience"].default
     seed: int = TRAIN_SPEC["seed"].default
     device: str = TRAIN_SPEC["device"].default
@@ -114,6 +119,7 @@ class EpochInfo:
     train_seconds: float        # optimisation steps only
     tokens_per_second: float    # real (non-pad) training tokens per train second
     is_best: bool
+    lr: float | None = None     # the learning rate of this epoch (``lr_decay`` lowers it after a plateau)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -369,7 +375,7 @@ class Trainer:
         padding = effective_padding(model, self.encoding.padding)
         try:
             for epoch in range(1, cfg.epochs + 1):
-                epoch_start = time.perf_counter()
+                epoch_start, epoch_lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
                 run = self._run_epoch(epoch, train, optimizer, params, clip, padding, start, batch_history)
                 if run.stop_reason is not None:
                     stop_reason, message = run.stop_reason, run.message
@@ -389,10 +395,14 @@ class Trainer:
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     stale += 1
+                    if cfg.lr_decay < 1 and best_state is not None and epoch < cfg.epochs:
+                        model.load_state_dict(best_state)  # the next epoch starts again from the best weights
+                        for group in optimizer.param_groups:
+                            group["lr"] *= cfg.lr_decay
                 seconds = time.perf_counter() - epoch_start
                 info = EpochInfo(epoch, run.loss, run.accuracy, val.loss, val.accuracy,
                                  val.macro_f1, seconds, train_seconds,
-                                 run.tokens / train_seconds if train_seconds > 0 else 0.0, is_best)
+                                 run.tokens / train_seconds if train_seconds > 0 else 0.0, is_best, epoch_lr)
                 history.append(info)
                 self._emit("on_epoch_end", info)
                 if cfg.patience and stale >= cfg.patience:

@@ -149,3 +149,43 @@ def test_unpacked_model_trains_and_is_evaluated_on_the_encoding_padding_side(spl
     sides.clear()
     train_on_splits(splits, dict(TINY), TrainConfig(**{**FAST, "epochs": 1}), encoding=EncodingConfig(padding="pre"))
     assert sides == {"post"}  # packed models always get post-padded batches
+
+
+def test_lr_decay_restarts_from_the_best_weights_with_a_smaller_step(tiny_model):
+    """On an epoch that does not improve the validation loss, ``lr_decay`` puts the best weights back
+    and multiplies the learning rate; at 1 (the default) training carries on as before."""
+    from sentiment_core.trainer import EncodedExamples, Trainer
+
+    rng = np.random.default_rng(0)
+    noise = EncodedExamples([list(rng.integers(2, 20, 6)) for _ in range(64)], list(rng.integers(0, 2, 64)))
+    held_out = EncodedExamples([list(rng.integers(2, 20, 6)) for _ in range(32)], list(rng.integers(0, 2, 32)))
+    start = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+
+    class Snapshots:  # the weights and learning rate each epoch ends with
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, info):
+            self.epochs.append((info, {k: v.clone() for k, v in tiny_model.state_dict().items()}))
+
+    def fit(lr_decay):
+        tiny_model.load_state_dict(start)
+        snaps = Snapshots()
+        cfg = TrainConfig(epochs=6, batch_size=16, lr=0.05, device="cpu", patience=0, lr_decay=lr_decay)
+        Trainer(tiny_model, cfg, [snaps]).fit(noise, held_out)  # labels are noise: held-out loss soon rises
+        return snaps.epochs
+
+    decayed = fit(0.5)
+    plateaus = [n for n, (info, _) in enumerate(decayed[:-1]) if not info.is_best]
+    assert plateaus, "the noise labels should give at least one epoch without a better validation loss"
+    for n in plateaus:
+        best = max(m for m in range(n) if decayed[m][0].is_best)
+        for key, value in decayed[n][1].items():  # restored at once: the next epoch starts from the best
+            assert torch.equal(value, decayed[best][1][key]), key
+        assert decayed[n + 1][0].lr == pytest.approx(decayed[n][0].lr * 0.5)
+    assert decayed[0][0].lr == 0.05
+    constant = fit(1.0)
+    assert {info.lr for info, _ in constant} == {0.05}
+    worse = [n for n, (info, _) in enumerate(constant) if not info.is_best]
+    assert any(not torch.equal(constant[n][1]["embedding.weight"], constant[n - 1][1]["embedding.weight"])
+               for n in worse)

@@ -171,8 +171,9 @@ with settings_col:
         widgets.widget(ts["optimizer"], "t_optimizer", c2, value=train_opts["optimizer"])
         widgets.widget(ts["clip_norm"], "t_clip_norm", c1, value=train_opts["clip_norm"])
         widgets.widget(ts["weight_decay"], "t_weight_decay", c2, value=train_opts["weight_decay"])
-        widgets.widget(ts["patience"], "t_patience", c1, value=train_opts["patience"])
-        widgets.widget(ts["seed"], "t_seed", c2, value=train_opts["seed"])
+        widgets.widget(ts["lr_decay"], "t_lr_decay", c1, value=train_opts["lr_decay"])
+        widgets.widget(ts["patience"], "t_patience", c2, value=train_opts["patience"])
+        widgets.widget(ts["seed"], "t_seed", c1, value=train_opts["seed"])
     es = specs["encoding"]
     with tab_text:
         c1, c2 = st.columns(2)
