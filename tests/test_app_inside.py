@@ -9,8 +9,8 @@ def test_step_through_matches_pytorch(monkeypatch, tmp_path):
     at = open_page("inside", run=False).run()
     assert not at.exception and not at.error
     assert "NumPy recompute = PyTorch ✓" in at.success[0].value
-    assert "equals PyTorch's count" in at.success[1].value
-    assert len(at.get("latex")) >= 8  # symbolic + numeric per equation, plus the count formula
+    assert len(at.success) == 1  # only the open tab is drawn
+    assert len(at.get("latex")) >= 8  # symbolic + numeric per equation
     first = at.dataframe[0].value.copy()
     assert {"W_i·x", "W_h·h"} <= set(first.columns)  # the equations' names, not U·h
     at.number_input(key="i_unit").set_value(3).run()
@@ -21,6 +21,14 @@ def test_step_through_matches_pytorch(monkeypatch, tmp_path):
     assert not at.exception and "✓" in at.success[0].value
     at.text_input(key="i_text").input("").run()
     assert not at.exception and at.error
+
+
+def test_parameter_count_tab_adds_up_to_pytorchs(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    at = open_page("inside", query={"tab": "Counting parameters"})
+    assert not at.exception and not at.error
+    assert "equals PyTorch's count" in at.success[0].value
+    assert not any("NumPy recompute = PyTorch" in s.value for s in at.success)  # the step-through tab is closed
 
 
 def test_toy_mode_shows_the_whole_forward_pass_equal_to_pytorch(monkeypatch, tmp_path):

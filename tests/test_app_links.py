@@ -122,9 +122,16 @@ def test_inside_link(monkeypatch, tmp_path):
     at.number_input(key="i_unit").set_value(5).run()
     at.session_state["i_tab"] = "Counting parameters"
     at.run()
-    query, before, after = reopen("inside", at, ["model", "i_text", "i_t", "i_unit", "i_tab"])
+    query, before, after = reopen("inside", at, ["model", "i_text", "i_tab"])
     assert query == {"text": "not good at all", "step": "1", "unit": "5", "tab": "Counting parameters"}
     assert before == after
+    # the closed step-through tab's settings come back with it, in this session and in the link's
+    fresh = open_page("inside", query=query)
+    for session in (at, fresh):
+        session.session_state["i_tab"] = "Step through"
+        session.run()
+        assert widget_values(session, ["i_t", "i_unit"]) == {"i_t": 1, "i_unit": 5}
+        assert session.select_slider(key="i_t").value == 1 and session.number_input(key="i_unit").value == 5
 
 
 def test_gradients_link(monkeypatch, tmp_path):

@@ -117,6 +117,14 @@ def stop() -> None:
     st.stop()
 
 
+def open_tab(tab, key: str, name: str, view: Callable[[], None]) -> None:
+    """Draw a tab's content only while it is the open tab of ``st.tabs(..., key=key, on_change="rerun")``
+    (switching tabs reruns the page), so a new sentence or model recomputes one tab, not all of them."""
+    with tab:
+        if st.session_state[key] == name:
+            view()
+
+
 def fragment(func: Callable | None = None, *, run_every: float | None = None):
     """``st.fragment`` whose reruns also update the URL (a fragment rerun skips the frame)."""
     def wrap(inner: Callable) -> Callable:

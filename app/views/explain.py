@@ -195,14 +195,6 @@ tab_gates, tab_states, tab_traj, tab_attr, tab_edit, tab_intervene, tab_memory =
                                                                                       on_change="rerun")
 
 
-
-def open_tab(tab, name: str, view) -> None:
-    """Draw a tab's content only while it is the open tab (switching tabs reruns the page), so a
-    new sentence or class recomputes one tab, not seven."""
-    with tab:
-        if st.session_state["e_tab"] == name:
-            view()
-
 directions = traced.directions
 dir_names = [d.name for d in directions]
 
@@ -244,8 +236,8 @@ def gates_view() -> None:
                 "preactivation": "Plain RNN: the value before tanh (no gates)."}.get(gate, ""))
 
 
+state.open_tab(tab_gates, "e_tab", TABS[0], gates_view)
 
-open_tab(tab_gates, TABS[0], gates_view)
 
 def gate_units() -> list[int]:
     """The units the Gates tab shows, in its order (its direction, gate, sorting and top-k)."""
@@ -277,8 +269,8 @@ def states_view() -> None:
                f"{gate} gate, top {len(units)}): change them there.")
 
 
+state.open_tab(tab_states, "e_tab", TABS[1], states_view)
 
-open_tab(tab_states, TABS[1], states_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def trajectory_view() -> None:
@@ -297,8 +289,8 @@ def trajectory_view() -> None:
                             width="stretch", config=plots.CHART_CONFIG, key="e_fwd")
 
 
+state.open_tab(tab_traj, "e_tab", TABS[2], trajectory_view)
 
-open_tab(tab_traj, TABS[2], trajectory_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def attribution_view() -> None:
@@ -323,8 +315,8 @@ def attribution_view() -> None:
         st.caption(occ.description)
 
 
+state.open_tab(tab_attr, "e_tab", TABS[3], attribution_view)
 
-open_tab(tab_attr, TABS[3], attribution_view)
 
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def edit_view() -> None:
@@ -365,8 +357,7 @@ def edit_view() -> None:
         st.caption(f"'{replacement}' is not in the vocabulary, so it is read as <unk>.")
 
 
-open_tab(tab_edit, TABS[4], edit_view)
-
+state.open_tab(tab_edit, "e_tab", TABS[4], edit_view)
 
 
 # ---------------------------------------------------------------- Intervene (gate surgery) and Memory ribbons
@@ -484,7 +475,7 @@ def intervene_view() -> None:
                 width="stretch", config=plots.CHART_CONFIG, key="e_iv_fwd")
 
 
-open_tab(tab_intervene, TABS[5], intervene_view)
+state.open_tab(tab_intervene, "e_tab", TABS[5], intervene_view)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -533,7 +524,9 @@ def memory_view() -> None:
                   "The column norm of the Jacobian for each unit."))
 
 
-open_tab(tab_memory, TABS[6], memory_view)
+state.open_tab(tab_memory, "e_tab", TABS[6], memory_view)
+
+
 # ---------------------------------------------------------------- training time-lapse (run models only)
 @state.fragment  # its selectors rerun only this section (and the URL)
 def timelapse_view() -> None:

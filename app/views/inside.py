@@ -37,6 +37,13 @@ st.title("🧮 Inside the cell")
 st.markdown("One time step of one hidden unit, with the model's real weights: every term of every gate, the "
             "equations with the numbers filled in, and a check that NumPy gets exactly what PyTorch computed.")
 
+top = st.columns([2, 3], gap="large")
+with top[0]:
+    loaded = models.picker("model")
+if loaded is not None:
+    with top[1]:
+        text = st.text_input("Sentence", key="i_text", max_chars=500)
+    check = check_explainable(loaded.bundle, text)
 if st.session_state["i_tab"] not in TABS:
     st.session_state["i_tab"] = TABS[0]
 tab_step, tab_params, tab_types, tab_toy, tab_unrolled = st.tabs(TABS, key="i_tab", on_change="rerun")
@@ -54,62 +61,62 @@ def toy_model(cell: str, hidden: int, emb: int):
                            TrainConfig(epochs=6, batch_size=32, lr=2e-2, device="cpu", patience=0),
                            vocab_config=VocabConfig(min_freq=1, max_size=500), encoding={"max_len": 20}).bundle
 
-with tab_step:
-    c1, c2 = st.columns([2, 3], gap="large")
-    with c1:
-        loaded = models.picker("model")
-    if loaded is not None:
-        cfg = loaded.bundle.model_config
-        with c2:
-            text = st.text_input("Sentence", key="i_text", max_chars=500)
-        check = check_explainable(loaded.bundle, text)
-        if not check.ok:
-            st.error(check.message)
-        else:
-            traced = shared_trace(loaded.cache_key, loaded.key, text)
-            tokens = list(traced.tokens)
-            s1, s2, s3 = st.columns(3)
-            dirs = traced.directions
-            if not 0 <= st.session_state["i_dir"] < len(dirs):
-                st.session_state["i_dir"] = 0
-            which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name,
-                                 key="i_dir") if len(dirs) > 1 else 0
-            d = dirs[which]
-            st.session_state["i_t"] = max(0, min(int(st.session_state["i_t"]), len(tokens) - 1))
-            t = s2.select_slider("Time step (word)", options=list(range(len(tokens))), key="i_t",
-                                 format_func=lambda i: f"{i}: {tokens[i]}") if len(tokens) > 1 else 0
-            st.session_state["i_unit"] = max(0, min(int(st.session_state["i_unit"]), cfg.hidden_dim - 1))
-            unit = s3.number_input("Hidden unit j", 0, cfg.hidden_dim - 1, key="i_unit",
-                                   help=f"0 to {cfg.hidden_dim - 1}: each unit has its own row in every weight matrix.")
-            step = step_through(loaded.bundle, text, d.layer, d.direction, int(t), int(unit), traced=traced)
-            if step.matches_pytorch:
-                st.success(f"NumPy recompute = PyTorch ✓ (largest difference {step.max_abs_error:.1e})")
-            else:
-                st.error(f"NumPy and PyTorch differ by {step.max_abs_error:.1e}: please report this model.")
-            st.markdown(f"**{cfg.cell.upper()}**, {step.direction_name}, reading **'{step.token}'** (t = {step.t}), "
-                        f"unit j = {step.unit}. Previous hidden value h = {step.hidden_prev:+.4f}"
-                        + (f", previous memory c = {step.cell_prev:+.4f}" if step.cell_prev is not None else "") + ".")
-            for eq in step.equations:
-                st.markdown(f"**{eq.name.replace('_', ' ')}**")
-                st.latex(eq.symbolic)
-                st.latex(eq.numeric)
-            st.dataframe(pd.DataFrame([{
-                "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W_i·x": g.wx, "W_h·h": g.uh, "b_ih": g.b_ih,
-                "b_hh": g.b_hh, "before activation": g.preactivation, "activation": g.activation,
-                "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]),
-                hide_index=True, width="stretch",
-                column_config={k: st.column_config.NumberColumn(format="%.4f") for k in
-                               ("W_i·x", "W_h·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
-            new = f"new hidden value h = {step.hidden_new:+.4f} (PyTorch {step.pytorch_hidden:+.4f})"
-            if step.cell_new is not None:
-                new += f", new memory c = {step.cell_new:+.4f} (PyTorch {step.pytorch_cell:+.4f})"
-            st.info(new)
-            st.caption("W_i·x: the gate's input-weight row (W_i… in the equations) times this word's input vector. "
-                       "W_h·h: its recurrent row (W_h…) times the previous hidden state. PyTorch keeps two biases per gate (b_ih and b_hh).")
-
-with tab_params:
+@state.fragment  # direction, time step and unit rerun only this tab (and the URL): clicks stay fast
+def step_view() -> None:
     if loaded is None:
-        st.info("Pick a model in the Step-through tab.")
+        return
+    cfg = loaded.bundle.model_config
+    if not check.ok:
+        st.error(check.message)
+        return
+    traced = shared_trace(loaded.cache_key, loaded.key, text)
+    tokens = list(traced.tokens)
+    s1, s2, s3 = st.columns(3)
+    dirs = traced.directions
+    if not 0 <= st.session_state["i_dir"] < len(dirs):
+        st.session_state["i_dir"] = 0
+    which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name,
+                         key="i_dir") if len(dirs) > 1 else 0
+    d = dirs[which]
+    st.session_state["i_t"] = max(0, min(int(st.session_state["i_t"]), len(tokens) - 1))
+    t = s2.select_slider("Time step (word)", options=list(range(len(tokens))), key="i_t",
+                         format_func=lambda i: f"{i}: {tokens[i]}") if len(tokens) > 1 else 0
+    st.session_state["i_unit"] = max(0, min(int(st.session_state["i_unit"]), cfg.hidden_dim - 1))
+    unit = s3.number_input("Hidden unit j", 0, cfg.hidden_dim - 1, key="i_unit",
+                           help=f"0 to {cfg.hidden_dim - 1}: each unit has its own row in every weight matrix.")
+    step = step_through(loaded.bundle, text, d.layer, d.direction, int(t), int(unit), traced=traced)
+    if step.matches_pytorch:
+        st.success(f"NumPy recompute = PyTorch ✓ (largest difference {step.max_abs_error:.1e})")
+    else:
+        st.error(f"NumPy and PyTorch differ by {step.max_abs_error:.1e}: please report this model.")
+    st.markdown(f"**{cfg.cell.upper()}**, {step.direction_name}, reading **'{step.token}'** (t = {step.t}), "
+                f"unit j = {step.unit}. Previous hidden value h = {step.hidden_prev:+.4f}"
+                + (f", previous memory c = {step.cell_prev:+.4f}" if step.cell_prev is not None else "") + ".")
+    for eq in step.equations:
+        st.markdown(f"**{eq.name.replace('_', ' ')}**")
+        st.latex(eq.symbolic)
+        st.latex(eq.numeric)
+    st.dataframe(pd.DataFrame([{
+        "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W_i·x": g.wx, "W_h·h": g.uh, "b_ih": g.b_ih,
+        "b_hh": g.b_hh, "before activation": g.preactivation, "activation": g.activation,
+        "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]),
+        hide_index=True, width="stretch",
+        column_config={k: st.column_config.NumberColumn(format="%.4f") for k in
+                       ("W_i·x", "W_h·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
+    new = f"new hidden value h = {step.hidden_new:+.4f} (PyTorch {step.pytorch_hidden:+.4f})"
+    if step.cell_new is not None:
+        new += f", new memory c = {step.cell_new:+.4f} (PyTorch {step.pytorch_cell:+.4f})"
+    st.info(new)
+    st.caption("W_i·x: the gate's input-weight row (W_i… in the equations) times this word's input vector. "
+               "W_h·h: its recurrent row (W_h…) times the previous hidden state. PyTorch keeps two biases per gate (b_ih and b_hh).")
+
+
+state.open_tab(tab_step, "i_tab", TABS[0], step_view)
+
+
+def params_view() -> None:
+    if loaded is None:
+        st.info("Pick a model above.")
     else:
         counts = parameter_counts(loaded.bundle)
         cfg = loaded.bundle.model_config
@@ -129,7 +136,11 @@ with tab_params:
         st.caption("Why two biases? Mathematically one would do; PyTorch keeps both for compatibility with NVIDIA's "
                    "cuDNN kernels. Keras keeps one, so Keras counts are 2·g·H smaller.")
 
-with tab_types:
+
+state.open_tab(tab_params, "i_tab", TABS[1], params_view)
+
+
+def types_view() -> None:
     st.markdown("Recurrent networks reuse one cell at every step. What changes between tasks is where inputs go in "
                 "and outputs come out. Sentiment analysis is **many to one**: read every word, answer once.")
     cols = st.columns(2)
@@ -148,7 +159,12 @@ with tab_types:
             col.image(str(path), width="stretch")
             col.caption(caption)
 
-with tab_toy:
+
+state.open_tab(tab_types, "i_tab", TABS[2], types_view)
+
+
+@state.fragment  # the toy's cell, sizes and sentence rerun only this tab (and the URL)
+def toy_view() -> None:
     st.markdown("A model so small that every number fits on the screen: it is trained for a few seconds on the "
                 "synthetic negation sentences, then one sentence goes all the way through, every time step, the "
                 "pooling, the classifier and the softmax, recomputed in NumPy from the weights alone.")
@@ -190,6 +206,9 @@ with tab_toy:
             for name, p, q in zip(toy.label_names, toy.probabilities, toy.pytorch_probabilities)))
 
 
+state.open_tab(tab_toy, "i_tab", TABS[3], toy_view)
+
+
 # ---------------------------------------------------------------- the unrolled network
 
 UNROLLED_CELLS_TRACE = 2  # the cells' trace in plots.unrolled_network (embeddings, tokens, cells, output)
@@ -216,9 +235,9 @@ def _open_picked_word() -> None:
         st.session_state["i_unroll_word"] = None
 
 
-with tab_unrolled:
+def unrolled_view() -> None:
     if loaded is None:
-        st.info("Pick a model in the Step-through tab.")
+        st.info("Pick a model above.")
     elif not check.ok:
         st.error(check.message)
     else:
@@ -227,7 +246,7 @@ with tab_unrolled:
                     "Every arrow carries its tensor shape for this model (B = 1 sentence, T words, E embedding size, "
                     "H hidden units, D directions, C outputs). **Click a cell** to open it in Step through; "
                     "**▶ Play** replays the reading.")
-        net = unrolled_network(loaded.bundle, text, traced=traced)
+        net = unrolled_network(loaded.bundle, text, traced=shared_trace(loaded.cache_key, loaded.key, text))
         st.plotly_chart(plots.unrolled_network(net), width="stretch", config=plots.CHART_CONFIG, key="i_unrolled",
                         on_select=lambda: _open_clicked_cell(len(net.tokens)), selection_mode="points")
         w1, w2 = st.columns([1, 3])
@@ -237,3 +256,8 @@ with tab_unrolled:
                  key="i_unroll_word", on_change=_open_picked_word)
         st.caption("Cell colour: the size of its hidden state, ‖h‖/√H (0 to 1). Bidirectional rows read right to "
                    "left (their arrows point left); a stacked layer reads both directions of the layer below.")
+
+
+state.open_tab(tab_unrolled, "i_tab", TABS[4], unrolled_view)
+
+
