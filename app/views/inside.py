@@ -75,8 +75,11 @@ def step_view() -> None:
     dirs = traced.directions
     if not 0 <= st.session_state["i_dir"] < len(dirs):
         st.session_state["i_dir"] = 0
-    which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name,
-                         key="i_dir") if len(dirs) > 1 else 0
+    if len(dirs) > 1:
+        which = s1.selectbox("Layer / direction", range(len(dirs)), format_func=lambda i: dirs[i].name, key="i_dir")
+    else:
+        which = 0
+        s1.markdown(f"**Layer / direction**  \n{dirs[0].name} (the model's only one)")
     d = dirs[which]
     st.session_state["i_t"] = max(0, min(int(st.session_state["i_t"]), len(tokens) - 1))
     t = s2.select_slider("Time step (word)", options=list(range(len(tokens))), key="i_t",
