@@ -16,7 +16,8 @@ training; soak memory <= 500 MB with no growth trend.
     PYTHONPATH=. python benchmarks/app_latency.py [--repeats 7] [--no-training] [--runs-dir runs]
     PYTHONPATH=. python benchmarks/app_latency.py --soak 60 --sessions 10
 
-Needs playwright and /usr/bin/chromium; uses pretrained/ models (as tests/browser does).
+Needs playwright and /usr/bin/chromium. The server reads every shipped model in pretrained/ (so Home
+and Explain open on the BiLSTM, as a class sees them); ``--pretrained DIR`` points it elsewhere.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from app_support import CHROMIUM, CHROMIUM_ARGS, cold_start, shared_pretrained_dir, start_server, stop_server  # noqa: E402
+from app_support import CHROMIUM, CHROMIUM_ARGS, cold_start, start_server, stop_server  # noqa: E402
 
 EXPLAIN_TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?", "Intervene",
                 "Memory ribbons")
@@ -166,7 +167,7 @@ def latency(args) -> None:
     from playwright.sync_api import sync_playwright
 
     env = {"GATESCOPE_RUNS_DIR": args.runs_dir or tempfile.mkdtemp(prefix="gatescope-bench-runs-"),
-           "GATESCOPE_PRETRAINED_DIR": str(shared_pretrained_dir())}
+           "GATESCOPE_PRETRAINED_DIR": args.pretrained}
     counter = itertools.count()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -218,7 +219,7 @@ def soak(args) -> None:
     from playwright.sync_api import sync_playwright
 
     env = {"GATESCOPE_RUNS_DIR": args.runs_dir or tempfile.mkdtemp(prefix="gatescope-soak-runs-"),
-           "GATESCOPE_PRETRAINED_DIR": str(shared_pretrained_dir())}
+           "GATESCOPE_PRETRAINED_DIR": args.pretrained}
     proc, url = start_server(env)
     threading.Thread(target=lambda: proc.stdout.read(), daemon=True).start()  # keep the log pipe drained
     counter = itertools.count()
@@ -275,6 +276,8 @@ def main() -> None:
     parser.add_argument("--no-training", action="store_true", help="skip the phase with a run training")
     parser.add_argument("--runs-dir", default=None, help="runs folder the server uses (finished runs make "
                         "Compare measurable); default: a fresh empty one")
+    parser.add_argument("--pretrained", default=str(ROOT / "pretrained"), help="shipped-model folder the server "
+                        "reads (default: the repository's pretrained/, every shipped model)")
     parser.add_argument("--soak", type=float, default=0, help="soak for this many minutes instead")
     parser.add_argument("--sessions", type=int, default=10, help="browser sessions during the soak")
     args = parser.parse_args()
