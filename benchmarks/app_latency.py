@@ -233,7 +233,7 @@ def soak(args) -> None:
               lambda i: f"/compare?text={quote(sentence(i))}", lambda i: "/gallery", lambda i: "/data",
               lambda i: "/train"]
     samples: list[tuple[float, float]] = []
-    errors = []
+    errors, visits = [], []
 
     def session(n: int) -> None:
         with sync_playwright() as p:
@@ -247,6 +247,7 @@ def soak(args) -> None:
                     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
                     page.evaluate(OBSERVER)
                     page.wait_for_function(SETTLED, arg=[0, 400, None], timeout=120_000, polling=200)
+                    visits.append(k)
                 except Exception as error:  # noqa: BLE001 - counted and reported, the soak goes on
                     errors.append(f"session {n}: {str(error).splitlines()[0]}")
             browser.close()
@@ -266,8 +267,11 @@ def soak(args) -> None:
     minutes, mb = np.array(samples).T
     half = len(mb) // 2
     slope = np.polyfit(minutes[half:], mb[half:], 1)[0] if len(mb) - half >= 2 else float("nan")
-    print(f"\npeak {mb.max():.0f} MB (target {verdict(mb.max(), 500)} MB); trend over the second half {slope:+.1f} MB/min; "
-          f"{len(errors)} page errors" + (f", first: {errors[0]}" if errors else ""))
+    warm = min(10, int(minutes[-1] // 2))  # minutes of warm-up left out of the range
+    settled = mb[minutes >= warm]
+    print(f"\npeak {mb.max():.0f} MB (target {verdict(mb.max(), 500)}); from minute {warm} on "
+          f"{settled.min():.0f}-{settled.max():.0f} MB; trend over the second half {slope:+.1f} MB/min; "
+          f"{len(visits)} pages settled, {len(errors)} page errors" + (f", first: {errors[0]}" if errors else ""))
 
 
 def main() -> None:
