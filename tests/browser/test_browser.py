@@ -178,6 +178,16 @@ def test_importing_a_tutorial_model_on_explain(server, page, tmp_path):
 SHOW_RUN = """() => { const input = document.querySelector('input[aria-label="Show run"]');
   return input ? input.value : ''; }"""
 HEADING = """() => [...document.querySelectorAll('h3')].map(h => h.innerText).join(' | ')"""
+# Page time of the last change in the main area; settled = no "running" status and no change for
+# `quiet` ms.
+WATCH_CHANGES = """() => { window.__gsLast = performance.now();
+  new MutationObserver(() => { window.__gsLast = performance.now(); })
+    .observe(document.querySelector('[data-testid="stMain"]'),
+             {subtree: true, childList: true, attributes: true, characterData: true}); }"""
+SETTLED = """(quiet) => !document.querySelector('[data-testid="stStatusWidget"]')
+  && performance.now() - window.__gsLast > quiet"""
+SEEN = """() => [...document.querySelectorAll('h3, [data-testid="stSidebar"], [data-testid="stToast"],
+  [data-testid="stAlert"]')].map(e => e.innerText.replace(/\\s+/g, ' ')).join(' | ')"""
 
 
 def test_second_run_is_selected_and_live_at_once(server, page):
@@ -187,10 +197,18 @@ def test_second_run_is_selected_and_live_at_once(server, page):
     page.wait_for_function(f"() => ({HEADING})().includes('completed')", timeout=150_000)
     first = page.evaluate(SHOW_RUN)
     assert "running" not in first and "queued" not in first  # no state in the label to go stale
+    # The run's end redraws the whole page (download buttons, confusion matrix): click once it is
+    # drawn, as a person would, so that the click cannot land while the button moves.
+    page.evaluate(WATCH_CHANGES)
+    page.wait_for_function(SETTLED, arg=800, timeout=30_000)
     page.get_by_role("button", name="▶ Start training").click(timeout=10_000)
     # the new run is shown at once (queued or running), not the finished one ...
-    page.wait_for_function(f"(old) => {{ const t = ({SHOW_RUN})(); return t && t !== old; }}", arg=first,
-                           timeout=20_000)
+    try:
+        page.wait_for_function(f"(old) => {{ const t = ({SHOW_RUN})(); return t && t !== old; }}", arg=first,
+                               timeout=20_000)
+    except sync_api.TimeoutError:
+        pytest.fail(f"the new run was not shown: 'Show run' still says {page.evaluate(SHOW_RUN)!r}; "
+                    f"the page says {page.evaluate(SEEN)!r}")
     second = page.evaluate(SHOW_RUN)
     page.wait_for_function(f"() => /queued|running/.test(({HEADING})())", timeout=20_000)
     # ... and live: the heading and the sidebar count follow it to the end without a click
