@@ -134,3 +134,19 @@ def test_bundles_saved_before_cleaning_keep_reading_text_as_then(clean_bundle, t
     assert tokens == Tokenizer(TokenizerConfig(clean=False, split_sentences=False))(RAW)[:len(tokens)]
     assert "<" in tokens and "mess" in tokens
     assert load_checkpoint(path).tokenizer_config.clean
+
+
+def test_the_tokenizer_loads_without_scipy_and_sklearn_which_still_import_afterwards():
+    """nltk's package imports SciPy and scikit-learn, which the first prediction never needs; they
+    stay out of the tokenizer's import (start-up) and load normally when the Dataset page asks."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import sentiment_core.text as t; "
+            "print(sorted(m for m in ('scipy', 'sklearn') if m in sys.modules)); "
+            "print(t.Tokenizer(t.TokenizerConfig())('Great film.I loved it :)')); "
+            "from scipy.stats import binomtest; from sklearn.decomposition import PCA; print('later', PCA.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "[]"
+    assert out[1] == str(['great', 'film', '.', 'i', 'loved', 'it', ':', ')'])
+    assert out[2] == "later PCA"
