@@ -36,3 +36,27 @@ def test_memory_a_finished_run_freed_goes_back_to_the_os():
     held = rss_mb()
     frame.release_memory()  # a second call within TRIM_INTERVAL_S is skipped (every click would pay for it)
     assert frame._last_trim[0] > 0 and rss_mb() <= held + 5
+
+
+def test_collections_after_a_run_skip_what_imports_built_but_still_free_new_cycles(monkeypatch):
+    """Streamlit collects garbage after every run; frozen import-time objects keep that cheap, and
+    cycles the app makes later (figures, traces) are still freed."""
+    import gc
+    import types
+    import weakref
+
+    class Node:
+        pass
+
+    monkeypatch.setitem(sys.modules, "gatescope_test_new_module", types.ModuleType("gatescope_test_new_module"))
+    frame.freeze_imports()  # new modules arrived: everything alive moves out of the collector's walk
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and len(gc.get_objects()) < frozen
+    frame.freeze_imports()  # nothing new imported: no freeze, so what runs create stays collectable
+    assert gc.get_freeze_count() == frozen
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle only the collector can free
+    alive = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert alive() is None

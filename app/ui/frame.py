@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -111,6 +113,27 @@ def release_memory() -> None:
     if _MALLOC_TRIM is not None and now - _last_trim[0] >= TRIM_INTERVAL_S:
         _last_trim[0] = now
         _MALLOC_TRIM(0)
+
+
+_frozen_at = [0]  # len(sys.modules) at the last freeze
+
+
+def freeze_imports() -> None:
+    """Keep what imports built out of every later garbage collection, after a script run.
+
+    Streamlit runs a full collection after each script run (``runner.postScriptGC``), holding the
+    GIL while it walks every tracked object: with torch, Plotly and pandas loaded that is about
+    320,000 objects and 170 ms, in which the server cannot send the run's last messages, so every
+    click paid for it. When new modules have arrived (a process's first run, a page's first visit),
+    everything alive is collected once and moved to the permanent generation (``gc.freeze``), so
+    later collections walk only what runs create since: about 2 ms. Reference counting still frees
+    frozen objects; only cycles among objects alive at a freeze that die later stay, and freezes
+    happen a few times per process.
+    """
+    if len(sys.modules) != _frozen_at[0]:
+        gc.collect()
+        gc.freeze()
+        _frozen_at[0] = len(sys.modules)
 
 
 def navigation():
