@@ -11,11 +11,11 @@ def test_step_through_matches_pytorch(monkeypatch, tmp_path):
     assert "NumPy recompute = PyTorch ✓" in at.success[0].value
     assert len(at.success) == 1  # only the open tab is drawn
     assert len(at.get("latex")) >= 8  # symbolic + numeric per equation
-    first = at.dataframe[0].value.copy()
+    first = at.table[0].value.copy()
     assert {"W_i·x", "W_h·h"} <= set(first.columns)  # the equations' names, not U·h
     at.number_input(key="i_unit").set_value(3).run()
     assert not at.exception
-    assert not at.dataframe[0].value.equals(first)
+    assert not at.table[0].value.equals(first)
     at.select_slider(key="i_t").set_value(0).run()
     at.selectbox(key="model").set_value("gru").run()
     assert not at.exception and "✓" in at.success[0].value

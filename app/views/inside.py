@@ -99,13 +99,13 @@ def step_view() -> None:
         st.markdown(f"**{eq.name.replace('_', ' ')}**")
         st.latex(eq.symbolic)
         st.latex(eq.numeric)
-    st.dataframe(pd.DataFrame([{
+    # A static table: a few rows, and an interactive grid costs about 300 ms of browser time per redraw.
+    numbers = ("W_i·x", "W_h·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")
+    st.table(pd.DataFrame([{
         "gate": f"{g.name.replace('_', ' ')} ({g.symbol})", "W_i·x": g.wx, "W_h·h": g.uh, "b_ih": g.b_ih,
         "b_hh": g.b_hh, "before activation": g.preactivation, "activation": g.activation,
-        "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]),
-        hide_index=True, width="stretch",
-        column_config={k: st.column_config.NumberColumn(format="%.4f") for k in
-                       ("W_i·x", "W_h·h", "b_ih", "b_hh", "before activation", "value (NumPy)", "value (PyTorch)")})
+        "value (NumPy)": g.value, "value (PyTorch)": g.pytorch_value} for g in step.gates]
+    ).style.format("{:+.4f}", subset=list(numbers)), hide_index=True)
     new = f"new hidden value h = {step.hidden_new:+.4f} (PyTorch {step.pytorch_hidden:+.4f})"
     if step.cell_new is not None:
         new += f", new memory c = {step.cell_new:+.4f} (PyTorch {step.pytorch_cell:+.4f})"
@@ -193,13 +193,13 @@ def toy_view() -> None:
             return "[" + ", ".join(f"{v:+.3f}" for v in values) + "]"
 
         st.markdown("**1. Embedding** — each word's row of the embedding table:")
-        st.dataframe(pd.DataFrame({"t": range(len(toy.tokens)), "word": toy.tokens,
-                                   "x (embedding)": [vec(x) for x in toy.embeddings]}), hide_index=True)
+        st.table(pd.DataFrame({"t": range(len(toy.tokens)), "word": toy.tokens,
+                               "x (embedding)": [vec(x) for x in toy.embeddings]}), hide_index=True, width="content")
         for d in toy.directions:
             st.markdown(f"**2. {toy_cell.upper()} {d.name}** — one row per time step, in the order it reads:")
-            st.dataframe(pd.DataFrame([{"t": s.t, "word": s.token, **{g: vec(v) for g, v in s.gates.items()},
-                                        **({"c": vec(s.cell)} if s.cell is not None else {}), "h": vec(s.hidden)}
-                                       for s in d.steps]), hide_index=True, width="stretch")
+            st.table(pd.DataFrame([{"t": s.t, "word": s.token, **{g: vec(v) for g, v in s.gates.items()},
+                                    **({"c": vec(s.cell)} if s.cell is not None else {}), "h": vec(s.hidden)}
+                                   for s in d.steps]), hide_index=True)
         st.markdown(f"**3. Pooling ({toy.pooling})** → {vec(toy.pooled)}")
         if toy.fc1 is not None:
             st.markdown(f"**4a. fc1 → ReLU** → {vec(toy.fc1)}")
