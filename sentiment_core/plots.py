@@ -68,10 +68,28 @@ def cell_color(name: str, index: int = 0) -> str:
     return SEQUENCE[index % len(SEQUENCE)]
 
 
+_GRID, _INK = "#EBF0F8", "#2a3f5f"
+_AXIS = dict(gridcolor=_GRID, linecolor=_GRID, ticks="", title=dict(standoff=15), zerolinecolor=_GRID,
+             zerolinewidth=2, automargin=True)
+# Plotly's "plotly_white" look, cut to what 2-D bar, heatmap and line charts read. The full template
+# describes 24 trace types: Plotly validated and copied it into every figure (about 12 ms a chart)
+# and sent 7 KB of it with each one. Fonts, legend and colours stay in each figure's own layout:
+# Streamlit's chart theme overrides a template's.
+HOUSE_TEMPLATE = go.layout.Template(
+    layout=dict(autotypenumbers="strict", paper_bgcolor="white", plot_bgcolor="white", hovermode="closest",
+                hoverlabel=dict(align="left"), xaxis=_AXIS, yaxis=_AXIS,
+                coloraxis=dict(colorbar=dict(outlinewidth=0, ticks="")), shapedefaults=dict(line=dict(color=_INK)),
+                annotationdefaults=dict(arrowcolor=_INK, arrowhead=0, arrowwidth=1)),
+    data=dict(bar=[dict(marker=dict(line=dict(color="white", width=0.5)))],
+              heatmap=[dict(colorbar=dict(outlinewidth=0, ticks=""))],
+              scattergl=[dict(marker=dict(colorbar=dict(outlinewidth=0, ticks="")))]),
+)
+
+
 def style(fig: go.Figure, title: str | None = None, height: int | None = None, legend: bool = True) -> go.Figure:
     """Apply the projector-friendly house style."""
     fig.update_layout(
-        template="plotly_white",
+        template=HOUSE_TEMPLATE,
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#1F2933"),
         title=dict(text=title, font=dict(size=TITLE_SIZE), x=0.0, xanchor="left") if title else None,
         margin=dict(l=10, r=10, t=60 if title else 20, b=10),
