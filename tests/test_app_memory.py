@@ -48,6 +48,7 @@ def test_collections_after_a_run_skip_what_imports_built_but_still_free_new_cycl
     class Node:
         pass
 
+    frame._frozen_at[0] = len(sys.modules)  # as after the last freeze
     monkeypatch.setitem(sys.modules, "gatescope_test_new_module", types.ModuleType("gatescope_test_new_module"))
     frame.freeze_imports()  # new modules arrived: everything alive moves out of the collector's walk
     frozen = gc.get_freeze_count()
@@ -60,4 +61,28 @@ def test_collections_after_a_run_skip_what_imports_built_but_still_free_new_cycl
     alive = weakref.ref(a)
     del a, b
     gc.collect()
+    assert alive() is None
+
+
+def test_cycles_alive_at_a_freeze_are_freed_at_the_next_refreeze(monkeypatch):
+    """What other sessions held when the frame froze (a cycle that dies later) does not stay for the
+    life of the server: it goes at the refreeze."""
+    import gc
+    import types
+    import weakref
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    frame._frozen_at[0] = len(sys.modules)  # as after the last freeze
+    monkeypatch.setitem(sys.modules, "gatescope_test_other_module", types.ModuleType("gatescope_test_other_module"))
+    frame.freeze_imports()  # the cycle is alive, so it is frozen
+    del a, b
+    gc.collect()
+    assert alive() is not None  # frozen: the collector does not walk it
+    frame._frozen_at[1] -= frame.REFREEZE_S
+    frame.freeze_imports()
     assert alive() is None

@@ -115,7 +115,8 @@ def release_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-_frozen_at = [0]  # len(sys.modules) at the last freeze
+REFREEZE_S = 120.0
+_frozen_at = [0, 0.0]  # len(sys.modules) and time.monotonic() at the last freeze
 
 
 def freeze_imports() -> None:
@@ -126,14 +127,16 @@ def freeze_imports() -> None:
     320,000 objects and 170 ms, in which the server cannot send the run's last messages, so every
     click paid for it. When new modules have arrived (a process's first run, a page's first visit),
     everything alive is collected once and moved to the permanent generation (``gc.freeze``), so
-    later collections walk only what runs create since: about 2 ms. Reference counting still frees
-    frozen objects; only cycles among objects alive at a freeze that die later stay, and freezes
-    happen a few times per process.
+    later collections walk only what runs create since: about 2 ms. A freeze also holds what other
+    sessions had in hand at that moment; reference counting still frees it, but not cycles, so
+    every ``REFREEZE_S`` the frozen objects are collected once more and frozen again.
     """
-    if len(sys.modules) != _frozen_at[0]:
+    now = time.monotonic()
+    if len(sys.modules) != _frozen_at[0] or now - _frozen_at[1] >= REFREEZE_S:
+        gc.unfreeze()
         gc.collect()
         gc.freeze()
-        _frozen_at[0] = len(sys.modules)
+        _frozen_at[:] = [len(sys.modules), now]
 
 
 def navigation():
