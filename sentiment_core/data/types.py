@@ -67,3 +67,41 @@ class DatasetSplits:
     @property
     def num_classes(self) -> int:
         return len(self.label_names)
+
+
+MAX_LABEL_NAME_CHARS = 40  # a class name is a word or two; longer ones cannot be drawn as a verdict
+
+
+def label_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a class name, or None when it is plain text GateScope can show.
+
+    Class names come from uploads (a CSV's label column, a bundle, the import form) and are shown to
+    every session, so they must be short, printable, single-line text. HTML-like text such as
+    ``<b>`` is allowed here: every page escapes it where it is drawn.
+    """
+    text = str(name)
+    if not text.strip():
+        return "an empty class name"
+    if len(text) > MAX_LABEL_NAME_CHARS:
+        return f"the class name {text[:20]!r}... has {len(text)} characters (at most {MAX_LABEL_NAME_CHARS})"
+    if any(not ch.isprintable() for ch in text):
+        return f"the class name {text!r} has control or invisible characters (tabs, line breaks, ...)"
+    return None
+
+
+def check_label_names(names: list, error: type[Exception] = ValueError) -> list[str]:
+    """``names`` as strings, or ``error`` naming every class name that is not plain short text.
+
+    Args:
+        names: class names, one per class.
+        error: the exception type to raise (``DataError`` for uploads, ``CheckpointError`` for imports).
+
+    Returns:
+        The names as a list of str.
+    """
+    problems = [p for p in map(label_name_problem, names) if p]
+    if problems:
+        raise error("Class names must be plain text: " + "; ".join(problems[:3])
+                    + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+                    + ". Rename the classes in your file and try again.")
+    return [str(n) for n in names]
