@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from pathlib import Path
 
@@ -106,15 +107,12 @@ def write_report(record, out: str | Path, with_slices: bool = True) -> Path:
 
 
 _SCRIPT = r'''#!/usr/bin/env python3
-"""__TITLE__
+"""Retrain a GateScope run's configuration with PyTorch alone (no GateScope).
 
-Exported from GateScope run __RUN__. It rebuilds and retrains this configuration with PyTorch
-alone (no GateScope):
-
-    python __FILE__ data.tsv --predict "not bad at all" --out model.pt
+    python this_script.py data.tsv --predict "not bad at all" --out model.pt
 
 data.tsv: one example per line, ``text<TAB>label`` (or a CSV with ``text`` and ``label`` columns);
-labels are class names (__LABELS__) or their indices.
+labels are class names (``LABELS`` below) or their indices. ``RUN`` names the run it was exported from.
 
 What differs from GateScope: tokens come from a regular expression close to GateScope's NLTK
 tokenizer; pretrained word vectors (GloVe, files) are not bundled, so embeddings start random;
@@ -129,12 +127,15 @@ import re
 import torch
 from torch import nn
 
+# Every value below is a Python literal written by GateScope (repr), never code.
+RUN = __RUN__
+TITLE = __TITLE__
 MODEL = __MODEL__
 TRAIN = __TRAIN__
 ENCODING = __ENCODING__
 VOCAB = __VOCAB__
 LOWERCASE = __LOWERCASE__
-LABELS = __LABELS_LIST__
+LABELS = __LABELS__
 SHARES = __SHARES__
 PAD, UNK = 0, 1
 TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|n't|[^\sA-Za-z0-9]")
@@ -254,7 +255,9 @@ def evaluate(model, data):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # argparse %-formats a text that names %(prog): name it, and double every % of the names
+    parser = argparse.ArgumentParser(description="%(prog)s: " + TITLE.replace("%", "%%"),
+                                     epilog="%(prog)s was exported from GateScope run " + RUN.replace("%", "%%"))
     parser.add_argument("data", help="text<TAB>label file, or a CSV with text and label columns")
     parser.add_argument("--predict", nargs="*", default=[], help="texts to classify after training")
     parser.add_argument("--out", help="save the trained weights and vocabulary here (torch.save)")
@@ -339,12 +342,8 @@ def pytorch_script(config: dict, run_name: str = "run") -> str:
     data = config.get("data") or {}
     shares = {"val_share": float(data.get("val_share", 0.1)), "test_share": float(data.get("test_share", 0.1))}
     title = f"Retrain {config.get('display_name') or model['cell'].upper()} ({', '.join(labels)}) with PyTorch."
-    values = {"__TITLE__": title, "__RUN__": run_name, "__FILE__": f"gatescope_{run_name}.py",
-              "__LABELS__": ", ".join(labels), "__MODEL__": repr(model), "__TRAIN__": repr(train),
-              "__ENCODING__": repr(encoding), "__VOCAB__": repr(vocab),
-              "__LOWERCASE__": repr(bool(config.get("tokenizer", {}).get("lowercase", True))),
-              "__LABELS_LIST__": repr(labels), "__SHARES__": repr(shares)}
-    script = _SCRIPT
-    for key, value in values.items():
-        script = script.replace(key, value)
-    return script
+    # user text (labels, names) enters only as repr() literals, in one pass: it never becomes code
+    values = {"RUN": run_name, "TITLE": title, "MODEL": model, "TRAIN": train, "ENCODING": encoding,
+              "VOCAB": vocab, "LOWERCASE": bool(config.get("tokenizer", {}).get("lowercase", True)),
+              "LABELS": labels, "SHARES": shares}
+    return re.sub(r"\b__([A-Z]+)__\b", lambda match: repr(values[match.group(1)]), _SCRIPT)

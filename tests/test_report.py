@@ -110,3 +110,43 @@ def test_the_exported_model_is_gatescopes_model(options, tmp_path):
         ids, lengths = ids[:1], lengths[:1]  # an unpacked model reads pads like words: compare a full row
     with torch.no_grad():
         assert torch.allclose(theirs(ids, lengths), ours(ids, lengths), atol=1e-5)
+
+
+HOSTILE = ['x"""; import os; os.system("touch PWNED"); """', "x\nimport os; os.system('touch PWNED')",
+           "'''; __import__('os').system('touch PWNED') #", "back\\slash\\", "%(prog)s %d PWNED", "tab\there\r\x0c"]
+
+
+@pytest.mark.parametrize("place", ["label_names", "display_name", "run_name"])
+def test_hostile_names_stay_string_literals_in_the_exported_script(place, tmp_path):
+    """Labels, names and the run's name reach the script only as repr() literals: `--help` runs none of them."""
+    import ast
+    import io
+    import tokenize
+
+    config = {"label_names": ["negative", "positive"], "model": {"emb_dim": 5, "hidden_dim": 7}}
+    run_name = "run"
+    if place == "label_names":
+        config["label_names"] = HOSTILE
+    elif place == "display_name":
+        config["display_name"] = "\n".join(HOSTILE)
+    else:
+        run_name = "\n".join(HOSTILE)
+    source = report.pytorch_script(config, run_name)
+    tree = ast.parse(source)  # the hostile text breaks no quote
+    assert "PWNED" not in (ast.get_docstring(tree) or "")
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    outside_strings = " ".join(t.string for t in tokens if t.type != tokenize.STRING)  # code and comments
+    assert "PWNED" not in outside_strings and "import os" not in outside_strings
+    constants = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                 and node.targets[0].id in ("LABELS", "RUN", "TITLE")}
+    if place == "label_names":
+        assert constants["LABELS"] == HOSTILE
+    assert constants["RUN"] == run_name
+    script = tmp_path / "exported.py"
+    script.write_text(source, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), "--help"], check=False, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout and "%(prog)s %d PWNED" in done.stdout  # the names print as they are
+    assert not (tmp_path / "PWNED").exists()
