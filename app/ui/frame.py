@@ -2,6 +2,8 @@
 session's state, set up once per run by ``app/Home.py``."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -11,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 APP_THREADS_ENV = "GATESCOPE_APP_THREADS"
 
@@ -68,6 +71,8 @@ CSS = """
 /* Pills and segmented controls wrap onto more lines instead of scrolling out of sight ("The ac…"). */
 [data-testid="stButtonGroup"] div:has(> button) { flex-wrap: wrap !important; overflow: visible !important; }
 [data-testid="stButtonGroup"] button div { white-space: normal !important; text-overflow: clip !important; }
+/* the cookie writer (ui/identity.py) takes no room */
+.st-key-gs_cookies { display: none !important; }
 </style>
 """
 
@@ -78,6 +83,11 @@ def setup() -> None:
     """Page config, CSS and (once per process) the UI's torch threads."""
     st.set_page_config(page_title="GateScope", page_icon="🔬", layout="wide")
     st.markdown(CSS, unsafe_allow_html=True)
+    _torch_threads()
+
+
+def _torch_threads() -> None:
+    """The UI process's torch threads, set once per process."""
     if not _PAGE_OBJECTS.get("_threads"):
         # Training runs in worker processes; the UI process keeps to few threads so the two never
         # oversubscribe the cores (OpenMP spinning makes every click slow).
@@ -85,6 +95,62 @@ def setup() -> None:
 
         torch.set_num_threads(max(1, int(os.environ.get(APP_THREADS_ENV, "1") or 1)))
         _PAGE_OBJECTS["_threads"] = True
+
+
+WARM_LOG = "GateScope is warm"
+
+
+def warm_up() -> str:
+    """Do at server start what the first visitor would wait for: import torch, Plotly and Captum,
+    load every shipped model into the process-wide registry the pages read (``shared_registry``),
+    put a sentence through each and draw Home's charts once, then freeze the imports.
+
+    A model that cannot be loaded is named in the line and left to the pages, which say why.
+
+    Returns:
+        One log line: ``WARM_LOG``, the seconds taken and the models loaded.
+    """
+    started = time.perf_counter()
+    _torch_threads()
+    import captum.attr  # noqa: F401 - Explain's attributions import it on first use
+
+    from sentiment_core import plots
+    from sentiment_core.errors import GateScopeError
+    from sentiment_core.explain.trace import ACTIVATIONS, trace
+    from sentiment_core.registry import shared_registry
+    from sentiment_core.settings import EXAMPLES
+
+    registry = shared_registry()
+    loaded, failed = [], []
+    for entry in registry.shipped()[:registry.cache_size]:  # no more than the cache keeps
+        try:
+            traced = trace(registry.load(entry.key).bundle, EXAMPLES[2])
+        except (GateScopeError, ValueError) as error:  # the pages' own catch: a readable message
+            failed.append(f"{entry.key} ({error})")
+            continue
+        if not loaded:  # Home's two charts, so Plotly's figure machinery is loaded too
+            pred = traced.prediction
+            plots.probability_bars(dict(zip(pred.label_names, map(float, pred.probabilities))))
+            plots.gate_overview(plots.gate_means(traced.get(0, 0).gates, ACTIVATIONS), list(traced.tokens),
+                                gated=traced.cell != "rnn")
+        loaded.append(entry.key)
+    freeze_imports()
+    return (f"{WARM_LOG} in {time.perf_counter() - started:.1f} s: loaded {len(loaded)} of "
+            f"{len(loaded) + len(failed)} shipped models ({', '.join(loaded)})"
+            + (f"; not loaded: {'; '.join(failed)}" if failed else ""))
+
+
+@contextlib.asynccontextmanager
+async def warm_lifespan(_app):
+    """The server's start-up (``st.App`` lifespan in ``app/Home.py``): ``warm_up`` in a worker thread,
+    before the server answers its first request; logged, never fatal (a cold server still serves)."""
+    log = get_logger(__name__)
+    try:
+        log.info(await asyncio.to_thread(warm_up))
+    except Exception as error:  # noqa: BLE001 - the first visitor then pays for the start-up instead
+        log.warning("GateScope could not warm up (%s: %s); the first visit loads what it needs", type(error).__name__,
+                    error)
+    yield
 
 
 def _glibc_trim():
