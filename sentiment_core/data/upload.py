@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .types import Examples, LabeledDataset
+from .types import Examples, LabeledDataset, check_label_names
 
 FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "txt", ".json": "json",
@@ -45,6 +45,14 @@ _SENTIMENT_ORDER = ("negative", "neutral", "positive")
 _BOOLEANS = {"true": True, "false": False}
 MAX_BAD_FRACTION = 0.1
 MAX_CLASSES = 50
+MAX_UPLOAD_BYTES = 50 * 2**20  # as .streamlit/config.toml's maxUploadSize
+MAX_UPLOAD_ROWS = 1_000_000
+MAX_UPLOAD_COLUMNS = 100
+MAX_UPLOAD_CELLS = 5_000_000  # rows x columns, each held as a Python value while columns are detected
+MAX_DECODED_BYTES = 200 * 2**20  # what a compressed (Parquet) upload may unpack to
+# A physical line with more separators than this cannot be a row of MAX_UPLOAD_COLUMNS columns, even
+# with long quoted texts: refused before the CSV reader splits it into fields.
+MAX_SEPARATORS_PER_LINE = 100 * MAX_UPLOAD_COLUMNS
 _SIGNATURES = {
     b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
     b"\x1f\x8b": "a gzip-compressed file",
@@ -117,6 +125,28 @@ def _listing(items: list[Any], limit: int = 8) -> str:
     """Comma-separated, quoted and shortened; at most ``limit`` items shown."""
     shown = ", ".join(_short(i) for i in items[:limit])
     return shown + (f" and {len(items) - limit:,} more" if len(items) > limit else "")
+
+
+def _check_shape(filename: str, rows: int, columns: int) -> None:
+    """Refuse a table over the row, column or value limits (from what the file declares or holds).
+
+    Raises:
+        DataError: naming the limit that was passed and what to upload instead.
+    """
+    if columns > MAX_UPLOAD_COLUMNS:
+        raise DataError(
+            f"{filename} has {columns:,} columns; at most {MAX_UPLOAD_COLUMNS} are read. Keep the text and "
+            "label columns (and few others) and upload it again"
+        )
+    if rows > MAX_UPLOAD_ROWS:
+        raise DataError(
+            f"{filename} has {rows:,} rows; at most {MAX_UPLOAD_ROWS:,} are read. Upload a sample of the rows"
+        )
+    if rows * columns > MAX_UPLOAD_CELLS:
+        raise DataError(
+            f"{filename} has {rows:,} rows x {columns} columns = {rows * columns:,} values; at most "
+            f"{MAX_UPLOAD_CELLS:,} are read. Drop the columns you do not need or upload fewer rows"
+        )
 
 
 def _detect_format(data: bytes, filename: str) -> str:
@@ -261,6 +291,20 @@ def _sniff_delimiter(text: str, preferred: str) -> str:
     return best
 
 
+def _bounded_lines(text: str, delimiter: str, filename: str):
+    """The physical lines of ``text``, refusing one with more than ``MAX_SEPARATORS_PER_LINE`` delimiters
+    before the CSV reader splits it into fields."""
+    for number, line in enumerate(io.StringIO(text, newline=""), 1):
+        separators = line.count(delimiter)
+        if separators > MAX_SEPARATORS_PER_LINE:
+            raise DataError(
+                f"{filename}: line {number} has {separators + 1:,} fields separated by {delimiter!r}; a table may "
+                f"have at most {MAX_UPLOAD_COLUMNS} columns. Remove the extra columns (or check the delimiter) and "
+                "upload it again"
+            )
+        yield line
+
+
 def _parse_delimited(text: str, filename: str, fmt: str, encoding: str) -> _Table:
     preferred = "\t" if fmt == "tsv" else ","
     delimiter = _sniff_delimiter(text, preferred)
@@ -271,8 +315,16 @@ def _parse_delimited(text: str, filename: str, fmt: str, encoding: str) -> _Tabl
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, len(text) + 1))
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-        numbered = [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
+        reader = csv.reader(_bounded_lines(text, delimiter, filename), delimiter=delimiter, quoting=quoting)
+        numbered: list[tuple[int, list[str]]] = []
+        for row in reader:
+            if not any(f.strip() for f in row):
+                continue
+            if not numbered:
+                _check_shape(filename, 1, len(row))  # the header (or first row) fixes the width
+            elif len(numbered) > MAX_UPLOAD_ROWS:
+                _check_shape(filename, len(numbered), 1)
+            numbered.append((reader.line_num, row))
     except csv.Error as exc:
         raise DataError(f"{filename} is not a readable {fmt.upper()} file ({exc}); export it again") from exc
     finally:
@@ -299,6 +351,7 @@ def _parse_txt(text: str, filename: str, encoding: str) -> _Table:
     lines = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     if not lines:
         raise DataError(f"{filename} is empty (no lines); upload one 'text<TAB>label' line per example")
+    _check_shape(filename, len(lines), 2)
     if not any("\t" in line for _, line in lines):
         other = next((d for d in (",", ";", "|") if all(d in line for _, line in lines[:20])), None)
         hint = f" It seems to use {other!r}: rename it to .csv." if other else ""
@@ -328,6 +381,9 @@ def _records_to_table(records: list[Any], filename: str, encoding: str, bad: lis
                 f"found {type(record).__name__}"
             )
         columns.update(dict.fromkeys(str(k) for k in record))
+        if len(columns) > MAX_UPLOAD_COLUMNS:
+            _check_shape(filename, len(records), len(columns))
+    _check_shape(filename, len(records), len(columns))
     values = {
         c: [
             json.dumps(r[c]) if isinstance(r.get(c), (dict, list)) else r.get(c)
@@ -358,6 +414,7 @@ def _parse_json(text: str, filename: str, encoding: str) -> _Table:
         raise DataError(f"{filename}: expected JSON objects with a text and a label field, found a {type(whole).__name__}")
     records, bad = [], []
     lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    _check_shape(filename, len(lines), 1)
     for n, line in lines:
         try:
             records.append(json.loads(line))
@@ -371,19 +428,67 @@ def _parse_json(text: str, filename: str, encoding: str) -> _Table:
     return _records_to_table(records, filename, encoding, bad, len(lines))
 
 
-def _parse_parquet(data: bytes, filename: str) -> _Table:
+def _decoded_bytes(array: Any) -> int:
+    """Bytes of ``array``'s values once decoded (a dictionary column repeats its entries)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.ChunkedArray):
+        return sum(_decoded_bytes(chunk) for chunk in array.chunks)
+    if not pa.types.is_dictionary(array.type):
+        return array.nbytes
+    entries = array.dictionary
+    if not (pa.types.is_string(entries.type) or pa.types.is_binary(entries.type)
+            or pa.types.is_large_string(entries.type) or pa.types.is_large_binary(entries.type)):
+        return array.nbytes
+    lengths = pc.take(pc.binary_length(entries), array.indices)  # (rows,) length of each row's entry
+    return int(pc.sum(lengths).as_py() or 0) + array.indices.nbytes
+
+
+def _parse_parquet(data: bytes, filename: str, columns: list[str] | None = None) -> _Table:
+    """Read a Parquet upload in batches, checking the declared shape and sizes before decoding."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
+        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+        schema = metadata.schema.to_arrow_schema()
     except Exception as exc:  # pyarrow raises several unrelated exception types
         raise DataError(f"{filename} is not a readable Parquet file ({exc}); export it again") from exc
-    names = _unique_names(table.column_names)
-    values = {name: table.column(j).to_pylist() for j, name in enumerate(names)}
-    return _Table(names, values, "parquet", "binary (parquet)", table.num_rows)
+    _check_shape(filename, metadata.num_rows, max(metadata.num_columns, len(schema.names)))
+    declared = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    too_big = (
+        f"{filename} unpacks to more than {_mb(MAX_DECODED_BYTES)} of data (the limit); upload fewer rows or "
+        "only the text and label columns"
+    )
+    if declared > MAX_DECODED_BYTES:
+        raise DataError(too_big)
+    chosen = [n for n in schema.names if columns is None or n in columns] or list(schema.names)
+    strings = [f.name for f in schema if f.name in chosen and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
+    names = _unique_names(chosen)
+    values: dict[str, list[Any]] = {name: [] for name in names}
+    decoded = 0
+    try:
+        # text columns stay dictionary-encoded until their decoded size is known
+        reader = pq.ParquetFile(io.BytesIO(data), read_dictionary=strings)
+        for batch in reader.iter_batches(batch_size=10_000, columns=chosen):
+            decoded += sum(_decoded_bytes(column) for column in batch.columns)
+            if decoded > MAX_DECODED_BYTES:
+                raise DataError(too_big)
+            for name, column in zip(names, batch.columns):
+                values[name].extend(column.to_pylist())
+            _check_shape(filename, len(values[names[0]]), len(names))
+    except DataError:
+        raise
+    except Exception as exc:  # pyarrow raises several unrelated exception types
+        raise DataError(f"{filename} is not a readable Parquet file ({exc}); export it again") from exc
+    return _Table(names, values, "parquet", "binary (parquet)", len(values[names[0]]) if names else 0)
 
 
-def _read_table(data: bytes, filename: str, max_bytes: int) -> _Table:
+def _read_table(data: bytes, filename: str, max_bytes: int, columns: list[str] | None = None) -> _Table:
+    """The upload as a table; ``columns``, when given, are the only ones a Parquet file needs to decode."""
     if len(data) > max_bytes:
         raise DataError(
             f"{filename} is {_mb(len(data))}; the limit is {_mb(max_bytes)}. Upload a smaller "
@@ -393,11 +498,17 @@ def _read_table(data: bytes, filename: str, max_bytes: int) -> _Table:
         raise DataError(f"{filename} is empty; upload a file with a text column and a label column")
     fmt = _detect_format(data, filename)
     if fmt == "parquet":
-        table = _parse_parquet(data, filename)
+        table = _parse_parquet(data, filename, columns)
     else:
         text, encoding = _decode(data, filename)
         if fmt == "json":
-            table = _parse_json(text, filename, encoding)
+            try:
+                table = _parse_json(text, filename, encoding)
+            except RecursionError:
+                raise DataError(
+                    f"{filename}: the JSON is nested too deeply (brackets inside brackets hundreds of levels "
+                    'deep). Upload flat records such as {"text": "...", "label": "..."}, one per line'
+                ) from None
         elif fmt == "txt":
             table = _parse_txt(text, filename, encoding)
         else:
@@ -539,7 +650,7 @@ def _order_classes(names: set[str]) -> list[str]:
     return sorted(names)
 
 
-def preview_columns(data: bytes, filename: str, *, max_bytes: int = 50 * 2**20) -> ColumnPreview:
+def preview_columns(data: bytes, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> ColumnPreview:
     """Read an upload far enough to list its columns and the detected text/label columns.
 
     Args:
@@ -573,7 +684,7 @@ def parse_upload(
     text_column: str | None = None,
     label_column: str | None = None,
     threshold: float | None = None,
-    max_bytes: int = 50 * 2**20,
+    max_bytes: int = MAX_UPLOAD_BYTES,
     min_rows_per_class: int = 2,
 ) -> tuple[LabeledDataset, UploadReport]:
     """Parse an uploaded labelled-text file into a dataset with one part ``all``.
@@ -599,7 +710,8 @@ def parse_upload(
             header-only, ragged, has no usable text or label column, only one class, or
             too few rows in a class. The message names the problem and the fix.
     """
-    table = _read_table(data, filename, max_bytes)
+    wanted = [text_column, label_column] if text_column and label_column else None
+    table = _read_table(data, filename, max_bytes, wanted)
     _check_override(table, text_column, "text_column")
     _check_override(table, label_column, "label_column")
     if text_column is not None and text_column == label_column:
@@ -665,7 +777,10 @@ def parse_upload(
             f"too few rows per class: {listed}; each class needs at least {min_rows_per_class}. "
             "Add examples of these classes or remove their rows"
         )
-    label_names = _order_classes(set(counts))
+    try:
+        label_names = check_label_names(_order_classes(set(counts)), error=DataError)
+    except DataError as error:
+        raise DataError(f"the label column {_short(label_col)}: {error}") from None
     index = {n: i for i, n in enumerate(label_names)}
     examples = Examples([t for t, _ in seen], [index[n] for _, n in seen])
     warnings = table.warnings + warnings
