@@ -270,6 +270,8 @@ class ModelInfo(BaseModel):
     state: str | None = Field(description="run state (completed, interrupted, ...); null for shipped models")
     metrics: dict[str, Any]
     card: dict[str, Any] = Field(description="the model card (shipped) or the run's config and result")
+    problems: list[str] = Field(default_factory=list, description="what is damaged in a run's folder, in words "
+                                "(empty when sound); a run whose model cannot be loaded is not listed")
 
 
 class ModelsResponse(BaseModel):
@@ -712,7 +714,9 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
     def models() -> ModelsResponse:
         return ModelsResponse(default=store.default,
-                              models=[ModelInfo(**describe(entry)) for entry in registry.entries(("shipped", "run"))])
+                              models=[ModelInfo(**describe(entry), problems=entry.card.get("problems", [])
+                                                if entry.source == "run" else [])
+                                      for entry in registry.entries(("shipped", "run"))])
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness and configuration")
     def health() -> HealthResponse:

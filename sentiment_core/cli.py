@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -129,9 +130,7 @@ def _load_splits(args: argparse.Namespace):
     from .data import load_dataset, make_splits, parse_upload
 
     if args.file is not None:
-        if not args.file.is_file():
-            raise GateScopeError(f"no such file: {args.file}")
-        dataset, report = parse_upload(args.file.read_bytes(), args.file.name, text_column=args.text_column,
+        dataset, report = parse_upload(_read_input(args.file, "--file"), args.file.name, text_column=args.text_column,
                                        label_column=args.label_column, threshold=args.threshold)
         print(f"read {args.file.name}: {report.rows_kept} rows kept of {report.rows_read} "
               f"(text column {report.text_column!r}, label column {report.label_column!r})")
@@ -329,17 +328,56 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_input(path: Path, flag: str) -> bytes:
+    """The bytes of an input file, checked to be a file of at most ``MAX_UPLOAD_BYTES`` before it is read.
+
+    Raises:
+        GateScopeError: a folder, a missing file or one too large, with what to give instead.
+    """
+    from .data.upload import MAX_UPLOAD_BYTES
+
+    if path.is_dir():
+        raise GateScopeError(f"{flag} {path} is a folder; give a file")
+    if not path.is_file():
+        raise GateScopeError(f"{flag} {path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise GateScopeError(f"{flag} {path} is {size / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB "
+                             "are read: split it into smaller files")
+    return path.read_bytes()
+
+
 def _read_texts(args: argparse.Namespace, verb: str) -> list[str]:
     """Texts from the arguments, then ``--input FILE`` (one per line), else standard input."""
     texts = list(args.texts)
     if args.input:
-        texts += [line.rstrip("\n") for line in args.input.read_text(encoding="utf-8", errors="replace").split("\n")
-                  if line.strip()]
+        texts += [line.rstrip("\n") for line in _read_input(args.input, "--input").decode("utf-8", "replace")
+                  .split("\n") if line.strip()]
     if not texts and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise GateScopeError(f"nothing to {verb}: give texts as arguments, --input FILE or on standard input")
     return texts
+
+
+NON_FINITE_WARNING = ("the model gave probabilities that are not numbers (NaN or infinity): its weights are "
+                      "broken, e.g. by a diverged training run; retrain it with a lower learning rate")
+
+
+def _flag_non_finite(rows: list[dict], warn_on_stderr: bool) -> list[dict]:
+    """``rows`` with a ``warning`` on each whose probabilities are not finite numbers; with
+    ``warn_on_stderr`` the warning is also printed once to standard error."""
+    broken = [not all(math.isfinite(v) for v in row["probabilities"].values()) for row in rows]
+    if any(broken) and warn_on_stderr:
+        print(f"gatescope: warning: {NON_FINITE_WARNING} ({sum(broken)} of {len(rows)} texts)", file=sys.stderr)
+    return [{**row, "warning": NON_FINITE_WARNING} if bad else row for row, bad in zip(rows, broken)]
+
+
+def _print_json(rows: list[dict]) -> None:
+    """Valid JSON on standard output: numbers that are not finite (NaN, infinity) become null."""
+    from .runs import finite_json
+
+    print(json.dumps(finite_json(rows), indent=2, allow_nan=False))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -348,9 +386,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     texts = _read_texts(args, "predict")
     predictions = Predictor(_load_model(args.model)).predict(texts)
+    rows = _flag_non_finite([{"text": p.text, "label": p.label, "probabilities": p.probabilities,
+                              "truncated": p.truncated, "notes": p.notes} for p in predictions], not args.json)
     if args.json:
-        print(json.dumps([{"text": p.text, "label": p.label, "probabilities": p.probabilities,
-                           "truncated": p.truncated, "notes": p.notes} for p in predictions], indent=2))
+        _print_json(rows)
         return 0
     for p in predictions:
         probs = "  ".join(f"{k} {v:.3f}" for k, v in p.probabilities.items())
@@ -445,9 +484,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     texts = _read_texts(args, "explain")
     bundle = _load_model(args.model)
-    rows = [explain_text(bundle, text, args.target, args.steps, args.baseline) for text in texts]
+    rows = _flag_non_finite([explain_text(bundle, text, args.target, args.steps, args.baseline) for text in texts],
+                            not args.json)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows)
         return 0
     for i, row in enumerate(rows):
         if i:
@@ -635,8 +675,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (GateScopeError, ValueError, FileNotFoundError) as error:
+    except (GateScopeError, ValueError) as error:
         print(f"gatescope: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be read or written: its name and the system's reason
+        from .runs import fault_message
+
+        print(f"gatescope: error: {fault_message(error, 'use')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gatescope: interrupted", file=sys.stderr)

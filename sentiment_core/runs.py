@@ -18,7 +18,14 @@ Every run lives in ``<runs dir>/<name>/``::
 A run whose worker died (server restart, crash, kill) is reported as ``interrupted``: its
 epochs up to the last finished one and its best checkpoint stay usable. A run that was still
 waiting when its server stopped stays ``queued``: the next server's queue takes it over from
-its ``splits.json``, in the same order.
+its ``splits.json``, in the same order. A worker process an earlier server left training is
+adopted: it keeps its slot, so it counts against the concurrency limit until it ends.
+
+A damaged run folder (a file that is not valid JSON, a cut-short line, a value of the wrong
+type, an empty checkpoint) is still listed: ``RunRecord.problems`` says what is wrong, in words,
+and the parts that can be read stay usable. A run whose ``status.json`` cannot be read is in
+state ``damaged``. The queue survives any fault of one run (a read-only folder, a full disk):
+that run fails with a message naming the cause, and the next one starts.
 
 The queue is fair across students: the next free slot goes to the owner (student) who was
 served least recently, and each owner may have at most ``max_per_student`` runs waiting or
@@ -35,7 +42,9 @@ Environment:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import math
 import os
 import re
@@ -62,14 +71,18 @@ MAX_PER_STUDENT_ENV = "GATESCOPE_MAX_RUNS_PER_STUDENT"
 DEFAULT_MAX_PER_STUDENT = 2
 SPLITS_FILE = "splits.json"
 
-STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
+STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted", "damaged")
 ACTIVE_STATES = ("queued", "running")
-FINAL_STATES = ("completed", "stopped", "failed", "interrupted")
+FINAL_STATES = ("completed", "stopped", "failed", "interrupted", "damaged")
 EXECUTORS = ("process", "thread", "ray")
 MAX_CONCURRENT_LIMIT = 16
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_TIMEOUT = 60.0
 BEST_FILE = "best.safetensors"
+MAX_RUN_JSON_BYTES = 16 * 2**20  # config.json, status.json and result.json are a few KB when sound
+MAX_LISTED_LINES = 3  # damaged lines of one file named in a run's problems; the rest are counted
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Identifies this Python process, so a run started by an earlier server (whose pid may
@@ -137,14 +150,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _clean(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """NaN/inf are not JSON: store them as None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 
@@ -152,32 +165,152 @@ def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(_clean(data), default=_json_default, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(finite_json(data), default=_json_default, indent=1), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def read_json(path: Path, default: Any = None) -> Any:
+def _reason(error: OSError) -> str:
+    """The operating system's words for ``error`` (``permission denied``, ``no space left on device``)."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
+
+
+def fault_message(error: OSError, action: str = "write") -> str:
+    """Words for a failed file operation: ``could not write /runs/x/status.json: permission denied``."""
+    target = f" {error.filename}" if error.filename else ""
+    return f"could not {action}{target}: {_reason(error)}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_json(raw: bytes, what: str) -> Any:
+    """Strict JSON from ``raw`` (no NaN/Infinity, bounded nesting).
+
+    Raises:
+        RunError: naming ``what`` and what is wrong with it.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RunError(f"{what} is not valid UTF-8 text (bad byte at position {error.start})") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise RunError(f"{what} is nested too deeply to be read") from None
+    except json.JSONDecodeError as error:
+        at = f"line {error.lineno}, column {error.colno}" if "\n" in text.rstrip("\n") else f"column {error.colno}"
+        raise RunError(f"{what} is not valid JSON ({error.msg} at {at})") from None
+    except ValueError as error:
+        raise RunError(f"{what} is not valid JSON ({error})") from None
+
+
+def read_json_file(path: Path, limit: int = MAX_RUN_JSON_BYTES) -> Any:
+    """The JSON in ``path``, read only when it declares at most ``limit`` bytes.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        RunError: it cannot be read, is too large, or is not valid JSON (the message names the file).
+    """
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise RunError(f"{path.name} is {size / 2**20:.1f} MB; a run file this large is damaged "
+                           f"(the limit is {limit / 2**20:.0f} MB)")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise RunError(f"{path.name} cannot be read: {_reason(error)}") from None
+    return _parse_json(raw, path.name)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON in ``path``, or ``default`` when it is missing or cannot be read."""
+    try:
+        return read_json_file(path)
+    except (OSError, RunError):
         return default
 
 
-def read_jsonl(path: Path, start: int = 0) -> list[dict]:
-    """Rows of a JSON-lines file from row ``start``; a half-written last line is skipped."""
-    rows: list[dict] = []
+def read_json_object(path: Path) -> dict | None:
+    """A run file that must hold a JSON object; None when the file does not exist.
+
+    Raises:
+        RunError: the file is damaged; the message names it and says how.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
+        value = read_json_file(path)
+    except FileNotFoundError:
+        return None
+    if not isinstance(value, dict):
+        raise RunError(f"{path.name} holds a JSON {type(value).__name__} instead of an object")
+    return value
+
+
+def _row_problem(row: Any) -> str | None:
+    """Why a JSON-lines row is unusable (rows are objects of numbers), else None."""
+    if not isinstance(row, dict):
+        return "is not a JSON object"
+    for key, value in row.items():
+        if value is not None and not isinstance(value, (int, float)):
+            return f"has {key} = {str(value)[:20]!r}, not a number"
+    return None
+
+
+def scan_jsonl(path: Path, start: int = 0) -> tuple[list[dict], list[str]]:
+    """Rows of a JSON-lines file from row ``start``, and what is wrong with the others.
+
+    A last line without its newline is being written: it is skipped without a word here (a
+    finished run's reader reports it, see ``load_run``).
+
+    Returns:
+        The usable rows, and one problem per damaged line (``epochs.jsonl line 3 is not valid
+        JSON (...)``), at most ``MAX_LISTED_LINES`` of them plus a count of the rest.
+    """
+    rows: list[dict] = []
+    problems: list[str] = []
+    damaged = 0
+    try:
+        with open(path, "rb") as handle:
             for i, line in enumerate(handle):
-                if i < start or not line.endswith("\n"):
+                if i < start or not line.endswith(b"\n"):
                     continue
+                where = f"{path.name} line {i + 1}"
                 try:
-                    rows.append(json.loads(line))
-                except ValueError:
+                    row = _parse_json(line, where)
+                    problem = _row_problem(row)
+                    if problem:
+                        raise RunError(f"{where} {problem}")
+                except RunError as error:
+                    damaged += 1
+                    if damaged <= MAX_LISTED_LINES:
+                        problems.append(str(error))
                     continue
+                rows.append(row)
     except OSError:
         pass
-    return rows
+    if damaged > MAX_LISTED_LINES:
+        problems.append(f"{path.name}: {damaged - MAX_LISTED_LINES} more damaged line(s)")
+    return rows, problems
+
+
+def read_jsonl(path: Path, start: int = 0) -> list[dict]:
+    """Rows of a JSON-lines file from row ``start``; damaged and half-written lines are skipped."""
+    return scan_jsonl(path, start)[0]
+
+
+def _cut_short_line(path: Path) -> int | None:
+    """The number of a last line that lacks its newline (a file cut short), else None."""
+    try:
+        with open(path, "rb") as handle:
+            count = sum(1 for _ in handle)
+            if not count:
+                return None
+            handle.seek(-1, os.SEEK_END)
+            return None if handle.read(1) == b"\n" else count
+    except OSError:
+        return None
 
 
 # ---------------------------------------------------------------- process liveness
@@ -185,7 +318,7 @@ def read_jsonl(path: Path, start: int = 0) -> list[dict]:
 
 def pid_alive(pid: int | None) -> bool:
     """True when a (non-zombie) process with this id exists."""
-    if not pid or pid <= 0:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(int(pid), 0)
@@ -215,8 +348,9 @@ class RunRecord:
         state: one of ``STATES`` (``interrupted`` when its worker died).
         config: config.json (data, model, train, ...).
         status: status.json (progress, times, message).
-        result: result.json once training ended, else None.
+        result: result.json once training ended, else None (also when it is damaged).
         queue_position: 1-based place in this server's queue, 0 when running, None otherwise.
+        problems: what is damaged in the folder, in words (empty for a sound run).
     """
 
     name: str
@@ -226,6 +360,11 @@ class RunRecord:
     status: dict
     result: dict | None = None
     queue_position: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.problems)
 
     @property
     def message(self) -> str:
@@ -247,13 +386,17 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """Short text for pickers: ``name · BiLSTM x2 · completed``."""
-        return f"{self.name} · {self.display_name} · {self.state}"
+        """Short text for pickers: ``name · BiLSTM x2 · completed`` (``· ⚠ damaged`` when it is)."""
+        return f"{self.name} · {self.display_name} · {self.state}" + (" · ⚠ damaged" if self.damaged else "")
 
     @property
     def best_path(self) -> Path | None:
+        """The best checkpoint, None when there is none (or it is an empty file)."""
         path = self.path / BEST_FILE
-        return path if path.is_file() else None
+        try:
+            return path if path.is_file() and path.stat().st_size > 0 else None
+        except OSError:
+            return None
 
     @property
     def created(self) -> float:
@@ -306,6 +449,7 @@ class RunRecord:
             "params": self.config.get("params") or result.get("params"),
             "s / epoch": sum(seconds) / len(seconds) if seconds else None,
             "device": self.device,
+            "problems": "; ".join(self.problems),
         }
 
 
@@ -314,7 +458,7 @@ def _effective_state(status: dict, tracked: bool, resumable: bool = False) -> st
     except a queued run whose data was saved (``resumable``): the next queue takes it over."""
     state = status.get("state", "failed")
     if state not in ACTIVE_STATES:
-        return state if state in STATES else "failed"
+        return state if state in STATES else "damaged"
     if tracked:
         return state
     ours = status.get("owner_token") == PROCESS_TOKEN
@@ -345,20 +489,127 @@ def _interrupted_message(status: dict) -> str:
     return f"the training process stopped unexpectedly (server restart or crash); {what}"
 
 
+def _typed(doc: dict, file: str, group: str, expected: dict) -> str | None:
+    """Why one settings group of ``doc`` cannot be used (a value of the wrong type), else None.
+
+    Args:
+        doc: the file's content.
+        file: its name, for the message.
+        group: the group's key (``model``, ``train``, ...).
+        expected: the group's default values; each value present must have the same kind.
+    """
+    values = doc.get(group)
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        return f"{file}: {group} is not an object"
+    for key, value in values.items():
+        default = expected.get(key)
+        if value is None or default is None:
+            continue
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif isinstance(default, float):
+            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif isinstance(default, str):
+            ok, kind = isinstance(value, str), "text"
+        else:
+            continue
+        if not ok:
+            return f"{file}: {group}.{key} is {str(value)[:20]!r}, not {kind}"
+    return None
+
+
+def _config_problem(config: dict) -> str | None:
+    """Why a run's config.json cannot be used (the pages would stumble on it), else None."""
+    from .settings import defaults
+
+    for group, expected in {**defaults(), "data": {}, "timelapse": {}}.items():
+        problem = _typed(config, "config.json", group, expected)
+        if problem:
+            return problem
+    names = config.get("label_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return "config.json: label_names is not a list of class names"
+    for key in ("display_name", "label", "owner", "nickname"):
+        if not isinstance(config.get(key) or "", str):
+            return f"config.json: {key} is not text"
+    return _numbers_problem(config, "config.json", ("created", "params", "params_estimate"))
+
+
+STATUS_NUMBERS = ("created", "started", "dispatched", "ended", "heartbeat", "elapsed", "epoch", "batch",
+                  "batches_per_epoch", "total_epochs", "last_finished_epoch", "step", "last_loss", "pid",
+                  "owner_pid", "seq")
+RESULT_NUMBERS = ("best_epoch", "seconds", "seconds_per_epoch", "params", "val_accuracy", "val_macro_f1",
+                  "test_accuracy", "test_macro_f1", "vocab_size")
+
+
+def _numbers_problem(doc: dict, file: str, keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` whose value is neither a number nor null, in words, else None."""
+    for key in keys:
+        value = doc.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{file}: {key} is {str(value)[:20]!r}, not a number"
+    return None
+
+
+def _result_problem(result: dict) -> str | None:
+    """Why a result.json cannot be shown (a score that is not a number, a broken confusion
+    matrix), else None. Keys it lacks are not damage: pages show what there is."""
+    problem = _numbers_problem(result, "result.json", RESULT_NUMBERS)
+    if problem:
+        return problem
+    for part in ("validation", "test"):
+        if part not in result:
+            continue
+        matrix = result[part].get("confusion") if isinstance(result[part], dict) else None
+        if not (isinstance(matrix, list) and all(isinstance(row, list) and len(row) == len(matrix)
+                                                  and all(isinstance(x, int) for x in row) for row in matrix)):
+            return f"result.json: the {part} confusion matrix is not a square table of counts"
+    return None
+
+
 def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue | None" = None) -> RunRecord:
-    """Read one run's folder.
+    """Read one run's folder, damaged or not (``RunRecord.problems`` says what is wrong).
 
     Raises:
         RunError: unsafe name or no such run.
     """
     path = run_path(name, root)
     queue = queue if queue is not None else _QUEUE
-    tracked = queue is not None and queue.root == runs_dir(root) and queue.tracks(name)
-    status = read_json(path / "status.json")
-    if not isinstance(status, dict):
-        raise RunError(f"there is no run called {name!r} in {runs_dir(root)}")
-    config = read_json(path / "config.json", {}) or {}
-    config = upgrade_config(config) if isinstance(config, dict) else {}
+    ours = queue is not None and queue.root == runs_dir(root)
+    tracked = ours and queue.tracks(name)
+    problems: list[str] = []
+
+    def part(file: str) -> dict | None:
+        try:
+            return read_json_object(path / file)
+        except RunError as error:
+            problems.append(str(error))
+            return None
+
+    status = queue.unsaved(name) if ours else None
+    if status is None:
+        status = part("status.json")
+        if status is None and not problems:
+            raise RunError(f"there is no run called {name!r} in {runs_dir(root)}")
+    status = dict(status or {})
+    problem = _numbers_problem(status, "status.json", STATUS_NUMBERS)
+    if problem or not isinstance(status.get("message") or "", str):
+        problems.append(problem or "status.json: message is not text")
+        status = {"state": status.get("state")}
+    if problems:
+        status["state"] = "damaged"
+    elif status.get("state") not in STATES:
+        problems.append(f"status.json has an unknown state {str(status.get('state'))[:20]!r}")
+    config = part("config.json") or {}
+    problem = _config_problem(config)
+    if problem:
+        problems.append(problem)
+        config = {k: v for k, v in config.items() if k in ("owner", "nickname") and isinstance(v, str)}
+    config = upgrade_config(config)
     state = _effective_state(status, tracked, (path / SPLITS_FILE).is_file())
     if state == "interrupted" and status.get("state") != "interrupted":
         status = {**status, "state": "interrupted", "message": _interrupted_message(status),
@@ -367,23 +618,54 @@ def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue 
             write_json(path / "status.json", status)
         except OSError:
             pass
-    result = read_json(path / "result.json")
+    result = part("result.json")
+    problem = _result_problem(result) if result is not None else None
+    if problem:
+        problems.append(problem)
+        result = None
+    problems += _file_problems(path, state, result)
+    if state == "damaged":
+        status["message"] = "this run's files are damaged, so its state is unknown: " + "; ".join(problems)
     position = queue.position(name) if tracked and state in ACTIVE_STATES else None
     if state == "queued" and not tracked:
         status = {**status, "message": "waiting for the server's queue to start again (it keeps its place)"}
-    return RunRecord(name, path, state, config, status, result if isinstance(result, dict) else None, position)
+    return RunRecord(name, path, state, config, status, result, position, problems)
+
+
+def _file_problems(path: Path, state: str, result: dict | None) -> list[str]:
+    """What is wrong with a run's line files and checkpoint, given its state and result."""
+    problems = scan_jsonl(path / "epochs.jsonl")[1]
+    if state in ACTIVE_STATES:
+        return problems
+    cut = _cut_short_line(path / "epochs.jsonl")
+    if cut:
+        problems.append(f"epochs.jsonl line {cut} is cut short (the file ends in the middle of it)")
+    best = path / BEST_FILE
+    try:
+        size = best.stat().st_size if best.exists() else None
+    except OSError as error:
+        return [*problems, f"{BEST_FILE} cannot be read: {_reason(error)}"]
+    if size == 0:
+        problems.append(f"{BEST_FILE} is empty (0 bytes): the model cannot be loaded")
+    elif size is None and (result or {}).get("has_checkpoint"):
+        problems.append(f"{BEST_FILE} is missing although the run saved one: the model cannot be loaded")
+    return problems
 
 
 def list_runs(root: str | os.PathLike | None = None, queue: "RunQueue | None" = None) -> list[RunRecord]:
-    """Every readable run, newest first. Folders that are not runs are ignored."""
+    """Every run, damaged ones included (``RunRecord.problems``), newest first. Folders and
+    files that are not runs (no status.json, an unsafe name) are ignored."""
     base = runs_dir(root)
-    if not base.is_dir():
+    try:
+        children = list(base.iterdir()) if base.is_dir() else []
+    except OSError as error:
+        log.warning("the runs folder cannot be listed: %s", fault_message(error, "list"))
         return []
     records = []
-    for child in base.iterdir():
+    for child in children:
         if not child.is_dir() or not _NAME.match(child.name) or ".." in child.name:
             continue
-        if not (child / "status.json").is_file():
+        if not (child / "status.json").exists():
             continue
         try:
             records.append(load_run(child.name, root, queue))
@@ -541,7 +823,7 @@ class _Recorder:
             write_json(self.path / "status.json", self.status)
 
     def on_batch_end(self, info) -> None:
-        self._batches.write(json.dumps(_clean(asdict(info))) + "\n")
+        self._batches.write(json.dumps(finite_json(asdict(info))) + "\n")
         now = time.monotonic()
         if now - self._last_flush >= 0.25 or info.batch == info.batches_per_epoch:
             self._batches.flush()
@@ -551,7 +833,7 @@ class _Recorder:
 
     def on_epoch_end(self, info) -> None:
         with open(self.path / "epochs.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(_clean(info.to_dict())) + "\n")
+            handle.write(json.dumps(finite_json(info.to_dict())) + "\n")
         self.update_status(last_finished_epoch=info.epoch, epoch=info.epoch + 1, batch=0)
 
     def close(self) -> None:
@@ -567,6 +849,9 @@ def _friendly_error(error: BaseException) -> str:
         return "ran out of memory: choose a smaller batch size, max length, vocabulary or hidden size"
     if isinstance(error, GateScopeError):
         return text
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS,
+                                                      errno.EDQUOT):
+        return fault_message(error)
     return f"training failed ({type(error).__name__}: {text}); check the settings and try again"
 
 
@@ -644,8 +929,12 @@ def execute_run(path: str | os.PathLike, splits: Any, stop_event: threading.Even
             message += "; no epoch finished, so there is no model to download"
         recorder.update_status(state=state, message=message, ended=time.time(), elapsed=fit.seconds)
     except BaseException as error:  # noqa: BLE001 - a worker must always leave a final state
-        (path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-        recorder.update_status(state="failed", message=_friendly_error(error), ended=time.time())
+        with contextlib.suppress(OSError):  # a read-only folder or a full disk: the status says why
+            (path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        try:
+            recorder.update_status(state="failed", message=_friendly_error(error), ended=time.time())
+        except OSError as fault:  # the queue's reaper finds the run still "running" and reports it
+            log.error("run %s failed (%s) and %s", path.name, _friendly_error(error), fault_message(fault))
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
     finally:
@@ -751,6 +1040,33 @@ def load_splits(path: Path) -> Any:
         raise RunError(f"the saved data of queued run {path.name!r} cannot be read ({error})") from None
 
 
+@contextlib.contextmanager
+def _saving_run():
+    """Turn a failed write while a run is being created into a RunError that names the cause."""
+    try:
+        yield
+    except OSError as error:
+        raise RunError(f"the run could not be saved: {fault_message(error)}; the server's runs folder "
+                       "must be writable and have free space") from None
+
+
+class _AdoptedWorker:
+    """The handle of a worker process that an earlier server started: alive while its process
+    lives and keeps its heartbeat, as the run's status file says."""
+
+    exitcode = None
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def is_alive(self) -> bool:
+        status = read_json(self.path / "status.json", {}) or {}
+        return status.get("state") in ACTIVE_STATES and _effective_state(status, tracked=False) == "running"
+
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for: the process is not this server's child."""
+
+
 class QuotaError(RunError):
     """A student already has as many runs waiting or training as the class allows."""
 
@@ -837,7 +1153,9 @@ class RunQueue:
         self._last_served: dict[str, float] = {}
         self._seq = 0
         self._closed = False
+        self._unsaved: dict[str, dict] = {}  # final statuses that could not be written (yet)
         self.resumed = self._adopt_orphans()
+        self.adopted = self._adopt_workers()
         self._thread = threading.Thread(target=self._loop, name="gatescope-run-queue", daemon=True)
         self._thread.start()
 
@@ -870,25 +1188,26 @@ class RunQueue:
         name = validate_run_name(name) if name else new_run_name(
             request.label or config["display_name"], self.root)
         path = self.root / name
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise RunError(f"a run called {name!r} already exists; choose another name") from None
-        now = time.time()
-        config.update(name=name, created=now, owner=owner, nickname=str(nickname or "")[:40])
-        write_json(path / "config.json", config)
-        save_splits(path, request.splits)
-        with self._cond:
-            if self._closed:
-                raise RunError("the training queue is shut down; restart the app")
-            self._seq += 1
-            write_json(path / "status.json", {
-                "state": "queued", "message": "waiting for a free training slot", "created": now,
-                "owner_pid": os.getpid(), "owner_token": PROCESS_TOKEN, "owner": owner, "seq": self._seq,
-                "total_epochs": config["train"]["epochs"],
-            })
-            self._pending.append(_Job(name, path, request.splits, owner, self._seq))
-            self._cond.notify_all()
+        with _saving_run():
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+            except FileExistsError:
+                raise RunError(f"a run called {name!r} already exists; choose another name") from None
+            now = time.time()
+            config.update(name=name, created=now, owner=owner, nickname=str(nickname or "")[:40])
+            write_json(path / "config.json", config)
+            save_splits(path, request.splits)
+            with self._cond:
+                if self._closed:
+                    raise RunError("the training queue is shut down; restart the app")
+                write_json(path / "status.json", {
+                    "state": "queued", "message": "waiting for a free training slot", "created": now,
+                    "owner_pid": os.getpid(), "owner_token": PROCESS_TOKEN, "owner": owner, "seq": self._seq + 1,
+                    "total_epochs": config["train"]["epochs"],
+                })
+                self._seq += 1
+                self._pending.append(_Job(name, path, request.splits, owner, self._seq))
+                self._cond.notify_all()
         return name
 
     def owner_runs(self, owner: str) -> list[str]:
@@ -925,6 +1244,12 @@ class RunQueue:
     def tracks(self, name: str) -> bool:
         with self._cond:
             return name in self._active or any(j.name == name for j in self._pending)
+
+    def unsaved(self, name: str) -> dict | None:
+        """The final status of run ``name`` that this queue could not write to its folder, else None."""
+        with self._cond:
+            status = self._unsaved.get(name)
+            return dict(status) if status is not None else None
 
     def position(self, name: str) -> int | None:
         """0 when running, 1.. when waiting (its place in the fair order), None when this queue
@@ -1027,16 +1352,39 @@ class RunQueue:
             try:
                 splits = load_splits(child)
             except RunError as error:
-                status.update(state="failed", message=str(error), ended=time.time())
+                self._settle(_Job(child.name, child, None), {"state": "failed", "message": str(error)})
+                continue
+            status.update(owner_pid=os.getpid(), owner_token=PROCESS_TOKEN, seq=self._seq + 1,
+                          message="waiting for a free training slot (kept through a server restart)")
+            try:
                 write_json(child / "status.json", status)
+            except OSError as error:  # left for a server that can write there
+                log.error("run %s stays waiting: %s", child.name, fault_message(error))
                 continue
             self._seq += 1
-            status.update(owner_pid=os.getpid(), owner_token=PROCESS_TOKEN, seq=self._seq,
-                          message="waiting for a free training slot (kept through a server restart)")
-            write_json(child / "status.json", status)
             owner = (read_json(child / "config.json", {}) or {}).get("owner") or ""
             self._pending.append(_Job(child.name, child, splits, owner, self._seq))
             adopted.append(child.name)
+        return adopted
+
+    def _adopt_workers(self) -> list[str]:
+        """Hold a slot for each worker process an earlier (now gone) server left training here."""
+        if not self.root.is_dir():
+            return []
+        adopted = []
+        for child in sorted(self.root.iterdir()):
+            status = read_json(child / "status.json") if child.is_dir() and _NAME.match(child.name) else None
+            if not isinstance(status, dict) or status.get("state") != "running" or status.get("executor") != "process":
+                continue
+            if status.get("owner_token") == PROCESS_TOKEN or pid_alive(status.get("owner_pid")):
+                continue  # this server's, or a live server's
+            if _effective_state(status, tracked=False) != "running":
+                continue
+            owner = (read_json(child / "config.json", {}) or {}).get("owner") or ""
+            self._active[child.name] = _Job(child.name, child, None, str(owner), handle=_AdoptedWorker(child))
+            adopted.append(child.name)
+            log.info("run %s: its worker (pid %s) outlived its server; it keeps a training slot",
+                     child.name, status.get("pid"))
         return adopted
 
     def _loop(self) -> None:
@@ -1044,19 +1392,43 @@ class RunQueue:
             with self._cond:
                 if self._closed and not self._active:
                     return
-                self._reap()
-                while not self._closed and self._pending and len(self._active) < self.max_concurrent:
-                    job = self._ordered()[0]
-                    self._pending.remove(job)
-                    self._last_served[job.owner] = self._seq_clock() + 1.0
-                    try:
-                        self._start(job)
-                    except Exception as error:  # noqa: BLE001
-                        status = read_json(job.path / "status.json", {}) or {}
-                        status.update(state="failed", message=f"could not start the worker: {error}",
-                                      ended=time.time())
-                        write_json(job.path / "status.json", status)
+                try:
+                    self._schedule()
+                except Exception:  # noqa: BLE001 - the queue must outlive any one fault
+                    log.exception("the run queue hit an unexpected error; it goes on with the next round")
                 self._cond.wait(0.2)
+
+    def _schedule(self) -> None:
+        """One round: save what could not be saved, notice ended workers, start waiting runs."""
+        for name, status in list(self._unsaved.items()):
+            with contextlib.suppress(OSError):
+                write_json(self.root / name / "status.json", status)
+                del self._unsaved[name]
+        self._reap()
+        while not self._closed and self._pending and len(self._active) < self.max_concurrent:
+            job = self._ordered()[0]
+            self._pending.remove(job)
+            self._last_served[job.owner] = self._seq_clock() + 1.0
+            try:
+                self._start(job)
+            except Exception as error:  # noqa: BLE001 - this run fails; the queue goes on
+                reason = fault_message(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+                self._settle(job, {"state": "failed", "message": f"could not start the run: {reason}"})
+
+    def _settle(self, job: _Job, changes: dict) -> None:
+        """Write a final state into ``job``'s status; when that fails, keep it in memory (listings
+        still show it) with the cause in its message, and try again every round."""
+        status = read_json(job.path / "status.json", {}) or {}
+        status.update(changes, ended=time.time())
+        log.warning("run %s: %s", job.name, status.get("message"))
+        try:
+            write_json(job.path / "status.json", status)
+        except OSError as error:
+            reason = fault_message(error)
+            log.error("run %s: %s; its state is kept in memory", job.name, reason)
+            message = str(status.get("message") or "")
+            status.update(state="failed", message=message if reason in message else f"{reason}; {message}")
+            self._unsaved[job.name] = status
 
     def _start(self, job: _Job) -> None:
         status = read_json(job.path / "status.json", {}) or {}
@@ -1082,12 +1454,15 @@ class RunQueue:
                 name=f"run-{job.name}", daemon=True)
         with _plain_main_module():
             job.handle.start()
-        if self.executor == "process":
-            status["pid"] = job.handle.pid
-            write_json(job.path / "status.json", status)
+        self._active[job.name] = job  # from here on the worker holds its slot, whatever else fails
         job.splits = None  # the worker has its own copy; free ours
-        (job.path / SPLITS_FILE).unlink(missing_ok=True)
-        self._active[job.name] = job
+        try:
+            if self.executor == "process":
+                status["pid"] = job.handle.pid
+                write_json(job.path / "status.json", status)
+            (job.path / SPLITS_FILE).unlink(missing_ok=True)
+        except OSError as error:  # the worker records its own pid as it starts
+            log.warning("run %s: %s", job.name, fault_message(error))
 
     def _reap(self) -> None:
         for name, job in list(self._active.items()):
@@ -1098,10 +1473,9 @@ class RunQueue:
             status = read_json(job.path / "status.json", {}) or {}
             if status.get("state") in ACTIVE_STATES:
                 code = getattr(job.handle, "exitcode", None)
-                status.update(state="interrupted", ended=time.time(),
-                              message=_interrupted_message(status) + f" (worker exit code {code}; "
-                              "a negative code means it was killed, e.g. out of memory)")
-                write_json(job.path / "status.json", status)
+                self._settle(job, {"state": "interrupted", "message": _interrupted_message(status) + (
+                    f" (worker exit code {code}; a negative code means it was killed, e.g. out of memory)"
+                    if code is not None else "")})
 
 
 _QUEUE: RunQueue | None = None

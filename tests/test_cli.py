@@ -250,3 +250,70 @@ def test_saved_run_by_name(trained, tmp_path, monkeypatch, capsys):
     assert main(["explain", "--model", "run:gru-negation-1", "--json", "the movie was good"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert set(row["gates"]["layers"][0]["gates"]) >= {"reset", "update", "new"}
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_predict_input_that_is_a_folder_is_one_line(trained, tmp_path, capsys):
+    assert main(["predict", "--model", str(trained), "--input", str(tmp_path)]) == 2
+    assert f"--input {tmp_path} is a folder; give a file" in one_line_error(capsys)
+
+
+def test_train_on_deeply_nested_json_is_one_line(tmp_path, capsys):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["train", "--file", str(deep), *TINY]) == 2
+    assert "nested too deeply" in one_line_error(capsys)
+
+
+def test_import_with_a_vocabulary_folder_is_one_line(tmp_path, capsys):
+    import torch
+    from tests.tutorial_models import SentimentLSTM
+
+    torch.save(SentimentLSTM(12, 1, embedding_dim=4, hidden_dim=3, n_layers=1, drop_prob=0.0).state_dict(), tmp_path / "m.pt")
+    assert main(["import", str(tmp_path / "m.pt"), "--vocab", str(tmp_path), "--out", str(tmp_path / "o.safetensors")]) == 2
+    assert "is a folder" in one_line_error(capsys)
+
+
+def test_a_file_the_system_refuses_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    def refused(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "read_bytes", refused)
+    (tmp_path / "texts.txt").write_text("good\n")
+    assert main(["predict", "--model", str(trained), "--input", str(tmp_path / "texts.txt")]) == 2
+    assert f"could not use {tmp_path / 'texts.txt'}: permission denied" in one_line_error(capsys)
+
+
+@pytest.fixture(scope="module")
+def broken(trained, tmp_path_factory):
+    """The trained bundle with one weight set to NaN (a diverged run): every probability is NaN."""
+    import torch
+
+    from sentiment_core.checkpoint import save_checkpoint
+
+    bundle = load_checkpoint(trained)
+    with torch.no_grad():
+        next(bundle.model.parameters()).fill_(float("nan"))
+    return save_checkpoint(tmp_path_factory.mktemp("nan") / "nan.safetensors", bundle)
+
+
+def test_nan_probabilities_are_valid_json_with_a_warning(broken, capsys):
+    assert main(["predict", "--model", str(broken), "--json", "the movie was good"]) == 0
+    (row,) = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert set(row["probabilities"].values()) == {None} and "not numbers (NaN or infinity)" in row["warning"]
+    assert main(["explain", "--model", str(broken), "--json", "the movie was good"]) == 0
+    (row,) = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert "warning" in row
+
+
+def test_nan_probabilities_in_text_mode_warn_on_stderr(broken, capsys):
+    assert main(["predict", "--model", str(broken), "the movie was good"]) == 0
+    captured = capsys.readouterr()
+    assert "nan" in captured.out
+    assert captured.err.startswith("gatescope: warning: the model gave probabilities that are not numbers")
+    assert "(1 of 1 texts)" in captured.err

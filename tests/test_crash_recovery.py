@@ -87,3 +87,56 @@ def test_sigkill_mid_run_keeps_finished_epochs_and_the_best_checkpoint(tmp_path)
     (listed,) = client.get("/models").json()["models"]
     assert listed["name"] == f"run:{RUN}" and listed["state"] == "interrupted"
     assert client.post("/predict", json={"text": "good film", "model": f"run:{RUN}"}).status_code == 200
+
+
+ORPHAN = textwrap.dedent(f"""
+    import sys
+    sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+    from conftest import rule_splits
+    from sentiment_core import runs
+
+    runs.execute_run(sys.argv[1], rule_splits(600), executor="process")
+""")
+
+
+def test_a_worker_that_outlived_its_server_counts_against_the_limit(tmp_path):
+    """A SIGKILLed server's worker trains on; the next server (limit 1) starts nothing beside it."""
+    from conftest import rule_splits
+    from test_runs import _dead_pid
+
+    from sentiment_core import runs
+
+    root = tmp_path / "runs"
+    orphan = root / "orphan"
+    request = runs.RunRequest(rule_splits(600), {"emb_dim": 8, "hidden_dim": 8},
+                              {"epochs": 200, "patience": 0, "batch_size": 16, "device": "cpu"})
+    runs.write_json(orphan / "config.json", {**runs.validate_request(request), "created": time.time()})
+    runs.write_json(orphan / "status.json", {  # as the killed server left it
+        "state": "running", "executor": "process", "owner_pid": _dead_pid(), "owner_token": "killed-server",
+        "created": time.time(), "heartbeat": time.time()})
+    worker = subprocess.Popen([sys.executable, "-c", ORPHAN, str(orphan)], stderr=subprocess.PIPE)
+    queue = None
+    try:
+        deadline = time.monotonic() + 60
+        while read_json(orphan / "status.json").get("pid") != worker.pid or not read_jsonl(orphan / "batches.jsonl"):
+            assert worker.poll() is None, worker.stderr.read().decode()
+            assert time.monotonic() < deadline, "the orphan worker did not start training"
+            time.sleep(0.05)
+        queue = runs.RunQueue(root, max_concurrent=1, executor="thread")  # the restarted server
+        assert queue.adopted == ["orphan"] and queue.snapshot()["running"] == ["orphan"]
+        waiting = queue.submit(runs.RunRequest(rule_splits(100), {"emb_dim": 4, "hidden_dim": 4},
+                                               {"epochs": 1, "batch_size": 16, "device": "cpu"}), name="waiting")
+        time.sleep(1.0)  # several scheduling rounds
+        record = runs.load_run(waiting, root, queue)
+        assert record.state == "queued" and record.queue_position == 1
+        assert queue.stop("orphan")  # its stop file reaches the other process
+        assert worker.wait(timeout=60) == 0
+        assert runs.load_run("orphan", root, queue).state == "stopped"
+        assert queue.wait(waiting, 60).state == "completed"  # the slot is free once the orphan ends
+    finally:
+        if queue is not None:
+            queue.close()
+        if worker.poll() is None:
+            worker.kill()
+        worker.wait()
+        worker.stderr.close()

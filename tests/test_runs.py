@@ -275,3 +275,86 @@ def test_a_run_records_the_device_it_trained_on_in_words(tmp_path):
         queue.close()
     assert record.device.startswith("cpu, ") and record.device.endswith(("thread", "threads"))
     assert record.result["device_label"] == record.device and record.summary()["device"] == record.device
+
+
+def _refuse_writes(monkeypatch, victim: str, code: int, when=lambda data: True) -> None:
+    """Make every ``write_json`` into run ``victim``'s folder fail with OSError ``code`` (a
+    read-only folder, a full disk) while ``when(data)`` holds."""
+    import errno
+
+    write = runs.write_json
+
+    def refusing(path, data):
+        if path.parent.name == victim and when(data):
+            raise OSError(code, os.strerror(code), str(path))
+        write(path, data)
+
+    monkeypatch.setattr(runs, "write_json", refusing)
+    assert code in (errno.EACCES, errno.ENOSPC)
+
+
+def test_a_run_whose_folder_turns_read_only_mid_run_fails_and_the_next_run_still_trains(tmp_path, splits,
+                                                                                      monkeypatch):
+    import errno
+
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    try:
+        victim = queue.submit(request(splits, epochs=50, patience=0), name="victim")
+        following = queue.submit(request(splits, epochs=1), name="following")
+        deadline = time.time() + 60
+        while not runs.load_run(victim, tmp_path, queue).batches():
+            assert time.time() < deadline, "the first run did not start"
+            time.sleep(0.02)
+        _refuse_writes(monkeypatch, victim, errno.EACCES)  # mid-run: the folder is read-only from now on
+        assert queue.wait(following, 60).state == "completed"  # the queue lived on
+        record = runs.load_run(victim, tmp_path, queue)
+        assert record.state == "failed"
+        assert f"could not write {tmp_path / victim / 'status.json'}: permission denied" in record.message
+        assert runs.read_json(tmp_path / victim / "status.json")["state"] == "running"  # only in memory so far
+        monkeypatch.undo()  # writable again: the queue saves the failure it kept
+        deadline = time.time() + 10
+        while runs.read_json(tmp_path / victim / "status.json")["state"] != "failed":
+            assert time.time() < deadline, "the kept failure was not written"
+            time.sleep(0.05)
+        assert queue.unsaved(victim) is None
+    finally:
+        queue.close()
+
+
+def test_a_full_disk_when_a_run_starts_fails_that_run_only(tmp_path, splits, monkeypatch):
+    import errno
+
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    try:
+        _refuse_writes(monkeypatch, "full", errno.ENOSPC, lambda data: data.get("state") == "running")
+        full = queue.submit(request(splits, epochs=1), name="full")
+        after = queue.submit(request(splits, epochs=1), name="after")
+        assert queue.wait(after, 60).state == "completed"
+        record = queue.wait(full, 5)
+        assert record.state == "failed"
+        assert record.message == (f"could not start the run: could not write {tmp_path / 'full' / 'status.json'}: "
+                                  "no space left on device")
+        _refuse_writes(monkeypatch, "nospace", errno.ENOSPC)
+        with pytest.raises(runs.RunError, match="the run could not be saved: could not write .*no space left"):
+            queue.submit(request(splits, epochs=1), name="nospace")
+    finally:
+        queue.close()
+
+
+def test_the_queue_outlives_an_unexpected_error_in_its_loop(tmp_path, splits, caplog):
+    queue = runs.RunQueue(tmp_path, max_concurrent=1, executor="thread")
+    reap, calls = queue._reap, []
+
+    def broken_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one round")
+        reap()
+
+    queue._reap = broken_once
+    try:
+        name = queue.submit(request(splits, epochs=1))
+        assert queue.wait(name, 60).state == "completed"
+    finally:
+        queue.close()
+    assert len(calls) > 1 and "the run queue hit an unexpected error" in caplog.text
