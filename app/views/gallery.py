@@ -8,6 +8,7 @@ from ui import frame, state
 from sentiment_core import classroom, plots, runs
 from sentiment_core.registry import RUN_PREFIX
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 METRICS = {"test acc": "Test accuracy", "val acc": "Validation accuracy"}
 state.use_page("gallery", (PageField("gl_metric", "metric", "test acc"), PageField("gl_run", "run", "")))
@@ -23,7 +24,12 @@ st.markdown("Every finished run on this server: who trained it, with which setti
 def gallery() -> None:
     board = classroom.read_board(queue.root)
     hidden = set(board.hidden)
-    rows = classroom.gallery_rows(runs.list_runs(queue=queue), viewer, hidden)
+    records = runs.list_runs(queue=queue)
+    rows = classroom.gallery_rows(records, viewer, hidden)
+    damaged = [r for r in records if r.damaged and viewer.can_see(r, hidden)]
+    if damaged:
+        with st.expander(f"⚠️ {len(damaged)} run(s) with damaged files (shown with what still reads)"):
+            st.markdown("\n".join(f"- **{plain(r.name)}**: {plain('; '.join(r.problems))}" for r in damaged))
     if not rows:
         st.info("No finished runs yet. Train one on the Train page: it appears here when it ends.")
         frame.link("train", "Open Train")
