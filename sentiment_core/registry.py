@@ -211,7 +211,7 @@ class ModelRegistry:
                 [str(x) for x in record.config.get("label_names", [])], Path(record.best_path), record.state,
                 {k: result.get(k) for k in ("val_accuracy", "test_accuracy", "test_macro_f1")
                  if result.get(k) is not None},
-                {"config": record.config, "result": result, "message": record.message}))
+                {"config": record.config, "result": result, "message": record.message, "problems": record.problems}))
         return entries
 
     def uploads(self) -> list[ModelEntry]:

@@ -51,7 +51,10 @@ def labelled_set(key: str, _content: bytes | None = None, filename: str = ""):
         return dv.load_eval_set(key[len("eval:"):])
     if key.startswith(RUN_PREFIX):
         name = key[len(RUN_PREFIX):]
-        return dv.run_test_set(runs.load_run(name, registry.runs_root).config, name)
+        record = runs.load_run(name, registry.runs_root)
+        if not record.config.get("data"):  # its config.json is damaged
+            raise runs.RunError(f"run {name!r} does not say which data it trained on: {'; '.join(record.problems)}")
+        return dv.run_test_set(record.config, name)
     return dv.upload_set(_content, filename)
 
 

@@ -16,6 +16,7 @@ from sentiment_core.errors import GateScopeError
 from sentiment_core.models import ModelConfig, model_summary
 from sentiment_core.recipes import RECIPES, checked_count
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 state.use_page("train", (PageField("gs_show_run", "run", ""), *timelapse_ui.TRAIN_FIELDS),
                groups=("data", "model", "train", "encoding", "vocab", "tokenizer"))
@@ -291,13 +292,14 @@ if st.session_state["gs_show_run"] not in names:
     st.session_state["gs_show_run"] = (mine or names)[0]
 # Names without the state: a selectbox keeps showing the label it was drawn with, so a state in it
 # went stale ("· running" after the run finished); the live state is the heading below.
-labels = {r.name: f"{r.name} · {r.display_name}" for r in all_runs}
+labels = {r.name: f"{r.name} · {r.display_name}" + (" · ⚠ damaged" if r.damaged else "") for r in all_runs}
 st.subheader("Run")
 choice = st.selectbox("Show run", names, format_func=labels.get, key="gs_show_run",
                       help="Every run on this server, newest first (students see their own and the others' "
                            "finished runs). Runs survive refreshes and restarts.")
 STATE_BADGES = {"queued": "⏳ queued", "running": "🟢 running", "completed": "✅ completed",
-                "stopped": "⏹ stopped", "failed": "❌ failed", "interrupted": "⚠️ interrupted"}
+                "stopped": "⏹ stopped", "failed": "❌ failed", "interrupted": "⚠️ interrupted",
+                "damaged": "🧩 damaged"}
 
 
 def fmt_seconds(seconds) -> str:
@@ -353,6 +355,9 @@ def show_run(name: str) -> None:
         (st.error if record.state == "failed" else st.warning)(record.message)
     elif record.state == "completed" and record.message:
         st.caption(f"✅ {record.message[:1].upper()}{record.message[1:]}.")
+    if record.problems:  # a damaged run ("damaged" when even its state cannot be read)
+        st.warning("Some of this run's files are damaged; what still reads is shown. "
+                   + "; ".join(plain(p) for p in record.problems) + ".", icon="⚠️")
     epochs = record.epochs()
     batches = record.batches()
     if epochs or batches or active:
