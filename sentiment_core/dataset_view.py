@@ -8,12 +8,15 @@ projections from scikit-learn (PCA, t-SNE).
 """
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import regex as regex_engine
 import torch
 
 from .checkpoint import Bundle
@@ -32,6 +35,14 @@ SORTS = {"wrong_first": "most confidently wrong first", "least_confident": "leas
          "longest": "longest first", "shortest": "shortest first", "original": "original order"}
 OUTCOMES = ("all", "wrong", "correct")
 PROJECTIONS = ("pca", "tsne")
+# A user slice (keywords or a regular expression) is at most this long, and its search over the
+# whole set stops after this many seconds with a message: one link cannot occupy the server.
+# The regex package unrolls counted repeats when it compiles (``(?:a{1000}){1000}`` takes seconds
+# and hundreds of MB before any deadline applies), so the product of a pattern's counts is capped.
+MAX_SLICE_PATTERN = 200
+MAX_SLICE_REPEATS = 1000
+SLICE_SECONDS = 1.0
+REPEAT_COUNT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 
 
 class SliceError(GateScopeError, ValueError):
@@ -263,34 +274,57 @@ def automatic_slices(texts: Sequence[str], lengths: Sequence[int], unknown_share
 
 
 def user_slice(texts: Sequence[str], pattern: str, regex: bool = False) -> np.ndarray:
-    """Which texts a user's slice holds.
+    """Which texts a user's slice holds, found within a time budget for the whole set.
+
+    The search runs in the ``regex`` package, which releases the GIL and stops at a deadline, so
+    a pathological pattern (``^(\\w+\\s?)*$X``) cannot stop the server's other sessions.
 
     Args:
         texts: raw texts.
         pattern: comma-separated keywords (whole words, any of them, case-insensitive), or a
-            regular expression when ``regex`` (case-insensitive search).
+            regular expression when ``regex`` (case-insensitive search); at most
+            ``MAX_SLICE_PATTERN`` characters.
         regex: read ``pattern`` as a regular expression.
 
     Returns:
         (N,) boolean mask.
 
     Raises:
-        SliceError: an empty pattern or an invalid regular expression.
+        SliceError: an empty, too long or invalid pattern, counted repeats over ``MAX_SLICE_REPEATS``
+            (their product), or a search over ``SLICE_SECONDS``.
     """
     if not str(pattern).strip():
         raise SliceError("the slice is empty: type a keyword or a regular expression")
+    if len(pattern) > MAX_SLICE_PATTERN:
+        raise SliceError(f"the slice is {len(pattern):,} characters long; the limit is {MAX_SLICE_PATTERN}: "
+                         "shorten it")
     if regex:
+        repeats = math.prod(max(int(low), int(high or 0)) for low, high in REPEAT_COUNT.findall(pattern))
+        if repeats > MAX_SLICE_REPEATS:
+            raise SliceError(f"the repeat counts in {pattern!r} multiply to {repeats:,}; the limit is "
+                             f"{MAX_SLICE_REPEATS:,}: use smaller counts, such as {{2,5}}")
         try:
-            compiled = re.compile(pattern, re.IGNORECASE)
-        except re.error as error:
+            compiled = regex_engine.compile(pattern, regex_engine.IGNORECASE)
+        except (regex_engine.error, OverflowError, RecursionError) as error:
             raise SliceError(f"{pattern!r} is not a valid regular expression ({error}); for example "
                              r"'\bnot (good|bad)\b'") from None
     else:
         words = [w.strip() for w in pattern.split(",") if w.strip()]
         if not words:
             raise SliceError("the slice is empty: type one keyword or several separated by commas")
-        compiled = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
-    return np.array([bool(compiled.search(str(t))) for t in texts], dtype=bool)
+        compiled = regex_engine.compile(r"(?<!\w)(?:" + "|".join(regex_engine.escape(w) for w in words)
+                                        + r")(?!\w)", regex_engine.IGNORECASE)
+    deadline = time.monotonic() + SLICE_SECONDS
+    mask = np.zeros(len(texts), dtype=bool)  # (N,)
+    try:
+        for i, text in enumerate(texts):
+            mask[i] = compiled.search(str(text), timeout=max(0.0, deadline - time.monotonic()),
+                                      concurrent=True) is not None
+    except TimeoutError:
+        raise SliceError(f"this pattern took too long (over {SLICE_SECONDS:g} s on {len(texts):,} sentences, "
+                         f"stopped at sentence {i + 1:,}); simplify it: avoid a repeat inside a repeat such as "
+                         r"'(\w+\s?)*'") from None
+    return mask
 
 
 def wilson_interval(correct: int, count: int) -> tuple[float, float]:

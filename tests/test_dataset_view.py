@@ -3,6 +3,10 @@ Wilson intervals, McNemar's exact test against a hand computation, and the proje
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,6 +95,73 @@ def test_user_slices_and_their_errors():
         dv.user_slice(texts, "(unclosed", regex=True)
     with pytest.raises(dv.SliceError, match="the slice is empty"):
         dv.user_slice(texts, " , ")
+
+
+# A realistic set: 5,000 review-length sentences (about 1 MB of text).
+REVIEWS = ["the movie was not very good at all but I liked the actors a lot anyway " * 3] * 5000
+ISSUE_PATTERN = r"^(\w+\s?)*$X"  # catastrophic backtracking in Python's re (the issue's link)
+SLOW_PATTERN = r"^(?:a|.)*?(?:.{2,}){3,}\d"  # takes seconds per sentence even in the regex package
+
+
+def test_the_issues_regex_slice_ends_within_2_seconds():
+    start = time.monotonic()
+    try:
+        mask = dv.user_slice(REVIEWS, ISSUE_PATTERN, regex=True)
+        assert not mask.any()
+    except dv.SliceError as error:
+        assert "took too long" in str(error)
+    assert time.monotonic() - start < 2
+
+
+def test_a_regex_slice_over_its_time_budget_stops_with_a_message():
+    wall, cpu = time.monotonic(), time.process_time()
+    with pytest.raises(dv.SliceError, match=r"this pattern took too long \(over 1 s on 5,000 sentences.*simplify it"):
+        dv.user_slice(REVIEWS, SLOW_PATTERN, regex=True)
+    assert time.process_time() - cpu < 2  # the budget is the regex package's clock: CPU time
+    assert time.monotonic() - wall < 10  # a generous wall bound: the test machine's 2 cores are shared
+
+
+def test_regex_slices_over_the_size_and_repeat_limits_are_refused_before_compiling():
+    start = time.monotonic()
+    with pytest.raises(dv.SliceError, match="the slice is 201 characters long; the limit is 200: shorten it"):
+        dv.user_slice(REVIEWS, "a" * 201, regex=True)
+    with pytest.raises(dv.SliceError, match="the limit is 200"):
+        dv.user_slice(REVIEWS, ",".join(["dull"] * 50))  # keywords too
+    # the regex package unrolls counted repeats while compiling: this one would take minutes
+    with pytest.raises(dv.SliceError, match=r"multiply to 4,294,836,225; the limit is 1,000: use smaller counts"):
+        dv.user_slice(REVIEWS, "(?:a{65535}){65535}", regex=True)
+    assert time.monotonic() - start < 1
+    assert dv.user_slice(["in 2024-05 it rained", "no date"], r"\d{4}-\d{2}", regex=True).tolist() == [True, False]
+
+
+def test_a_slow_regex_slice_leaves_other_threads_running():
+    """The search runs without the GIL, so the server's other sessions go on (checked in a child
+    process, which a search that held the GIL would freeze until the timeout kills it)."""
+    script = f"""
+import threading, time
+from sentiment_core import dataset_view as dv
+texts = [{REVIEWS[0]!r}] * 200
+errors = []
+def search():
+    try:
+        dv.user_slice(texts, {SLOW_PATTERN!r}, regex=True)
+    except dv.SliceError as error:
+        errors.append(str(error))
+worker = threading.Thread(target=search, daemon=True)
+worker.start()
+ticks, last, gap = 0, time.monotonic(), 0.0
+while worker.is_alive():
+    time.sleep(0.005)
+    now = time.monotonic()
+    gap, last, ticks = max(gap, now - last), now, ticks + 1
+print(ticks, gap, errors[0][:40])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ticks, gap, message = done.stdout.split(maxsplit=2)
+    assert message.startswith("this pattern took too long")
+    assert int(ticks) > 20 and float(gap) < 0.5  # the main thread kept running during the search
 
 
 def test_wilson_interval_against_the_formula():

@@ -158,8 +158,10 @@ m4.metric("Median length", f"{int(table['length'].median()) if len(table) else 0
 k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
 keywords = k1.text_input("My slice: keywords (comma-separated, whole words) or a regular expression",
                          key="ds_keywords", placeholder="e.g. boring, dull   or   \\bnot (good|bad)\\b")
-regex = k2.toggle("Regex", key="ds_regex", help="On: the box is one regular expression (Python's re, ignoring case). "
-                                              "Off: comma-separated keywords, matched as whole words.")
+regex = k2.toggle("Regex", key="ds_regex", help="On: the box is one regular expression (Python's syntax, ignoring "
+                                              "case). Off: comma-separated keywords, matched as whole words. At "
+                                              f"most {dv.MAX_SLICE_PATTERN} characters; a search that takes over "
+                                              f"{dv.SLICE_SECONDS:g} s stops with a message.")
 extra: dict[str, np.ndarray] = {}
 if keywords.strip():
     try:
