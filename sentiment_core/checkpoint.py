@@ -8,14 +8,16 @@ import os
 import platform
 import struct
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import __version__
+from .data.types import check_label_names
 from .encoding import EncodingConfig, split_encoding_options
 from .errors import CheckpointError
 from .models import ModelConfig, SentimentRNN, build_model
@@ -156,10 +158,7 @@ def read_metadata(path: str | Path) -> dict:
     if raw is None:
         raise CheckpointError(f"{path.name} is a safetensors file but not a GateScope model bundle "
                               "(no GateScope description inside); train or export it with GateScope")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path.name}: the bundle description is not valid JSON; the file is damaged") from None
+    meta = parse_json(raw, f"{path.name}: the bundle description", "the file is damaged: save or download it again")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a GateScope model bundle")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -168,8 +167,70 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
+def parse_json(text: str, what: str, advice: str) -> Any:
+    """``json.loads`` whose every failure, too-deep nesting included, is a ``CheckpointError``.
+
+    Args:
+        text: the JSON text.
+        what: words naming it, e.g. ``"vocab.json"``.
+        advice: what to do, ending the message.
+
+    Returns:
+        The parsed value.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{what} is not valid JSON ({error}); {advice}") from None
+    except RecursionError:  # the parser recurses once per nested [ or {
+        raise CheckpointError(f"{what} is nested too deeply to be read (lists or objects inside each other "
+                              f"hundreds of times); {advice}") from None
+
+
+def check_incoming(bundle: Bundle) -> Bundle:
+    """Refuse what a bundle from outside (an upload or an import) may not bring into a shared server.
+
+    Runs already on disk are not checked, so they still load (pages escape what they show).
+
+    Raises:
+        CheckpointError: a class name that is not plain short text.
+    """
+    check_label_names(bundle.label_names, error=CheckpointError)
+    return bundle
+
+
+def _check_shapes(path: Path, config: ModelConfig) -> None:
+    """Compare the weights the header declares with those ``config`` needs, before anything is built.
+
+    Raises:
+        CheckpointError: missing, unexpected or differently shaped weights.
+    """
+    # Only the embedding table grows with the vocabulary; MODEL_SPEC bounds every other weight. So the
+    # model is built with a 2-word vocabulary and the table's shape taken from the description.
+    small = build_model(replace(config, vocab_size=2, pad_idx=0))
+    expected = {name: tuple(t.shape) for name, t in small.state_dict().items()}
+    expected["embedding.weight"] = (config.vocab_size, config.emb_dim)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            declared = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path.name}: weights could not be read ({error}); the file is damaged") from None
+    missing, extra = set(expected) - set(declared), set(declared) - set(expected)
+    if missing or extra:
+        raise CheckpointError(f"{path.name}: weights do not match the described model "
+                              f"(missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]})")
+    for name, shape in expected.items():
+        if declared[name] != shape:
+            raise CheckpointError(f"{path.name}: weight {name} has shape {declared[name]} but the "
+                                  f"described model needs {shape}")
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bundle:
     """Rebuild the model and everything around it from a bundle.
+
+    Sizes are checked before anything is built: the vocabulary against ``MAX_VOCAB_SIZE``, the
+    described model against ``MAX_PARAMETERS`` (``ModelConfig``), and every weight's declared
+    shape against the model's.
 
     Args:
         path: the bundle file.
@@ -179,42 +240,43 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bun
         The bundle, model in eval mode and float32.
 
     Raises:
-        CheckpointError: corrupt, truncated, foreign or inconsistent files, with what to do.
+        CheckpointError: corrupt, truncated, foreign, oversized or inconsistent files, with what to do.
     """
     path = Path(path)
     meta = read_metadata(path)
     try:
-        config = ModelConfig.from_dict(meta["model_config"])
-        vocab = Vocab(list(meta["vocab"]), dict(zip(meta["vocab"], meta.get("vocab_freqs", []))))
+        config = ModelConfig.from_dict(dict(meta.get("model_config") or {}))
+    except (TypeError, ValueError) as error:  # includes the limits on vocabulary and parameters
+        raise CheckpointError(f"{path.name}: the model it describes cannot be loaded ({error})") from None
+    try:
+        words, freqs = meta["vocab"], meta.get("vocab_freqs", [])
+        if not isinstance(words, list) or not isinstance(freqs, list):
+            raise TypeError("the vocabulary and its counts must be lists")
+        if len(words) != config.vocab_size:
+            raise CheckpointError(f"{path.name}: the vocabulary has {len(words):,} entries but the model expects "
+                                  f"{config.vocab_size:,}; the bundle is inconsistent")
         label_names = [str(x) for x in meta["label_names"]]
+        if len(label_names) != config.num_classes:
+            raise CheckpointError(f"{path.name}: {len(label_names)} label names for {config.num_classes} classes")
+        _check_shapes(path, config)
+        vocab = Vocab(list(words), dict(zip(words, freqs)))
         # Bundles saved before cleaning existed stored no such fields: they keep reading text as then.
         tokenizer = TokenizerConfig(**{**LEGACY_TOKENIZER, **meta["tokenizer"]})
         encoding = EncodingConfig.from_dict(meta["encoding"])
         # bundles written before encoding became its own group repeat it among the training options
         train_config, _ = split_encoding_options(dict(meta.get("train_config") or {}))
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path.name}: the bundle description is incomplete or invalid ({error})") from None
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path.name}: the vocabulary has {len(vocab)} entries but the model expects "
                               f"{config.vocab_size}; the bundle is inconsistent")
-    if len(label_names) != config.num_classes:
-        raise CheckpointError(f"{path.name}: {len(label_names)} label names for {config.num_classes} classes")
     model = build_model(config)
     expected = model.state_dict()
-    state = {}
     try:
         with safe_open(str(path), framework="pt") as handle:
-            names = set(handle.keys())
-            missing, extra = set(expected) - names, names - set(expected)
-            if missing or extra:
-                raise CheckpointError(f"{path.name}: weights do not match the described model "
-                                      f"(missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]})")
-            for name in expected:
-                tensor = handle.get_tensor(name)
-                if tuple(tensor.shape) != tuple(expected[name].shape):
-                    raise CheckpointError(f"{path.name}: weight {name} has shape {tuple(tensor.shape)} but the "
-                                          f"described model needs {tuple(expected[name].shape)}")
-                state[name] = tensor.to(expected[name].dtype)
+            state = {name: handle.get_tensor(name).to(expected[name].dtype) for name in expected}
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{path.name}: weights could not be read ({error}); the file is damaged") from None
     model.load_state_dict(state)

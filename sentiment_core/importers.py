@@ -19,20 +19,25 @@ vocabulary needs; a model is unchanged by the reordering (each word keeps its ve
 from __future__ import annotations
 
 import io
-import json
 import pickle
 import re
+import struct
+import tempfile
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from .checkpoint import Bundle, library_versions
+from .checkpoint import Bundle, library_versions, parse_json
+from .data.types import check_label_names
 from .encoding import ENCODING_SPEC, EncodingConfig
 from .errors import CheckpointError
-from .models import GATES_PER_CELL, MODEL_SPEC, ModelConfig, build_model
+from .models import GATES_PER_CELL, MAX_PARAMETERS, MAX_VOCAB_SIZE, MODEL_SPEC, ModelConfig, build_model
 from .text import TokenizerConfig
 from .vocab import PAD_TOKEN, UNK_TOKEN, Vocab
 
@@ -48,6 +53,14 @@ HEAD_INPUT_HELP = {
 PAD_NAMES = ("", "<pad>", "<PAD>")
 UNK_NAMES = ("<unk>", "<UNK>", "<OOV>", "<oov>")
 _RNN_KEY = re.compile(r"^(?P<module>.+)\.weight_ih_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+# Limits on what a file may make GateScope read; each is checked on what the file declares before reading.
+MAX_TEXT_FILE_BYTES = 32 * 2**20  # a vocabulary file, or a .keras model's config.json, is read whole
+MAX_ARCHIVE_MEMBERS = 100  # files inside a .keras archive (Keras writes 3)
+MAX_MEMBER_BYTES = 256 * 2**20  # model.weights.h5 unpacked from a .keras archive (streamed to a temporary file)
+MAX_ARCHIVE_BYTES = 512 * 2**20  # all files of a .keras archive unpacked, as its directory declares them
+_ZIP_DIRECTORY_BYTES = MAX_ARCHIVE_MEMBERS * (46 + 1024)  # directory entries of MAX_ARCHIVE_MEMBERS, names to 1 KiB
+_CHUNK = 2**20
+LAMBDA_LAYERS = ("Lambda", "TFOpLambda", "SlicingOpLambda")  # Keras layers that run code and hold no weights
 
 
 class ModelImportError(CheckpointError):
@@ -103,19 +116,22 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
         tutorial's padding index 0).
 
     Raises:
-        ModelImportError: unreadable, duplicate tokens or indices, negative indices.
+        ModelImportError: missing, unreadable or oversized files (``MAX_TEXT_FILE_BYTES``, more
+            than ``MAX_VOCAB_SIZE`` words), duplicate tokens or indices, indices that are not
+            whole numbers from 0 to ``MAX_VOCAB_SIZE - 1``.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = _read_text(path, "vocabulary")
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ModelImportError(f"{path.name} is not valid JSON ({error}); save the vocabulary with "
-                               "json.dump(vocab_to_int, f) or json.dump(itos, f)") from None
+        advice = "save the vocabulary with json.dump(vocab_to_int, f) or json.dump(itos, f)"
+        data = _parse(text, path.name, advice)
         if isinstance(data, dict) and data.get("class_name") == "Tokenizer":  # Keras tokenizer.to_json()
-            word_index = data.get("config", {}).get("word_index")
-            data = json.loads(word_index) if isinstance(word_index, str) else word_index
+            config = data.get("config")
+            word_index = config.get("word_index") if isinstance(config, dict) else None
+            data = _parse(word_index, path.name, advice) if isinstance(word_index, str) else word_index
+        if isinstance(data, (list, dict)) and len(data) > MAX_VOCAB_SIZE:
+            raise ModelImportError(f"{path.name}: {len(data):,} words, more than the {MAX_VOCAB_SIZE:,} a GateScope "
+                                   "model may have; save only the words the model's embedding has rows for")
         if isinstance(data, list):
             return _unique_itos([str(t) for t in data], path.name)
         if isinstance(data, dict):
@@ -124,7 +140,34 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if len(lines) > MAX_VOCAB_SIZE:
+        raise ModelImportError(f"{path.name}: {len(lines):,} lines, more than the {MAX_VOCAB_SIZE:,} words a "
+                               "GateScope model may have")
     return _unique_itos(lines, path.name)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The text of a file of at most ``MAX_TEXT_FILE_BYTES``, or a message saying what is wrong."""
+    if path.is_dir():
+        raise ModelImportError(f"{path} is a folder, not a {what} file; give the file itself")
+    if not path.is_file():
+        raise ModelImportError(f"no {what} file at {path}")
+    size = path.stat().st_size
+    if size > MAX_TEXT_FILE_BYTES:
+        raise ModelImportError(f"{path.name} is {size / 2**20:.1f} MiB; a {what} file may have at most "
+                               f"{MAX_TEXT_FILE_BYTES // 2**20} MiB")
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise ModelImportError(f"{path.name} cannot be read ({error.strerror or error})") from None
+
+
+def _parse(text: str, name: str, advice: str) -> Any:
+    """JSON text as a value; every failure is a ``ModelImportError``."""
+    try:
+        return parse_json(text, name, advice)
+    except CheckpointError as error:
+        raise ModelImportError(str(error)) from None
 
 
 def _unique_itos(tokens: list[str], name: str) -> list[str | None]:
@@ -136,13 +179,28 @@ def _unique_itos(tokens: list[str], name: str) -> list[str | None]:
     return list(tokens)
 
 
+def _index(value: Any) -> int | None:
+    """A vocabulary index: an int, or a float holding a whole number (3.0); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _itos_from_index(word_index: dict, name: str) -> list[str | None]:
-    try:
-        pairs = [(str(w), int(i)) for w, i in word_index.items()]
-    except (TypeError, ValueError):
-        raise ModelImportError(f"{name}: every value of the word -> index dict must be an integer index") from None
-    if any(i < 0 for _, i in pairs):
-        raise ModelImportError(f"{name}: indices must be 0 or more")
+    pairs = []
+    for word, value in word_index.items():
+        index = _index(value)
+        if index is None:
+            raise ModelImportError(f"{name}: the word {str(word)[:40]!r} has index {str(value)[:40]!r}; every value of "
+                                   "the word -> index dict must be a whole number")
+        if not 0 <= index < MAX_VOCAB_SIZE:
+            raise ModelImportError(f"{name}: the word {str(word)[:40]!r} has index {index:,}; indices go from 0 to "
+                                   f"{MAX_VOCAB_SIZE - 1:,} (the largest vocabulary a GateScope model may have)")
+        pairs.append((str(word), index))
     itos: list[str | None] = [None] * (max((i for _, i in pairs), default=-1) + 1)
     for word, index in pairs:
         if itos[index] is not None:
@@ -250,11 +308,46 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     tensors = {k: v for k, v in data.items() if isinstance(v, torch.Tensor)} if isinstance(data, dict) else {}
     if not tensors:
         raise ModelImportError(f"{path.name} holds no weight tensors; save it with torch.save(model.state_dict(), path)")
+    _check_count(sum(t.numel() for t in tensors.values()), path.name)
     return tensors
 
 
+def _check_count(values: int, name: str) -> None:
+    """Refuse weights of more than ``MAX_PARAMETERS`` values in all, before they are read or copied."""
+    if values > MAX_PARAMETERS:
+        raise ModelImportError(f"{name} declares {values:,} weight values, more than the {MAX_PARAMETERS:,} "
+                               "parameters a GateScope model may have")
+
+
+def _check_recurrent(cell_of: str, w_ih: np.ndarray, w_hh: np.ndarray, biases: list[np.ndarray], name: str) -> str:
+    """The cell of one layer and direction whose PyTorch-layout shapes agree, else a message.
+
+    Args:
+        cell_of: where the weights are, for messages.
+        w_ih: (g*H, in) input weights.
+        w_hh: (g*H, H) recurrent weights.
+        biases: each (g*H,).
+        name: the file's name.
+
+    Returns:
+        ``rnn``, ``lstm`` or ``gru``.
+    """
+    if w_ih.ndim != 2 or w_hh.ndim != 2:
+        raise ModelImportError(f"{name}: the recurrent weights of {cell_of} have {w_ih.ndim} and {w_hh.ndim} "
+                               "dimensions; an RNN/LSTM/GRU layer's weights are matrices (2 dimensions)")
+    cell = _cell_of(w_hh.shape[0], w_hh.shape[1], f"{name}: {cell_of}")
+    if w_ih.shape[0] != w_hh.shape[0] or any(b.shape != (w_hh.shape[0],) for b in biases):
+        raise ModelImportError(f"{name}: the weights of {cell_of} disagree (input {w_ih.shape}, recurrent "
+                               f"{w_hh.shape}, biases {[b.shape for b in biases]}); the file is damaged")
+    return cell
+
+
 def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
-    arrays = {k: v.detach().float().numpy() for k, v in tensors.items()}
+    try:
+        arrays = {k: v.detach().float().numpy() for k, v in tensors.items()}
+    except (RuntimeError, TypeError) as error:  # sparse, quantized or complex tensors
+        raise ModelImportError(f"{name} holds tensors that are not plain numbers ({error}); save the model's "
+                               "state_dict() after model.float()") from None
     recurrent_keys = [(m, k) for k in arrays if (m := _RNN_KEY.match(k))]
     if not recurrent_keys:
         raise ModelImportError(f"{name}: no recurrent layer found (expected names like lstm.weight_ih_l0); "
@@ -275,10 +368,10 @@ def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
                 w_ih, w_hh = arrays[key % "weight_ih"], arrays[key % "weight_hh"]
             except KeyError as missing:
                 raise ModelImportError(f"{name}: {missing} is missing; the recurrent layers are incomplete") from None
-            cell = _cell_of(w_hh.shape[0], w_hh.shape[1], name)
-            zeros = np.zeros(w_hh.shape[0], dtype=np.float32)
-            row.append(_Recurrent(cell, w_ih, w_hh, arrays.get(key % "bias_ih", zeros),
-                                  arrays.get(key % "bias_hh", zeros)))
+            zeros = np.zeros(w_hh.shape[:1], dtype=np.float32)
+            b_ih, b_hh = arrays.get(key % "bias_ih", zeros), arrays.get(key % "bias_hh", zeros)
+            cell = _check_recurrent(f"{module} layer {layer}{suffix}", w_ih, w_hh, [b_ih, b_hh], name)
+            row.append(_Recurrent(cell, w_ih, w_hh, b_ih, b_hh))
         recurrent.append(row)
     embeddings = [k for k, v in arrays.items() if v.ndim == 2 and k.endswith(".weight") and "embed" in k.lower()]
     if len(embeddings) != 1:
@@ -323,58 +416,165 @@ def _chain_linears(linears: list[tuple[np.ndarray, np.ndarray]], recurrent: list
 # ---------------------------------------------------------------- Keras HDF5
 
 
-def _h5_file(path: Path):
+def _zip_directory_fits(path: Path) -> None:
+    """Refuse an archive whose directory declares too many files, before ``zipfile`` reads it all.
+
+    The end-of-directory record (the last 22 bytes, before a comment of at most 64 KiB) gives the
+    number of files and the directory's size.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 22 - 0xFFFF))
+        tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise ModelImportError(f"{path.name} is a damaged zip archive (no directory at its end); save the "
+                               "model again with model.save('model.keras')")
+    _, _, _, entries, directory_bytes, _, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])[1:]
+    if entries > MAX_ARCHIVE_MEMBERS or directory_bytes > _ZIP_DIRECTORY_BYTES:
+        raise ModelImportError(f"{path.name} lists {entries:,} files ({directory_bytes:,} bytes of names); a .keras "
+                               f"archive may hold at most {MAX_ARCHIVE_MEMBERS} (Keras writes 3)")
+
+
+def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out, limit: int, name: str) -> None:
+    """Copy one archive member to ``out`` in chunks, stopping at ``limit`` bytes whatever it declares."""
+    if info.file_size > limit:
+        raise ModelImportError(f"{name}: {info.filename} unpacks to {info.file_size / 2**20:,.0f} MiB; at most "
+                               f"{limit // 2**20} MiB is read from a .keras archive")
+    copied = 0
+    with archive.open(info) as source:
+        while chunk := source.read(_CHUNK):
+            copied += len(chunk)
+            if copied > limit:
+                raise ModelImportError(f"{name}: {info.filename} unpacks to more than {limit // 2**20} MiB; at most "
+                                       f"{limit // 2**20} MiB is read from a .keras archive")
+            out.write(chunk)
+
+
+@contextmanager
+def _keras_file(path: Path) -> Iterator[tuple[Any, dict | list | None]]:
+    """The open HDF5 weights of a Keras file and its model description (None for weights-only files).
+
+    A ``.keras`` archive (Keras 3) is checked against ``MAX_ARCHIVE_MEMBERS`` and
+    ``MAX_ARCHIVE_BYTES``; its ``model.weights.h5`` is unpacked to a temporary file (at most
+    ``MAX_MEMBER_BYTES``) and its ``config.json`` read (at most ``MAX_TEXT_FILE_BYTES``).
+    """
     import h5py
 
-    if zipfile.is_zipfile(path):  # Keras 3 .keras: a zip with model.weights.h5 inside
-        with zipfile.ZipFile(path) as archive:
-            try:
-                content = archive.read("model.weights.h5")
-            except KeyError:
-                raise ModelImportError(f"{path.name} is a zip without model.weights.h5; save the model with "
-                                   "model.save('model.keras') or model.save_weights('model.weights.h5')") from None
-        return h5py.File(io.BytesIO(content), "r")
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        raise ModelImportError(f"{path.name} is not a readable HDF5 file ({error}); save it again with "
-                           "model.save('model.h5')") from None
+    if not zipfile.is_zipfile(path):
+        try:
+            handle = h5py.File(path, "r")
+        except OSError as error:
+            raise ModelImportError(f"{path.name} is not a readable HDF5 file ({error}); save it again with "
+                                   "model.save('model.h5')") from None
+        with handle:
+            yield handle, _h5_model_config(handle, path.name)
+        return
+    _zip_directory_fits(path)
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryFile() as weights:
+        members = {info.filename: info for info in archive.infolist()}
+        declared = sum(info.file_size for info in members.values())
+        if len(members) > MAX_ARCHIVE_MEMBERS or declared > MAX_ARCHIVE_BYTES:
+            raise ModelImportError(f"{path.name} holds {len(members):,} file(s) that unpack to {declared / 2**20:,.0f} "
+                                   f"MiB; a .keras archive may hold at most {MAX_ARCHIVE_MEMBERS} files and "
+                                   f"{MAX_ARCHIVE_BYTES // 2**20} MiB in all")
+        if "model.weights.h5" not in members:
+            raise ModelImportError(f"{path.name} is a zip without model.weights.h5; save the model with "
+                                   "model.save('model.keras') or model.save_weights('model.weights.h5')")
+        config = None
+        if "config.json" in members:
+            text = io.BytesIO()
+            _unpack(archive, members["config.json"], text, MAX_TEXT_FILE_BYTES, path.name)
+            config = _parse(text.getvalue().decode("utf-8", errors="replace"), f"{path.name}: config.json",
+                            "save the model again with model.save('model.keras')")
+        _unpack(archive, members["model.weights.h5"], weights, MAX_MEMBER_BYTES, path.name)
+        weights.seek(0)
+        try:
+            handle = h5py.File(weights, "r")
+        except OSError as error:
+            raise ModelImportError(f"{path.name}: model.weights.h5 is not a readable HDF5 file ({error}); save the "
+                                   "model again with model.save('model.keras')") from None
+        with handle:
+            yield handle, config
+
+
+def _h5_model_config(handle, name: str) -> dict | list | None:
+    """The JSON model description Keras 2's ``model.save('model.h5')`` stores, or None."""
+    if "model_config" not in handle.attrs:
+        return None
+    if handle.attrs.get_id("model_config").get_storage_size() > MAX_TEXT_FILE_BYTES:
+        raise ModelImportError(f"{name}: the model description is over {MAX_TEXT_FILE_BYTES // 2**20} MiB")
+    raw = handle.attrs["model_config"]
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    return _parse(text, f"{name}: the model description", "save the model again with model.save('model.h5')")
+
+
+def _refuse_lambda_layers(config: dict | list | None, name: str) -> None:
+    """Refuse a model whose description has a Lambda layer: it holds no weights and would be dropped."""
+    found, stack = [], [config]
+    while stack:  # the description nests (Bidirectional wraps a layer): walk it without recursion
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") in LAMBDA_LAYERS:
+                inner = node.get("config")
+                found.append(str(inner.get("name", node["class_name"]) if isinstance(inner, dict) else node["class_name"]))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if found:
+        raise ModelImportError(f"{name}: the Lambda layer {found[0][:60]!r} runs the tutorial's own Python code, which "
+                               "GateScope cannot import (and would silently drop, changing the model); remove it "
+                               "and retrain, or write it as built-in Keras layers")
 
 
 def _natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def _weight_groups(handle) -> list[tuple[str, list[np.ndarray]]]:
-    """Every group holding a layer's weights, with its arrays in Keras' order."""
+def _weight_groups(handle, name: str) -> list[tuple[str, list[np.ndarray]]]:
+    """Every group holding a layer's weights, with its arrays in Keras' order.
+
+    Each dataset's declared shape and type are checked before it is read: numbers only, at most
+    2 dimensions, ``MAX_PARAMETERS`` values in all.
+    """
     import h5py
 
-    found: list[tuple[str, list[np.ndarray]]] = []
+    found: list[tuple[str, list[h5py.Dataset]]] = []
 
-    def visit(name, obj):
-        if not isinstance(obj, h5py.Group) or name.split("/")[0] in ("optimizer", "optimizer_weights"):
+    def visit(group_name, obj):
+        if not isinstance(obj, h5py.Group) or group_name.split("/")[0] in ("optimizer", "optimizer_weights"):
             return  # Keras 3 keeps the optimizer's state next to the layers
         datasets = [k for k in obj.keys() if isinstance(obj[k], h5py.Dataset)]
         if not datasets:
             return
-        if name.endswith("/vars") or name == "vars":  # Keras 3: vars/0, vars/1, ...
-            order = sorted(datasets, key=int)
+        if group_name.endswith("/vars") or group_name == "vars":  # Keras 3: vars/0, vars/1, ...
+            order = sorted(datasets, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
         else:  # Keras 2: kernel:0, recurrent_kernel:0, bias:0 (ordered by the layer's weight_names)
             rank = {"embeddings:0": 0, "kernel:0": 0, "recurrent_kernel:0": 1, "bias:0": 2}
             order = sorted(datasets, key=lambda k: rank.get(k, 9))
-        found.append((name, [np.asarray(obj[k], dtype=np.float32) for k in order]))
+        found.append((group_name, [obj[k] for k in order]))
 
     root = handle["model_weights"] if "model_weights" in handle else handle
     root.visititems(visit)
-    return found
+    for group_name, datasets in found:
+        for dataset in datasets:
+            if dataset.dtype.kind not in "fiu" or dataset.ndim > 2:
+                raise ModelImportError(f"{name}: {dataset.name} holds {dataset.dtype} values in {dataset.ndim} "
+                                       "dimensions; Keras weights are numbers in 1 or 2 dimensions")
+    _check_count(sum(d.size for _, datasets in found for d in datasets), name)
+    return [(group_name, [np.asarray(d, dtype=np.float32) for d in datasets]) for group_name, datasets in found]
 
 
-def _keras_recurrent(arrays: list[np.ndarray], group: str) -> _Recurrent:
+def _keras_recurrent(arrays: list[np.ndarray], group: str, name: str) -> _Recurrent:
     """Keras kernel (in, g*H), recurrent kernel (H, g*H), bias -> PyTorch layout."""
     if len(arrays) != 3:
         raise ModelImportError(f"{group}: a recurrent cell needs kernel, recurrent kernel and bias "
                            f"(found {len(arrays)} arrays); layers without bias are not supported")
     kernel, recurrent, bias = arrays
+    if recurrent.ndim != 2:
+        raise ModelImportError(f"{name}: the recurrent kernel of {group} has {recurrent.ndim} dimensions; an "
+                               "RNN/LSTM/GRU layer's weights are matrices (2 dimensions)")
     hidden = recurrent.shape[0]
     cell = _cell_of(recurrent.shape[1], hidden, group)
     if cell == "gru":
@@ -382,16 +582,33 @@ def _keras_recurrent(arrays: list[np.ndarray], group: str) -> _Recurrent:
             raise ModelImportError(f"{group}: a Keras GRU with reset_after=False applies the reset gate before the "
                                "recurrent weights, which PyTorch's GRU cannot express; retrain with "
                                "reset_after=True (the default since TensorFlow 2)")
-        # Keras blocks (z, r, h) -> PyTorch (r, z, n); Keras' input bias -> bias_ih, recurrent bias -> bias_hh
+        if bias.shape[0] != 2:
+            raise ModelImportError(f"{name}: the bias of {group} has shape {bias.shape}; a Keras GRU keeps two "
+                                   f"rows (input and recurrent), shape (2, {recurrent.shape[1]})")
+        biases = [bias[0], bias[1]]  # Keras' input bias -> bias_ih, recurrent bias -> bias_hh
+    else:  # SimpleRNN and LSTM (gates i, f, c, o = PyTorch's i, f, g, o): one bias, put on the input side
+        biases = [bias, np.zeros_like(bias)]
+    _check_recurrent(group, kernel.T, recurrent.T, biases, name)
+    if cell == "gru":  # Keras blocks (z, r, h) -> PyTorch (r, z, n)
         order = np.concatenate([np.arange(hidden, 2 * hidden), np.arange(hidden), np.arange(2 * hidden, 3 * hidden)])
-        return _Recurrent(cell, kernel.T[order], recurrent.T[order], bias[0][order], bias[1][order])
-    # SimpleRNN and LSTM (gates i, f, c, o = PyTorch's i, f, g, o): one bias, put on the input side
-    return _Recurrent(cell, kernel.T, recurrent.T, bias, np.zeros_like(bias))
+        return _Recurrent(cell, kernel.T[order], recurrent.T[order], biases[0][order], biases[1][order])
+    return _Recurrent(cell, kernel.T, recurrent.T, *biases)
 
 
-def _keras_layers(path: Path) -> _Layers:
-    with _h5_file(path) as handle:
-        groups = _weight_groups(handle)
+def _keras_layers(path: Path, notes: list[str]) -> _Layers:
+    try:
+        with _keras_file(path) as (handle, config):
+            _refuse_lambda_layers(config, path.name)
+            groups = _weight_groups(handle, path.name)
+    except ModelImportError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, EOFError, NotImplementedError,
+            zipfile.BadZipFile, zlib.error) as error:  # what h5py and zipfile raise on damaged files
+        raise ModelImportError(f"{path.name} is damaged or truncated and cannot be read ({error}); save it "
+                               "again with model.save(...)") from None
+    if config is None:
+        notes.append("This file holds weights only, without the model's description, so layers without "
+                     "weights (Lambda, for one) could not be checked: make sure the tutorial's model had none.")
     embedding = None
     recurrent_groups: dict[str, dict[int, _Recurrent]] = {}
     linears = []
@@ -405,7 +622,7 @@ def _keras_layers(path: Path) -> _Layers:
             direction = 1 if any("backward" in p for p in parts) else 0
             layer_name = next((p for p in parts if p.startswith(("bidirectional", "lstm", "gru", "simple_rnn",
                                                                   "rnn"))), parts[0])
-            recurrent_groups.setdefault(layer_name, {})[direction] = _keras_recurrent(arrays, name)
+            recurrent_groups.setdefault(layer_name, {})[direction] = _keras_recurrent(arrays, name, path.name)
         elif len(arrays) == 2 and arrays[0].ndim == 2:
             kernel, bias = arrays
             linears.append((kernel.T, bias))
@@ -476,20 +693,36 @@ def import_model(weights: str | Path, vocabulary: str | Path, options: ImportOpt
         The bundle (model in eval mode) and notes on how it was read.
 
     Raises:
-        ModelImportError: with what to change, for every file GateScope cannot import.
+        ModelImportError: with what to change, for every file GateScope cannot import: damaged
+            files, class names that are not plain text (``check_label_names``), and files over the
+            limits (``MAX_PARAMETERS``, ``MAX_VOCAB_SIZE``, ``MAX_TEXT_FILE_BYTES`` and the
+            ``.keras`` archive limits), each refused from what the file declares before it is read.
     """
     weights, options = Path(weights), options or ImportOptions()
+    if options.labels is not None:
+        check_label_names(options.labels, error=ModelImportError)
+    if weights.is_dir():
+        raise ModelImportError(f"{weights} is a folder, not a model file; give the weights file itself")
     if not weights.is_file():
         raise ModelImportError(f"no model file at {weights}")
+    try:
+        return _import(weights, vocabulary, options)
+    except MemoryError:
+        raise ModelImportError(f"{weights.name}: this server ran out of memory importing it; the model or its "
+                               "vocabulary is too large") from None
+
+
+def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> ImportedModel:
+    """``import_model`` once the options and the file's existence are checked."""
+    notes: list[str] = []
     suffix = weights.suffix.lower()
     if suffix in TORCH_SUFFIXES:
         layers, framework = _torch_layers(load_state_dict(weights), weights.name), "pytorch"
     elif suffix in KERAS_SUFFIXES:
-        layers, framework = _keras_layers(weights), "keras"
+        layers, framework = _keras_layers(weights, notes), "keras"
     else:
         raise ModelImportError(f"{weights.name}: unknown model file type; expected {', '.join(TORCH_SUFFIXES)} "
                            f"(PyTorch state_dict) or {', '.join(KERAS_SUFFIXES)} (Keras)")
-    notes: list[str] = []
     itos, source_rows = _reorder(read_vocabulary(vocabulary), layers.embedding.shape[0], notes)
     config = _config_of(layers, options, len(itos), weights.name)
     matrix = np.zeros((len(itos), config.emb_dim), dtype=np.float32)

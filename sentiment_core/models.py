@@ -17,6 +17,9 @@ HEADS = ("linear", "per_step", "mlp")
 OUTPUTS = ("softmax", "sigmoid")
 EMBEDDING_SOURCES = ("random", "glove", "file")
 GATES_PER_CELL = {"rnn": 1, "lstm": 4, "gru": 3}
+# Limits on every model built, trained, loaded or imported (a bundle or import is checked before it is built).
+MAX_VOCAB_SIZE = 600_000  # the largest vocabulary training can make: max_size 200,000 + 400,000 GloVe words
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights
 
 MODEL_SPEC = {
     "cell": ParamSpec("lstm", "Recurrent cell: plain RNN (tanh), LSTM (4 gates) or GRU (3 gates).",
@@ -122,6 +125,13 @@ class ModelConfig:
             raise ValueError("the per-step head takes the last time step's output: set pooling to 'last'")
         if not 0 <= self.pad_idx < self.vocab_size:
             raise ValueError("pad_idx must index a row of the embedding table")
+        if self.vocab_size > MAX_VOCAB_SIZE:
+            raise ValueError(f"a vocabulary of {self.vocab_size:,} words is more than the {MAX_VOCAB_SIZE:,} a "
+                             "GateScope model may have; use a smaller vocabulary")
+        if self.parameter_count > MAX_PARAMETERS:
+            raise ValueError(f"this model would have {self.parameter_count:,} parameters, more than the "
+                             f"{MAX_PARAMETERS:,} a GateScope model may have; use a smaller vocabulary, embedding "
+                             "or hidden size, or fewer layers")
 
     @property
     def num_directions(self) -> int:
@@ -136,6 +146,11 @@ class ModelConfig:
     def classifier_outputs(self) -> int:
         """Rows of the final linear layer: 1 for a sigmoid output, else one per class."""
         return 1 if self.output == "sigmoid" else self.num_classes
+
+    @property
+    def parameter_count(self) -> int:
+        """Parameters of the model this config builds (``model_summary``'s total), without building it."""
+        return sum(row.count for row in model_summary(self))
 
     @property
     def display_name(self) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import Bundle, load_checkpoint, read_metadata
+from .checkpoint import Bundle, check_incoming, load_checkpoint, read_metadata
 from .errors import CheckpointError, GateScopeError
 
 PRETRAINED_ENV = "GATESCOPE_PRETRAINED_DIR"
@@ -125,14 +125,14 @@ def load_bundle_bytes(content: bytes, filename: str) -> Bundle:
     """Load an uploaded ``.safetensors`` bundle (written to a temporary file first).
 
     Raises:
-        CheckpointError: empty, pickled or damaged content.
+        CheckpointError: empty, pickled or damaged content, or class names that are not plain text.
     """
     if not content:
         raise CheckpointError(f"{filename} is empty; download the bundle again")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (Path(filename).name or "upload.safetensors")
         path.write_bytes(content)
-        return load_bundle_file(path)
+        return check_incoming(load_bundle_file(path))
 
 
 def _architecture(config: dict) -> str:
