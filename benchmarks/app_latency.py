@@ -85,8 +85,11 @@ def settle(page, act, needle: str | None = None, timeout: float = 60.0) -> float
     return float(handle.json_value())
 
 
-def open_app(browser, url: str):
+def open_app(browser, url: str, listen=None):
+    """A new page on ``url`` (``listen(page)`` first, e.g. to catch its console), watched for changes."""
     page = browser.new_page(viewport=VIEWPORT)
+    if listen is not None:
+        listen(page)
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
     page.evaluate(OBSERVER)

@@ -63,6 +63,11 @@ class Tally:
         with self.lock:
             self.times.setdefault(kind, []).append(ms)
 
+    def listen(self, page) -> None:
+        """Count ``page``'s console errors and uncaught exceptions from now on."""
+        page.on("console", lambda msg: msg.type == "error" and self.console(msg.text, msg.location.get("url", "")))
+        page.on("pageerror", lambda error: self.error("page exception", str(error)))
+
     def console(self, text: str, url: str) -> None:
         """A console error, unless it is the frontend's base-path probe (see ``BASE_PATH_PROBE``)."""
         if BASE_PATH_PROBE.search(url):
@@ -98,9 +103,7 @@ def opened(tally: Tally, stop: float, browser, url: str, kind: str, ready: str, 
     if old is not None:
         old.close()
     started = time.perf_counter()
-    page = open_app(browser, url)
-    page.on("console", lambda msg: msg.type == "error" and tally.console(msg.text, msg.location.get("url", "")))
-    page.on("pageerror", lambda error: tally.error("page exception", str(error)))
+    page = open_app(browser, url, listen=tally.listen)
     wait_ready(page, ready)
     tally.time(kind, (time.perf_counter() - started) * 1000)
     exceptions_shown(tally, page, kind)

@@ -128,11 +128,11 @@ def warm_up() -> str:
         except (GateScopeError, ValueError) as error:  # the pages' own catch: a readable message
             failed.append(f"{entry.key} ({error})")
             continue
-        if not loaded:  # Home's two charts, so Plotly's figure machinery is loaded too
+        if not loaded:  # Home's two charts, built and serialized as st.plotly_chart does, so Plotly is loaded too
             pred = traced.prediction
-            plots.probability_bars(dict(zip(pred.label_names, map(float, pred.probabilities))))
+            plots.probability_bars(dict(zip(pred.label_names, map(float, pred.probabilities)))).to_json()
             plots.gate_overview(plots.gate_means(traced.get(0, 0).gates, ACTIVATIONS), list(traced.tokens),
-                                gated=traced.cell != "rnn")
+                                gated=traced.cell != "rnn").to_json()
         loaded.append(entry.key)
     freeze_imports()
     return (f"{WARM_LOG} in {time.perf_counter() - started:.1f} s: loaded {len(loaded)} of "
