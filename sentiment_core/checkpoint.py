@@ -269,9 +269,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Bun
         raise
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path.name}: the bundle description is incomplete or invalid ({error})") from None
-    if len(vocab) != config.vocab_size:
-        raise CheckpointError(f"{path.name}: the vocabulary has {len(vocab)} entries but the model expects "
-                              f"{config.vocab_size}; the bundle is inconsistent")
     model = build_model(config)
     expected = model.state_dict()
     try:

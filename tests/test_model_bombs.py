@@ -248,8 +248,9 @@ def test_bundle_description_nested_too_deeply_is_refused(tmp_path):
         load_checkpoint(path)
 
 
-def test_limits_hold_every_model_training_can_make():
-    """A run trained within the settings' ranges must still load: the vocabulary cap covers them."""
+def test_vocabulary_cap_holds_every_vocabulary_training_can_make():
+    """A run trained within the vocabulary settings' ranges must still load; a model over the
+    parameter cap is refused as settings, before training."""
     largest = VOCAB_SPEC["max_size"].max + VOCAB_SPEC["glove_words"].max
     assert largest <= MAX_VOCAB_SIZE
     ModelConfig(vocab_size=int(largest), embeddings="glove", cell="lstm", num_layers=2, hidden_dim=256)
