@@ -715,6 +715,7 @@ def import_model(weights: str | Path, vocabulary: str | Path, options: ImportOpt
 def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> ImportedModel:
     """``import_model`` once the options and the file's existence are checked."""
     notes: list[str] = []
+    tokens = read_vocabulary(vocabulary)
     suffix = weights.suffix.lower()
     if suffix in TORCH_SUFFIXES:
         layers, framework = _torch_layers(load_state_dict(weights), weights.name), "pytorch"
@@ -723,7 +724,7 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
     else:
         raise ModelImportError(f"{weights.name}: unknown model file type; expected {', '.join(TORCH_SUFFIXES)} "
                            f"(PyTorch state_dict) or {', '.join(KERAS_SUFFIXES)} (Keras)")
-    itos, source_rows = _reorder(read_vocabulary(vocabulary), layers.embedding.shape[0], notes)
+    itos, source_rows = _reorder(tokens, layers.embedding.shape[0], notes)
     config = _config_of(layers, options, len(itos), weights.name)
     matrix = np.zeros((len(itos), config.emb_dim), dtype=np.float32)
     for row, source in enumerate(source_rows):
