@@ -19,7 +19,7 @@ import hmac
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -265,7 +265,11 @@ def delete_run(viewer: Viewer, queue: RunQueue, name: str) -> None:
 
 
 def submit(viewer: Viewer, queue: RunQueue, request: runs.RunRequest, name: str | None = None) -> str:
-    """Queue ``request`` for the viewer: students are held to the per-student limit, the teacher is not."""
+    """Queue ``request`` for the viewer: students are held to the per-student limit, the teacher is not.
+    A word-vector file is one of the server's, by name (``embeddings.server_model_options``), never a path."""
+    from .embeddings import server_model_options
+
+    request = replace(request, model_options=server_model_options(request.model_options))
     return queue.submit(request, name=name, owner=viewer.owner, nickname=viewer.nickname,
                         capped=viewer.role == "student")
 

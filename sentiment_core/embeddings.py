@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -23,6 +24,11 @@ MAX_VECTOR_DIM = 4096  # the widest published vectors have 300-1024
 MAX_VECTOR_VALUES = 1_000_000_000  # words x dimensions: 4 GB as float32 (Google News, 3M x 300, fits)
 MAX_VECTOR_WORD_BYTES = 1000
 _MAX_TEXT_LINE = MAX_VECTOR_WORD_BYTES + 32 * MAX_VECTOR_DIM  # a word and MAX_VECTOR_DIM long numbers
+VECTOR_SUFFIXES = (".txt", ".vec", ".bin")
+MAX_VECTOR_NAME_CHARS = 100
+VECTORS_DIR_ENV = "GATESCOPE_VECTORS_DIR"  # the operator's folder of word-vector files (optional)
+NOT_A_SERVER_VECTOR_FILE = ("a word-vector file is chosen by name from the server's vectors folder (the list on "
+                            "the Train page, where you can also upload one); paths are not accepted")
 
 
 @dataclass
@@ -233,6 +239,127 @@ def _vector_cache_dir() -> Path:
     from .data.download import resolve_cache_dir
 
     return resolve_cache_dir() / "vectors"
+
+
+# ---------------------------------------------------------------- the server's word-vector files
+# The app and its links name a word-vector file only by name, from these folders; paths are the CLI's.
+
+
+def vector_upload_dir() -> Path:
+    """Where word-vector files uploaded in the app are kept: ``<cache>/vectors/uploads``."""
+    return _vector_cache_dir() / "uploads"
+
+
+def vector_folders() -> list[Path]:
+    """The server's word-vector folders, in lookup order: ``$GATESCOPE_VECTORS_DIR`` (when set), then uploads."""
+    configured = os.environ.get(VECTORS_DIR_ENV, "").strip()
+    return ([Path(configured).expanduser()] if configured else []) + [vector_upload_dir()]
+
+
+def _server_file(folder: Path, name: str) -> Path | None:
+    """``folder/name`` resolved, when it is a vector file whose real path stays inside ``folder``."""
+    if name.startswith(".") or not name.lower().endswith(VECTOR_SUFFIXES):
+        return None
+    try:
+        path = (folder / name).resolve(strict=True)
+        inside = path.is_relative_to(folder.resolve(strict=True))
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return None
+    return path if inside and path.is_file() else None
+
+
+def vector_files() -> list[str]:
+    """Names of the word-vector files the app offers (``.txt``, ``.vec``, ``.bin`` in ``vector_folders``)."""
+    names: set[str] = set()
+    for folder in vector_folders():
+        try:
+            entries = [entry.name for entry in folder.iterdir()]
+        except OSError:
+            continue
+        names.update(n for n in entries if _server_file(folder, n) is not None)
+    return sorted(names)
+
+
+def resolve_vector_file(name: str) -> Path:
+    """The server's word-vector file called ``name`` (the first of ``vector_folders`` that has it).
+
+    Every failure gives the same message, so a link cannot learn whether some path exists.
+
+    Args:
+        name: a bare file name, as listed by ``vector_files``.
+
+    Returns:
+        The file's real path.
+
+    Raises:
+        DataError: ``name`` is a path, has ``..`` or a separator, or is no vector file in the folders
+            (a symlink leading outside them included).
+    """
+    text = str(name)
+    bare = (0 < len(text) <= MAX_VECTOR_NAME_CHARS and text.isprintable() and "/" not in text and "\\" not in text
+            and text not in (".", ".."))
+    for folder in vector_folders() if bare else []:
+        path = _server_file(folder, text)
+        if path is not None:
+            return path
+    raise DataError(NOT_A_SERVER_VECTOR_FILE)
+
+
+def server_model_options(model_options: Mapping) -> dict:
+    """``model_options`` for a run started from the app: a word-vector file by name, resolved in the server's
+    folders (``resolve_vector_file``); no ``vectors`` unless ``embeddings`` is ``file``.
+
+    Raises:
+        DataError: the ``vectors`` value is not one of the server's files.
+    """
+    options = dict(model_options)
+    use_file = options.get("embeddings") == "file"
+    options["vectors"] = str(resolve_vector_file(options.get("vectors", ""))) if use_file else ""
+    return options
+
+
+def vector_upload_name(filename: str) -> str:
+    """A safe name for an uploaded word-vector file: its last path part, letters, digits and ``._-`` only
+    (others become ``_``), no leading dot, at most ``MAX_VECTOR_NAME_CHARS`` characters, suffix kept.
+
+    Raises:
+        DataError: the suffix is not one of ``VECTOR_SUFFIXES``.
+    """
+    base = str(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    suffix = "." + suffix.lower() if dot else ""
+    if suffix not in VECTOR_SUFFIXES:
+        raise DataError(f"upload a word-vector file ending in {', '.join(VECTOR_SUFFIXES)}, not {suffix or 'no suffix'!r}")
+    stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_" for ch in stem).lstrip(".")
+    return (stem or "vectors")[: MAX_VECTOR_NAME_CHARS - len(suffix)] + suffix
+
+
+def save_vector_upload(data: bytes, filename: str) -> str:
+    """Keep an uploaded word-vector file in ``vector_upload_dir`` under a safe name.
+
+    Args:
+        data: the file's bytes (at most the upload limit, ``MAX_UPLOAD_BYTES``).
+        filename: the name the browser sent (sanitised by ``vector_upload_name``).
+
+    Returns:
+        The name it is kept under (for ``resolve_vector_file``).
+
+    Raises:
+        DataError: the file is too large or not a ``.txt`` / ``.vec`` / ``.bin`` file.
+    """
+    from .data.upload import MAX_UPLOAD_BYTES
+
+    name = vector_upload_name(filename)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{name} is {len(data) / 2**20:.1f} MB; word-vector uploads may be at most "
+                        f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB. Keep the first (most frequent) words and upload that")
+    folder = vector_upload_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, folder / name)
+    return name
 
 
 def load_vectors(path: str | Path, cache_dir: str | Path | None = None) -> WordVectors:

@@ -221,6 +221,15 @@ def settings_from_query(params: Mapping[str, Any]) -> tuple[dict[str, dict], lis
                 warnings.append(f"The link names an unknown dataset ({raw!r}), so {state['data']['name']} is used. "
                                 f"Valid: {', '.join(CATALOGUE)}.")
             continue
+        if (group, field) == ("model", "vectors") and str(raw).strip():
+            from .embeddings import resolve_vector_file
+            from .errors import DataError
+
+            try:  # a link names one of the server's files, never a path (the answer is the same either way)
+                resolve_vector_file(str(raw).strip())
+            except DataError as error:
+                warnings.append(f"The link's {key}={raw!r} was ignored: {error}.")
+                continue
         try:
             state[group][field] = parse_value(raw, state[group][field], all_specs[group].get(field), key)
         except ValueError as error:

@@ -98,14 +98,15 @@ def test_tokenizer_preview_cleans_and_marks_unknown_words(monkeypatch, tmp_path)
 
 def test_a_word_vector_file_on_data_reports_coverage_and_goes_to_train(monkeypatch, tmp_path):
     monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GATESCOPE_VECTORS_DIR", str(tmp_path))  # the server's folder: files are picked by name
     vectors = tmp_path / "vec.txt"
     vectors.write_text("2 3\ngood 0.1 0.2 0.3\nnot 0.3 0.2 0.1\n", encoding="utf-8")  # word2vec text
     at = data_page(monkeypatch, tmp_path).run()
-    at.text_input(key="d_vectors").input(str(vectors)).run()
+    at.selectbox(key="d_vectors").set_value("vec.txt").run()
     assert not at.exception and not at.error
     assert any(m.label == "Vocabulary words with a vector in the file" for m in at.metric)
     model = at.session_state["gs_model"]
-    assert model["embeddings"] == "file" and model["vectors"] == str(vectors)
+    assert model["embeddings"] == "file" and model["vectors"] == "vec.txt"
     train = open_page("train", state={"gs_model": model, "gs_data": at.session_state["gs_data"]})  # same session
     assert train.session_state["m_embedding_choice"] == "file_finetuned" and train.session_state["m_emb_dim"] == 3
 

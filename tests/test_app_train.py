@@ -1,6 +1,7 @@
 """Train page: live model summary, background training, results, links."""
 from __future__ import annotations
 
+import html
 
 from browser.app_support import SMALL_DATA, app_env, open_page, wait_for
 
@@ -95,17 +96,22 @@ def test_a_tutorial_recipe_sets_the_page_and_shows_its_parameter_count(monkeypat
 def test_a_word_vector_file_fixes_the_embedding_size(monkeypatch, tmp_path):
     app_env(monkeypatch, tmp_path)
     monkeypatch.setenv("GATESCOPE_CACHE_DIR", str(tmp_path / "cache"))
-    vectors = tmp_path / "vectors.txt"
-    vectors.write_text("good 0.1 0.2 0.3 0.4\nbad -0.1 -0.2 -0.3 -0.4\n", encoding="utf-8")
+    monkeypatch.setenv("GATESCOPE_VECTORS_DIR", str(tmp_path / "teacher"))
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "vectors.txt").write_text("good 0.1 0.2 0.3 0.4\nbad -0.1 -0.2 -0.3 -0.4\n")
+    (tmp_path / "teacher" / "broken.vec").write_text("good 0.1 0.2\nbad 0.1\n")
     at = open_page("train", run=False)
     at.session_state["gs_data"] = dict(SMALL_DATA)
     at.run()
     at.selectbox(key="m_embedding_choice").set_value("file_frozen").run()
-    at.text_input(key="m_vectors").input(str(vectors)).run()
+    assert at.selectbox(key="m_vectors").options[1:] == ["broken.vec", "vectors.txt"]  # by name, no path box
+    at.selectbox(key="m_vectors").set_value("vectors.txt").run()
     assert not at.exception and at.session_state["m_emb_dim"] == 4
     assert any("2 words x 4 dimensions" in c.value for c in at.caption)
-    at.text_input(key="m_vectors").input(str(tmp_path / "missing.txt")).run()
-    assert any("no word-vector file" in e.value for e in at.error)
+    at.selectbox(key="m_vectors").set_value("broken.vec").run()
+    shown = [html.unescape(e.value).replace("\u2060", "") for e in at.error]  # as the browser shows it
+    assert any("broken.vec: line 2 has 1 numbers" in e for e in shown)
+    assert not any(str(tmp_path) in e.value for e in at.error)  # the server's folders stay private
 
 
 def test_second_run_is_shown_and_counted_at_once(monkeypatch, tmp_path):

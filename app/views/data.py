@@ -44,10 +44,10 @@ def glove_coverage(key: tuple, tokenizer: tuple, min_freq: int, max_size: int, _
 
 @st.cache_resource(show_spinner="Looking words up in the word-vector file…", max_entries=4)
 def file_coverage(path: str, key: tuple, tokenizer: tuple, min_freq: int, max_size: int, _tokens):
-    from sentiment_core.embeddings import embedding_matrix, load_vectors
+    from sentiment_core.embeddings import embedding_matrix, load_vectors, resolve_vector_file
 
     vocab = Vocab.build(_tokens, min_freq, max_size)
-    return embedding_matrix(vocab, load_vectors(path))[1]
+    return embedding_matrix(vocab, load_vectors(resolve_vector_file(path)))[1]  # a server file, by name
 
 
 def use_vector_file() -> None:
@@ -336,11 +336,18 @@ with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
                 st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
         except GateScopeError as error:
             st.error(str(error))
-    st.text_input("…or your own word-vector file (path on the server)", key="d_vectors",
-                  value=state.group("model").get("vectors", ""), on_change=use_vector_file,
-                  placeholder="/data/glove.6B.100d.txt",
-                  help="GloVe, word2vec or fastText text, or word2vec binary. Training then starts from it (the "
-                       "Train page's Embeddings show 'A word-vector file'); it is parsed once and cached.")
+    from sentiment_core.embeddings import vector_files
+
+    vector_names = ["", *vector_files()]  # the server's files, by name: a page never reads a typed path
+    if st.session_state.get("d_vectors", "") not in vector_names:
+        st.session_state.pop("d_vectors", None)
+    chosen_vectors = state.group("model").get("vectors", "")
+    st.selectbox("…or a word-vector file on the server", vector_names, key="d_vectors", on_change=use_vector_file,
+                 index=vector_names.index(chosen_vectors) if chosen_vectors in vector_names else 0,
+                 format_func=lambda n: n or "(none)",
+                 help="GloVe, word2vec or fastText text, or word2vec binary, from the server's vectors folder (upload "
+                      "one on the Train page). Training then starts from it (the Train page's Embeddings show 'A "
+                      "word-vector file'); it is parsed once and cached.")
     if st.session_state.get("d_vectors"):
         try:
             cov = file_coverage(st.session_state["d_vectors"], key, tuple(sorted(tok_opts.items())), min_freq,

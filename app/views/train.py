@@ -1,6 +1,5 @@
 """Train: choose an architecture and hyperparameters, train in the background, watch it learn."""
 import time
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -10,8 +9,8 @@ from ui import timelapse as timelapse_ui
 
 from sentiment_core import classroom, plots, report, runs, settings
 from sentiment_core.data import selection
-from sentiment_core.data.download import resolve_cache_dir
-from sentiment_core.embeddings import GLOVE_DIM, load_vectors
+from sentiment_core.embeddings import (GLOVE_DIM, VECTOR_SUFFIXES, load_vectors, resolve_vector_file,
+                                       save_vector_upload, vector_files)
 from sentiment_core.errors import GateScopeError
 from sentiment_core.models import ModelConfig, model_summary
 from sentiment_core.recipes import RECIPES, checked_count
@@ -90,15 +89,14 @@ settings_col, summary_col = st.columns([3, 2], gap="large")
 
 
 def take_vector_upload() -> None:
-    """Uploader callback: keep the uploaded vector file in the cache folder and use its path."""
+    """Uploader callback: keep the uploaded vector file in the server's vectors folder and pick it by name."""
     file = st.session_state.get("m_vectors_file")
     if file is None:
         return
-    folder = resolve_cache_dir() / "vectors" / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(file.name).name
-    target.write_bytes(file.getvalue())
-    st.session_state["m_vectors"] = str(target)
+    try:
+        st.session_state["m_vectors"] = save_vector_upload(file.getvalue(), file.name)
+    except GateScopeError as error:
+        st.session_state["m_vectors_upload_error"] = str(error)
 
 
 def current(key: str, fallback):
@@ -133,22 +131,33 @@ with settings_col:
         source = st.session_state["m_embedding_choice"].split("_")[0]
         vector_error = None
         fixed_dim = GLOVE_DIM if source == "glove" else None
-        if source == "file":
-            st.text_input(ms["vectors"].label + " (path on the server)", key="m_vectors",
-                          value=current("m_vectors", model_opts.get("vectors", "")), help=ms["vectors"].help,
-                          placeholder="/data/glove.6B.100d.txt")
-            st.file_uploader("…or upload one", type=["txt", "vec", "bin"], key="m_vectors_file",
+        if source == "file":  # one of the server's files, by name (links and pages never name a path)
+            vector_names = ["", *vector_files()]
+            chosen_vectors = current("m_vectors", model_opts.get("vectors", ""))
+            if chosen_vectors not in vector_names:
+                st.session_state.pop("m_vectors", None)
+                chosen_vectors = ""
+            st.selectbox(ms["vectors"].label, vector_names, key="m_vectors", index=vector_names.index(chosen_vectors),
+                         format_func=lambda n: n or "(pick a file, or upload one below)",
+                         help="The word-vector files on this server: the teacher's folder and the files uploaded "
+                              "here. " + ms["vectors"].help)
+            st.file_uploader("…or upload one", type=list(VECTOR_SUFFIXES), key="m_vectors_file",
                              on_change=take_vector_upload,
-                             help="Kept in GateScope's cache folder; parsed once and cached for every run.")
+                             help="Kept in the server's vectors folder; parsed once and cached for every run.")
+            if upload_error := st.session_state.pop("m_vectors_upload_error", None):
+                st.error(plain(upload_error))
             if st.session_state["m_vectors"]:
+                path = None
                 try:
+                    path = resolve_vector_file(st.session_state["m_vectors"])
                     with st.spinner("Reading the word vectors (once; cached afterwards)…"):
-                        vectors = load_vectors(st.session_state["m_vectors"])
+                        vectors = load_vectors(path)
                     fixed_dim = vectors.dim
                     st.caption(f"{len(vectors.words):,} words x {vectors.dim} dimensions.")
-                except (GateScopeError, OSError) as error:
-                    vector_error = f"This word-vector file cannot be used: {error}"
-                    st.error(vector_error)
+                except (GateScopeError, OSError) as error:  # named by the file's name, not its server path
+                    reason = str(error) if path is None else str(error).replace(str(path), st.session_state["m_vectors"])
+                    vector_error = f"This word-vector file cannot be used: {reason}"
+                    st.error(plain(vector_error))
         if fixed_dim is not None and st.session_state.get("m_emb_dim", fixed_dim) != fixed_dim:
             del st.session_state["m_emb_dim"]  # shown as ModelConfig will build it
         widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=fixed_dim is not None,
