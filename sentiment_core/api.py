@@ -14,12 +14,18 @@ long texts are answered 422 with a message, bodies over the byte limit 413.
 Access control for public deployments (``ApiAccess``, read from the environment):
 ``GATESCOPE_API_KEYS`` (comma-separated keys: every request but ``/health`` and the docs needs
 one in ``X-API-Key`` or ``Authorization: Bearer``, else 401), ``GATESCOPE_API_RATE_LIMIT``
-(requests per minute per client, a key or else an address; over it 429 with ``Retry-After``)
-and ``GATESCOPE_API_CORS_ORIGINS`` (comma-separated origins allowed to call from a browser).
+(requests per minute per client, a key or else an address; over it 429 with ``Retry-After``),
+``GATESCOPE_API_CORS_ORIGINS`` (comma-separated origins allowed to call from a browser),
+``GATESCOPE_TRUSTED_PROXIES`` (addresses or networks whose ``X-Forwarded-For`` names the client;
+none by default: the client is the connection's address) and ``GATESCOPE_API_EXPENSIVE_PER_CLIENT``
+/ ``GATESCOPE_API_EXPENSIVE_TOTAL`` (``/explain`` and ``/intervene`` requests in flight per client
+and in all; over either 429 at once). Expensive requests run in their own lane, so they never
+hold the slots ``/predict`` uses.
 """
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import os
 import threading
@@ -67,11 +73,40 @@ class ApiLimits:
 API_KEYS_ENV = "GATESCOPE_API_KEYS"
 RATE_LIMIT_ENV = "GATESCOPE_API_RATE_LIMIT"
 CORS_ENV = "GATESCOPE_API_CORS_ORIGINS"
+TRUSTED_PROXIES_ENV = "GATESCOPE_TRUSTED_PROXIES"
+EXPENSIVE_PER_CLIENT_ENV = "GATESCOPE_API_EXPENSIVE_PER_CLIENT"
+EXPENSIVE_TOTAL_ENV = "GATESCOPE_API_EXPENSIVE_TOTAL"
 OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+# Endpoints that run integrated gradients or gate surgery: seconds each, so they are admitted per
+# client and in all (429 at once over the limit) and run in a lane of their own.
+EXPENSIVE_PATHS = ("/explain", "/intervene")
 
 
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
+def _env_count(name: str, default: int, what: str) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit():
+        raise GateScopeError(f"{name} must be a whole number of {what} (0 for no limit), got {raw!r}")
+    return int(raw)
+
+
+def _networks(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse trusted proxy addresses or networks (``10.0.0.5``, ``10.0.0.0/8``, ``::1``).
+
+    Raises:
+        GateScopeError: a value that is neither.
+    """
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise GateScopeError(f"{TRUSTED_PROXIES_ENV}: {value!r} is not an IP address or network; give "
+                                 "addresses or networks separated by commas, e.g. 127.0.0.1,10.0.0.0/8") from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -82,24 +117,37 @@ class ApiAccess:
         api_keys: accepted keys; empty = no key needed.
         rate_per_minute: requests per minute per client (its key, else its address); 0 = no limit.
         cors_origins: browser origins allowed to call the API (``"*"`` for any); empty = none.
+        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For`` names
+            the client; empty = the client is the connection's address, whatever the headers say.
+        expensive_per_client: ``EXPENSIVE_PATHS`` requests one client may have in flight; 0 = no limit.
+        expensive_total: ``EXPENSIVE_PATHS`` requests in flight (running or waiting) over all
+            clients; 0 = no limit.
     """
 
     api_keys: tuple[str, ...] = ()
     rate_per_minute: int = 0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    trusted_proxies: tuple[str, ...] = ()
+    expensive_per_client: int = 2
+    expensive_total: int = 8
+
+    def __post_init__(self):
+        _networks(self.trusted_proxies)  # a typo fails at start, with a message
 
     @classmethod
     def from_env(cls) -> "ApiAccess":
-        """Read ``$GATESCOPE_API_KEYS``, ``$GATESCOPE_API_RATE_LIMIT`` and ``$GATESCOPE_API_CORS_ORIGINS``.
+        """Read ``$GATESCOPE_API_KEYS``, ``$GATESCOPE_API_RATE_LIMIT``, ``$GATESCOPE_API_CORS_ORIGINS``,
+        ``$GATESCOPE_TRUSTED_PROXIES``, ``$GATESCOPE_API_EXPENSIVE_PER_CLIENT`` and
+        ``$GATESCOPE_API_EXPENSIVE_TOTAL``.
 
         Raises:
-            GateScopeError: the rate limit is not a whole number of at least 0.
+            GateScopeError: a limit that is not a whole number of at least 0, or a trusted proxy
+                that is not an address or network.
         """
-        raw = os.environ.get(RATE_LIMIT_ENV, "").strip() or "0"
-        if not raw.isdigit():
-            raise GateScopeError(f"{RATE_LIMIT_ENV} must be a whole number of requests per minute "
-                                 f"(0 for no limit), got {raw!r}")
-        return cls(_env_list(API_KEYS_ENV), int(raw), _env_list(CORS_ENV))
+        return cls(_env_list(API_KEYS_ENV), _env_count(RATE_LIMIT_ENV, 0, "requests per minute"),
+                   _env_list(CORS_ENV), _env_list(TRUSTED_PROXIES_ENV),
+                   _env_count(EXPENSIVE_PER_CLIENT_ENV, cls.expensive_per_client, "requests"),
+                   _env_count(EXPENSIVE_TOTAL_ENV, cls.expensive_total, "requests"))
 
 
 class _RateLimiter:
@@ -128,13 +176,84 @@ class _RateLimiter:
         return wait
 
 
+def client_address(scope, trusted: tuple) -> str:
+    """The address a request comes from: the connection's, unless that is a trusted proxy; then the
+    nearest address in ``X-Forwarded-For`` (read from the right) that is not a trusted proxy.
+
+    Args:
+        scope: the ASGI scope (``client`` is the socket peer: uvicorn runs without proxy headers).
+        trusted: parsed ``ApiAccess.trusted_proxies``.
+
+    Returns:
+        A normalised IP address, or the peer as given when it is not one (a test client).
+    """
+    def parse(value: str):
+        try:
+            return ipaddress.ip_address(value.strip().strip("[]"))
+        except ValueError:
+            return None
+
+    peer = str((scope.get("client") or ("?",))[0])
+    address = parse(peer)
+    if address is None or not any(address in network for network in trusted):
+        return str(address or peer)
+    hops = [hop for name, value in scope.get("headers") or [] if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):  # the right end was written by our own proxies
+        address = parse(hop)
+        if address is None:
+            break  # a forged or broken entry: stop at the last trusted hop
+        if not any(address in network for network in trusted):
+            return str(address)
+        peer = str(address)
+    return peer
+
+
+class _ExpensiveGate:
+    """Admission to ``EXPENSIVE_PATHS``: at most ``per_client`` requests in flight per client and
+    ``total`` in all (0 = no limit); ``Retry-After`` is the recent typical duration."""
+
+    def __init__(self, per_client: int, total: int, clock=time.monotonic):
+        self.per_client, self.total, self.clock = per_client, total, clock
+        self._in_flight: dict[str, int] = {}
+        self._typical = 1.0  # seconds, an exponential average of finished requests
+        self._lock = threading.Lock()
+
+    def enter(self, client: str) -> str | None:
+        """Admit one request of ``client``; returns None when admitted, else why not."""
+        with self._lock:
+            mine, everyone = self._in_flight.get(client, 0), sum(self._in_flight.values())
+            if self.per_client and mine >= self.per_client:
+                return (f"too many explanations at once: the limit is {self.per_client} /explain or /intervene "
+                        "requests in flight per client; wait for one to finish")
+            if self.total and everyone >= self.total:
+                return (f"the server is busy: {everyone} explanations are running or waiting (the limit is "
+                        f"{self.total}); /predict still answers")
+            self._in_flight[client] = mine + 1
+        return None
+
+    def leave(self, client: str, seconds: float) -> None:
+        with self._lock:
+            left = self._in_flight.pop(client) - 1
+            if left:
+                self._in_flight[client] = left
+            self._typical = 0.8 * self._typical + 0.2 * seconds
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self._typical))
+
+
 class _AccessControl:
-    """ASGI middleware: 429 over the per-client rate, then 401 without a valid API key."""
+    """ASGI middleware: 429 over the per-client rate, then 401 without a valid API key, then 429
+    over the expensive-request limits."""
 
     def __init__(self, app, access: ApiAccess, clock=time.monotonic):
-        self.app, self.access = app, access
+        self.app, self.access, self.clock = app, access, clock
         self.keys = [k.encode("utf-8") for k in access.api_keys]
+        self.trusted = _networks(access.trusted_proxies)
         self.limiter = _RateLimiter(access.rate_per_minute, clock) if access.rate_per_minute else None
+        self.expensive = _ExpensiveGate(access.expensive_per_client, access.expensive_total, clock)
 
     def _valid_key(self, headers: dict) -> bytes | None:
         given = headers.get(b"x-api-key")
@@ -152,22 +271,37 @@ class _AccessControl:
             return
         headers = dict(scope.get("headers") or [])
         key = self._valid_key(headers) if self.keys else None
+        client = ("key:" + hashlib.sha256(key).hexdigest()[:16]) if key else \
+            "addr:" + client_address(scope, self.trusted)
         if self.limiter is not None:
-            client = ("key:" + hashlib.sha256(key).hexdigest()[:16]) if key else \
-                "addr:" + str((scope.get("client") or ("?",))[0])
             wait = self.limiter.take(client)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
-                await JSONResponse({"detail": f"too many requests: the limit is {self.access.rate_per_minute} "
-                                              f"per minute per client; try again in {seconds} s"},
-                                   status_code=429, headers={"Retry-After": str(seconds)})(scope, receive, send)
+                await _too_many(f"too many requests: the limit is {self.access.rate_per_minute} per minute per "
+                                f"client; try again in {seconds} s", seconds, scope, receive, send)
                 return
         if self.keys and key is None:
             await JSONResponse({"detail": "a valid API key is required: send it in the X-API-Key header "
                                           "(or as Authorization: Bearer <key>)"},
                                status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if scope.get("path") not in EXPENSIVE_PATHS:
+            await self.app(scope, receive, send)
+            return
+        refusal = self.expensive.enter(client)
+        if refusal is not None:
+            seconds = self.expensive.retry_after
+            await _too_many(f"{refusal}; try again in {seconds} s", seconds, scope, receive, send)
+            return
+        start = self.clock()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.expensive.leave(client, self.clock() - start)
+
+
+async def _too_many(detail: str, seconds: int, scope, receive, send) -> None:
+    await JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(seconds)})(scope, receive, send)
 
 
 class ApiError(GateScopeError):
@@ -616,9 +750,12 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
             ``default_key()``: ``bilstm`` when shipped, then ``lstm``, ``gru``, ``rnn``, any shipped
             model, the newest run).
         limits: request limits.
-        concurrency: model evaluations running at once (the rest wait their turn).
+        concurrency: ``/predict`` evaluations running at once (the rest wait their turn);
+            ``/explain`` and ``/intervene`` run in a lane of their own, ``max(1, concurrency // 2)``
+            at once, so they never hold the slots of ``/predict``.
         preload: load the default model now, so a bad ``default_model`` fails at startup.
-        access: API keys, rate limit and CORS origins (default: ``ApiAccess.from_env()``).
+        access: API keys, rate limit, CORS origins, trusted proxies and expensive-request limits
+            (default: ``ApiAccess.from_env()``).
 
     Returns:
         The FastAPI application.
@@ -635,7 +772,8 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
     store = _Models(registry, default_model or registry.default_key())
     if preload and store.default:
         store.get(store.default)
-    compute = threading.BoundedSemaphore(max(1, concurrency))
+    compute = threading.BoundedSemaphore(max(1, concurrency))  # /predict
+    expensive_lane = threading.BoundedSemaphore(max(1, concurrency // 2))  # /explain, /intervene
     PredictRequest, ExplainRequest = _request_models(limits)
     InterveneRequest = _intervene_request_model(limits)
 
@@ -663,8 +801,10 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
         401: {"model": ErrorResponse, "description": "API keys are required here and none (or a wrong one) was "
                                                      "sent"},
         413: {"model": ErrorResponse, "description": "the body is over the byte limit"},
-        429: {"model": ErrorResponse, "description": "over the per-client rate limit; `Retry-After` says when "
-                                                     "to try again"},
+        429: {"model": ErrorResponse, "description": "over the per-client rate limit, or (/explain, /intervene) "
+                                                     "over the explanations one client or all clients may have in "
+                                                     "flight; `Retry-After` says when to try again",
+              "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}},
         422: {"model": ErrorResponse, "description": "an invalid request (`detail` names the field) or a model "
                                                      "that cannot be loaded; for /explain also a text of which the "
                                                      "model knows no word, or a `target` that is not one of its "
@@ -701,14 +841,14 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
               summary="Token attributions (integrated gradients) and gate summaries for one text")
     def explain(request: ExplainRequest) -> ExplainResponse:
         loaded, _ = store.get(request.model)
-        with compute:
+        with expensive_lane:
             return _explain(loaded, request.text, request.target, request.steps, request.baseline)
 
     @app.post("/intervene", response_model=InterveneResponse, responses=errors,
               summary="Gate surgery: force gates, cell or hidden units at chosen tokens and compare the prediction")
     def intervene_endpoint(request: InterveneRequest) -> InterveneResponse:
         loaded, _ = store.get(request.model)
-        with compute:
+        with expensive_lane:
             return _intervene(loaded, request.text, request.lesson, request.interventions)
 
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
@@ -724,7 +864,10 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
                               loaded_models=registry.loaded(), torch_threads=torch.get_num_threads(),
                               concurrency=max(1, concurrency),
                               limits={"max_texts": limits.max_texts, "max_text_chars": limits.max_text_chars,
-                                      "max_ig_steps": limits.max_ig_steps, "max_body_bytes": limits.max_body_bytes})
+                                      "max_ig_steps": limits.max_ig_steps, "max_body_bytes": limits.max_body_bytes,
+                                      "expensive_at_once": max(1, concurrency // 2),
+                                      "expensive_per_client": access.expensive_per_client,
+                                      "expensive_total": access.expensive_total})
 
     return app
 
@@ -736,8 +879,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | None = None, t
         host: interface to listen on (``0.0.0.0`` to accept outside connections).
         port: TCP port.
         model: default model name.
-        threads: CPU threads for inference (default: up to 2): that many requests are
-            evaluated at once, each on one torch thread.
+        threads: CPU threads for inference (default: up to 2): that many ``/predict`` requests
+            are evaluated at once, each on one torch thread, and ``max(1, threads // 2)``
+            explanations in their own lane.
 
     Returns:
         The exit code.
@@ -750,5 +894,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | None = None, t
         raise GateScopeError(f"--threads must be at least 1, got {threads}")
     app = create_app(default_model=model, concurrency=threads)
     torch.set_num_threads(1)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # the client's address is the connection's: only GATESCOPE_TRUSTED_PROXIES may name another
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
     return 0
