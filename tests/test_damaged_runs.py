@@ -34,9 +34,9 @@ def damaged(template, monkeypatch, tmp_path):
 
 
 def page_text(at) -> str:
-    """Every message, caption and markdown the page shows, as one text (escapes decoded)."""
+    """Every message, caption and markdown the page shows, as one text (escapes and word joiners removed)."""
     parts = [e.value for kind in ("markdown", "caption", "warning", "error", "info") for e in getattr(at, kind)]
-    return html.unescape("\n".join(str(p) for p in parts))
+    return html.unescape("\n".join(str(p) for p in parts)).replace("\u2060", "")
 
 
 def test_every_damaged_run_is_listed_with_what_is_wrong(damaged):
