@@ -391,12 +391,9 @@ class RunRecord:
 
     @property
     def best_path(self) -> Path | None:
-        """The best checkpoint, None when there is none (or it is an empty file)."""
+        """The best checkpoint, None when there is none (a damaged one is refused when it is loaded)."""
         path = self.path / BEST_FILE
-        try:
-            return path if path.is_file() and path.stat().st_size > 0 else None
-        except OSError:
-            return None
+        return path if path.is_file() else None
 
     @property
     def created(self) -> float:

@@ -54,7 +54,7 @@ def test_every_damaged_run_is_listed_with_what_is_wrong(damaged):
     assert load_checkpoint(records["config-deep"].best_path).model_config.cell == "lstm"
     assert records["result-bad-json"].result is None and len(records["result-bad-json"].epochs()) == 3
     assert records["config-wrong-type"].config.get("model") is None and records["config-wrong-type"].result
-    assert records["checkpoint-empty"].best_path is None and records["checkpoint-missing"].best_path is None
+    assert records["checkpoint-missing"].best_path is None
     # a run whose state cannot be read is "damaged" (finished: it can be deleted), and says why
     for name in ("status-bad-json", "status-unknown-state"):
         assert records[name].state == "damaged" and records[name].message.startswith("this run's files are damaged")
@@ -106,8 +106,11 @@ def test_models_endpoint_lists_usable_runs_with_their_problems(damaged, tmp_path
     assert response.status_code == 200
     listed = {m["name"][len(RUN_PREFIX):]: m for m in response.json()["models"]}
     assert listed[good]["problems"] == []
-    # runs whose model loads are listed with their problems; those without one are left out
-    assert not {"checkpoint-empty", "checkpoint-missing"} & set(listed)
+    # runs with a checkpoint are listed with their problems; one without a checkpoint is left out
+    assert "checkpoint-missing" not in listed
     assert any("nested too deeply" in p for p in listed["config-deep"]["problems"])
     assert listed["status-bad-json"]["state"] == "damaged"
     assert client.post("/predict", json={"text": "not good", "model": RUN_PREFIX + "config-deep"}).status_code == 200
+    assert listed["checkpoint-empty"]["problems"] == ["best.safetensors is empty (0 bytes): the model cannot be loaded"]
+    refused = client.post("/predict", json={"text": "not good", "model": RUN_PREFIX + "checkpoint-empty"})
+    assert refused.status_code == 422 and "empty" in refused.json()["detail"]
