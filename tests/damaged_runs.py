@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from browser.app_support import completed_run
 
@@ -40,7 +41,7 @@ def _cut_short(run: Path) -> None:
     (run / "epochs.jsonl").write_bytes(raw[:-15])
 
 
-def _edit(file: str, change) -> callable:
+def _edit(file: str, change) -> Callable[[Path], None]:
     def damage(run: Path) -> None:
         data = json.loads((run / file).read_text())
         change(data)
@@ -48,13 +49,13 @@ def _edit(file: str, change) -> callable:
     return damage
 
 
-def _replace(file: str, content: bytes | str) -> callable:
+def _replace(file: str, content: bytes | str) -> Callable[[Path], None]:
     def damage(run: Path) -> None:
         (run / file).write_bytes(content if isinstance(content, bytes) else content.encode())
     return damage
 
 
-def _truncate(file: str) -> callable:
+def _truncate(file: str) -> Callable[[Path], None]:
     def damage(run: Path) -> None:
         raw = (run / file).read_bytes()
         (run / file).write_bytes(raw[: len(raw) // 2])

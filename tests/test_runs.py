@@ -280,8 +280,6 @@ def test_a_run_records_the_device_it_trained_on_in_words(tmp_path):
 def _refuse_writes(monkeypatch, victim: str, code: int, when=lambda data: True) -> None:
     """Make every ``write_json`` into run ``victim``'s folder fail with OSError ``code`` (a
     read-only folder, a full disk) while ``when(data)`` holds."""
-    import errno
-
     write = runs.write_json
 
     def refusing(path, data):
@@ -290,7 +288,6 @@ def _refuse_writes(monkeypatch, victim: str, code: int, when=lambda data: True) 
         write(path, data)
 
     monkeypatch.setattr(runs, "write_json", refusing)
-    assert code in (errno.EACCES, errno.ENOSPC)
 
 
 def test_a_run_whose_folder_turns_read_only_mid_run_fails_and_the_next_run_still_trains(tmp_path, splits,
