@@ -14,6 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .text import plain
+
 FONT_SIZE = 17
 TITLE_SIZE = 21
 FONT_FAMILY = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
@@ -118,8 +120,15 @@ def legend_above_subplots(fig: go.Figure, title: str | None) -> go.Figure:
     return fig
 
 
+def chart_text(text: object) -> str:
+    """User text (a token, class, run or nickname) as Plotly shows it: Plotly reads a few HTML tags
+    (``<a href>``, ``<b>``, ``<br>``) and entities in titles, ticks, legends and hover text, so ``&``,
+    ``<`` and ``>`` are escaped."""
+    return html.escape(str(text), quote=False)
+
+
 def _positions(tokens: Sequence[str]) -> tuple[list[int], list[str]]:
-    return list(range(len(tokens))), [str(t) for t in tokens]
+    return list(range(len(tokens))), [chart_text(t) for t in tokens]
 
 
 def empty(message: str, height: int = 260) -> go.Figure:
@@ -141,7 +150,7 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
     values = [float(probabilities[n]) for n in names]
     best = int(np.argmax(values)) if values else -1
     fig = go.Figure(go.Bar(
-        x=values, y=names, orientation="h",
+        x=values, y=[chart_text(n) for n in names], orientation="h",
         marker_color=[class_color(n, i) for i, n in enumerate(names)],
         text=[f"<b>{v:.0%}</b>" if i == best else f"{v:.0%}" for i, v in enumerate(values)],
         # inside long bars, outside short ones: a "100%" label is never cut off in a narrow column
@@ -173,12 +182,13 @@ def model_probability_bars(rows: Sequence[Mapping], label_names: Sequence[str] |
     """
     label_names = class_order([*([label_names] if label_names else []), *(list(r["probabilities"]) for r in rows)])
     fig = go.Figure()
-    models = [str(r["model"]) for r in rows]
+    models = [chart_text(r["model"]) for r in rows]
     for i, label in enumerate(label_names):
         values = [float(r["probabilities"].get(label, 0.0)) for r in rows]
-        fig.add_trace(go.Bar(x=values, y=models, name=label, orientation="h", marker_color=class_color(label, i),
+        fig.add_trace(go.Bar(x=values, y=models, name=chart_text(label), orientation="h",
+                             marker_color=class_color(label, i),
                              text=[f"{v:.0%}" if v >= 0.08 else "" for v in values], textposition="inside",
-                             hovertemplate=f"{label}: %{{x:.3f}}<extra>%{{y}}</extra>"))
+                             hovertemplate=f"{chart_text(label)}: %{{x:.3f}}<extra>%{{y}}</extra>"))
     fig.update_layout(barmode="stack", legend_traceorder="normal")  # the legend in the bars' order
     fig.update_xaxes(range=[0, 1], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
@@ -410,7 +420,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], tit
     share = m / np.clip(m.sum(axis=1, keepdims=True), 1, None)
     text = [[f"{int(m[i, j])}<br>({share[i, j]:.0%})" for j in range(m.shape[1])] for i in range(m.shape[0])]
     fig = go.Figure(go.Heatmap(
-        z=share, x=list(labels), y=list(labels), text=text, texttemplate="%{text}",
+        z=share, x=[chart_text(n) for n in labels], y=[chart_text(n) for n in labels], text=text, texttemplate="%{text}",
         textfont=dict(size=FONT_SIZE), colorscale="Blues", zmin=0, zmax=1, showscale=False,
         hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
     fig.update_xaxes(title="predicted", side="bottom")
@@ -475,7 +485,8 @@ def class_balance(counts: Mapping[str, int], title: str | None = None, height: i
     names = list(counts)
     values = [int(counts[n]) for n in names]
     total = max(1, sum(values))
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=[class_color(n, i) for i, n in enumerate(names)],
+    fig = go.Figure(go.Bar(x=[chart_text(n) for n in names], y=values,
+                           marker_color=[class_color(n, i) for i, n in enumerate(names)],
                            text=[f"{v:,}<br>({v / total:.0%})" for v in values], textposition="outside",
                            cliponaxis=False, hovertemplate="%{x}: %{y:,}<extra></extra>"))
     fig.update_yaxes(title="examples", range=[0, max(values + [1]) * 1.3])
@@ -516,9 +527,10 @@ def trajectory(tokens: Sequence[str], probabilities: Mapping[str, Sequence[float
     x, names = _positions(tokens)
     fig = go.Figure()
     for i, (label, values) in enumerate(probabilities.items()):
-        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=label,
+        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=chart_text(label),
                                  line=dict(color=class_color(label, i), width=LINE_WIDTH), marker=dict(size=9),
-                                 customdata=names, hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
+                                 customdata=names,
+                                 hovertemplate=f"after '%{{customdata}}'<br>{chart_text(label)} %{{y:.2f}}<extra></extra>"))
     fig.add_hline(y=0.5, line=dict(color="#9AA5B1", dash="dot"))
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else None,
                      title="reading position")
@@ -535,10 +547,10 @@ def word_scores(tokens: Sequence[str], scores: Mapping[str, Sequence[float]], ti
     x, names = _positions(tokens)
     fig = go.Figure()
     for i, (label, values) in enumerate(scores.items()):
-        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=label,
+        fig.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=chart_text(label),
                                  line=dict(color=class_color(label, i), width=LINE_WIDTH), marker=dict(size=9),
                                  customdata=names,
-                                 hovertemplate=f"after '%{{customdata}}'<br>{label} %{{y:.2f}}<extra></extra>"))
+                                 hovertemplate=f"after '%{{customdata}}'<br>{chart_text(label)} %{{y:.2f}}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=names, tickangle=-40 if len(x) > 8 else None,
                      title="reading position")
@@ -572,7 +584,7 @@ def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str 
     if len(tokens) > ATTRIBUTION_BAR_LIMIT:
         keep = np.sort(np.argsort(-np.abs(np.nan_to_num(s)), kind="stable")[:ATTRIBUTION_BAR_LIMIT])
         title = f"{title or value_name} · the {ATTRIBUTION_BAR_LIMIT} largest of {len(tokens)} words"
-    labels = [f"{tokens[i]} #{i}" if len(tokens) > ATTRIBUTION_BAR_LIMIT else str(tokens[i]) for i in keep]
+    labels = [chart_text(f"{tokens[i]} #{i}" if len(tokens) > ATTRIBUTION_BAR_LIMIT else tokens[i]) for i in keep]
     y = list(range(len(keep)))
     towards = f"towards {target}" if target else "towards"
     away = f"away from {target}" if target else "away"
@@ -596,7 +608,7 @@ def token_html(tokens: Sequence[str], scores: Sequence[float] | None = None, max
                unknown: Sequence[bool] | None = None) -> str:
     """Tokens as inline HTML spans shaded by signed score (purple towards, orange away), with the score in a
     tooltip; words the vocabulary does not know (read as ``<unk>``) are dotted-underlined and
-    italic. Safe: tokens are HTML-escaped.
+    italic. Safe for ``st.markdown(..., unsafe_allow_html=True)``: tokens pass through ``text.plain``.
 
     Args:
         tokens: the tokens the model read.
@@ -618,9 +630,9 @@ def token_html(tokens: Sequence[str], scores: Sequence[float] | None = None, max
         if unk:
             tip += " (unknown word: read as <unk>)"
         spans.append(
-            f"<span title='{html.escape(tip)}' style='background: rgba({rgb},{alpha:.2f}); "
+            f"<span title='{plain(tip)}' style='background: rgba({rgb},{alpha:.2f}); "
             f"color:{text_color}; padding:3px 6px; margin:2px; border-radius:6px; display:inline-block; "
-            f"line-height:1.6; border:1px solid #D9E2EC; {UNKNOWN_STYLE if unk else ''}'>{html.escape(str(token))}</span>")
+            f"line-height:1.6; border:1px solid #D9E2EC; {UNKNOWN_STYLE if unk else ''}'>{plain(token)}</span>")
     return f"<div class='gs-tokens' style='font-size:{size_px}px; line-height:2.1'>{''.join(spans)}</div>"
 
 
@@ -630,16 +642,37 @@ def color_legend_html(target: str | None = None) -> str:
     away = f"pushes away from {target}" if target else "pushes away from it"
     return (f"<div style='font-size:15px; color:#52606D'>"
             f"<span style='background:{TOWARDS_COLOR}; color:white; padding:2px 8px; border-radius:6px'>purple</span> "
-            f"{html.escape(towards)} &nbsp; "
+            f"{plain(towards)} &nbsp; "
             f"<span style='background:{AWAY_COLOR}; color:white; padding:2px 8px; border-radius:6px'>orange</span> "
-            f"{html.escape(away)}; stronger colour = larger effect</div>")
+            f"{plain(away)}; stronger colour = larger effect</div>")
+
+
+def verdict_html(label: str, probability: float | None = None, font_size: str | None = None) -> str:
+    """A predicted class in large type, in its class colour, for ``st.markdown(..., unsafe_allow_html=True)``.
+
+    Safe: the colour is one of the palette's constants (``class_color``) and the label passes through
+    ``text.plain``.
+
+    Args:
+        label: the class name (any text: class names come from uploads).
+        probability: shown after it as "(87% sure)" when given.
+        font_size: a CSS size from the caller's code (e.g. ``"1.5rem"``), never user text.
+
+    Returns:
+        One ``<div class='gs-verdict'>``.
+    """
+    size = f";font-size:{font_size}" if font_size else ""
+    sure = (f" <span style='font-size:1.2rem;color:#52606D'>({probability:.0%} sure)</span>"
+            if probability is not None else "")
+    return (f"<div class='gs-verdict' style='color:{class_color(label)}{size}'>"
+            f"{plain(str(label).capitalize())}{sure}</div>")
 
 
 def state_legend_html(what: str = "the unit's hidden value") -> str:
     """The legend of ``token_html`` chips shaded by a state (``STATE_*_RGB``): brown above 0, blue below."""
     return (f"<div style='font-size:15px; color:#52606D'>"
             f"<span style='background:rgb({STATE_POSITIVE_RGB}); color:white; padding:2px 8px; border-radius:6px'>brown</span> "
-            f"{html.escape(what)} above 0 &nbsp; "
+            f"{plain(what)} above 0 &nbsp; "
             f"<span style='background:rgb({STATE_NEGATIVE_RGB}); color:white; padding:2px 8px; border-radius:6px'>blue</span> "
             f"below 0; stronger colour = further from 0</div>")
 
@@ -717,7 +750,7 @@ def accuracy_vs_parameters(rows: Sequence[Mapping], metric: str = "test acc", ti
             x=[r["params"] for r in mine], y=[r[metric] for r in mine], mode="markers", name=cell.upper(),
             marker=dict(size=15, color=cell_color(cell, i), line=dict(color="white", width=1.5),
                         symbol=["diamond" if r.get("bidirectional") else "circle" for r in mine]),
-            customdata=[[r.get("nickname", ""), r.get("model", ""), r.get("run", "")] for r in mine],
+            customdata=[[chart_text(r.get(k, "")) for k in ("nickname", "model", "run")] for r in mine],
             hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]}<br>%{x:,} parameters<br>"
                           f"{metric} %{{y:.1%}}<br>%{{customdata[2]}}<extra></extra>"))
     fig.update_xaxes(title="parameters (log scale)", type="log")

@@ -201,3 +201,37 @@ class Tokenizer:
     def tokenize_many(self, texts: list[str]) -> list[list[str]]:
         """Tokenize a list of texts."""
         return [self(t) for t in texts]
+
+
+# Every ASCII punctuation character can start Markdown (links, images, emphasis, code, tables),
+# HTML (tags, entities, attribute quotes) or a Streamlit extension (``:red[...]``, ``:material/icon:``,
+# ``$math$``); as a numeric character reference it is only a character. Streamlit's renderer still
+# turns the decoded text's URLs, e-mail addresses and ``:emoji:`` codes into links and emoji, so an
+# invisible word joiner (U+2060) follows every colon, precedes every @ and follows a "www".
+WORD_JOINER = "\u2060"
+_PLAIN = str.maketrans({**{c: f"&#{ord(c)};" for c in string.punctuation},
+                        ":": "&#58;&#8288;", "@": "&#8288;&#64;",
+                        **dict.fromkeys("\r\n\t\f\v\x85\u2028\u2029", " ")})
+_WWW = re.compile(r"(?i)(www)(?=&#46;)")
+
+
+def plain(text: object) -> str:
+    """User text that shows as itself wherever Streamlit renders Markdown (``st.markdown``, captions,
+    alerts, toasts, widget, tab, expander and metric labels, pill options) and in the HTML the app
+    passes through ``st.markdown(..., unsafe_allow_html=True)``, attribute values included.
+
+    Every ASCII punctuation character becomes a numeric character reference (Markdown and browsers
+    both decode it to the character, and neither reads it as syntax), line breaks become spaces, a
+    leading space is encoded (no indented code block), and a zero-width word joiner keeps URLs,
+    e-mail addresses and emoji codes from becoming links or pictures. Not for code spans (inside
+    backticks references are not decoded) nor for plain-text widgets (selectbox, multiselect,
+    dataframes), which show text as it is.
+
+    Args:
+        text: any value; ``str(text)`` is escaped.
+
+    Returns:
+        The escaped text; rendered, it reads as ``text`` (with invisible word joiners).
+    """
+    escaped = _WWW.sub(r"\1&#8288;", str(text).translate(_PLAIN))
+    return "&#32;" + escaped[1:] if escaped.startswith(" ") else escaped

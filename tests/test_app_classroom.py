@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from browser.app_support import SMALL_DATA, app_env, completed_run, open_page
+from browser.app_support import SMALL_DATA, app_env, completed_run, open_page, shown
 from sentiment_core import classroom, runs
 
 PASSCODE = "gates-and-cells-42"
@@ -35,7 +35,7 @@ def class_settings(at) -> set[str]:
 
 
 def everything_shown(at) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "error", "success", "info", "warning")
+    parts = [shown(e.value) for kind in ("markdown", "caption", "error", "success", "info", "warning")
              for e in at.get(kind) if isinstance(getattr(e, "value", None), str)]
     return "\n".join(parts)
 

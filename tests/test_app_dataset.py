@@ -2,7 +2,7 @@
 second model, the projector and the units, all in the link."""
 from __future__ import annotations
 
-from browser.app_support import app_env, completed_run, open_page, query_of
+from browser.app_support import app_env, completed_run, open_page, query_of, shown
 
 
 def test_the_table_lists_confident_errors_first_and_links_to_explain(monkeypatch, tmp_path):
@@ -11,7 +11,7 @@ def test_the_table_lists_confident_errors_first_and_links_to_explain(monkeypatch
     at = open_page("dataset", query={"model": "lstm"})
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ds_source").value == "eval:imdb_test"
-    assert any("held-out sample" in c.value for c in at.caption)
+    assert any("held-out sample" in shown(c.value) for c in at.caption)
     table = at.dataframe[0].value
     assert len(table) == 25 and list(table.columns[:4]) == ["explain", "text", "gold", "prediction"]
     wrong = table["gold"] != table["prediction"]
@@ -37,7 +37,7 @@ def test_slices_with_a_second_model_and_the_paired_test(monkeypatch, tmp_path):
     at = open_page("dataset", query={"model": "lstm", "examples": "eval:sst2_dev", "tab": "Slices", "vs": "gru"})
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "paired test" in " ".join(s.value for s in at.subheader).lower()
-    sentences = " ".join(m.value for m in at.markdown)
+    sentences = " ".join(shown(m.value) for m in at.markdown)
     assert "discordant sentences, p" in sentences
     slices = at.dataframe[1].value  # [0] is the Examples tab's table
     assert slices["slice"].iloc[0] == "all" and slices["examples"].iloc[0] == 200
@@ -78,7 +78,7 @@ def test_a_bad_link_is_ignored_with_a_warning(monkeypatch, tmp_path):
     monkeypatch.delenv("GATESCOPE_DATA_MIRROR", raising=False)
     at = open_page("dataset", query={"model": "lstm", "sort": "sideways", "examples": "eval:nowhere"})
     assert not at.exception and not at.error
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     assert "sort='sideways' was ignored" in warnings and "examples='eval:nowhere' was ignored" in warnings
     assert at.selectbox(key="ds_sort").value == "wrong_first"
     at.segmented_control(key="ds_outcome").set_value("wrong").run()

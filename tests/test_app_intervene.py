@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from browser.app_support import app_env, completed_run, open_page, query_of
+from browser.app_support import app_env, completed_run, open_page, query_of, shown
 
 from sentiment_core.settings import EXAMPLES
 
@@ -17,7 +17,7 @@ def test_intervene_lessons_and_own_changes(monkeypatch, tmp_path):
     at = open_page("explain", query={"model": "lstm", "tab": "Intervene", "lesson": "forget_before_but",
                                      "text": EXAMPLES[3]})
     assert not at.exception and not at.error
-    assert any("forget gate set to 0 at 'but'" in c.value for c in at.caption)
+    assert any("forget gate set to 0 at 'but'" in shown(c.value) for c in at.caption)
     diff = _chart(at, "Change in the cell state c")
     assert diff["data"][0]["colorscale"][0][1] != diff["data"][0]["colorscale"][-1][1]  # a diverging scale
     traj = _chart(at, "before (dotted) and after the change")
@@ -27,14 +27,14 @@ def test_intervene_lessons_and_own_changes(monkeypatch, tmp_path):
     assert any("no 'not'" in i.value for i in at.info)
     at.button(key="e_iv_example").click().run()
     assert not at.exception and at.session_state["e_text"] == "It was not good"
-    assert any("input gate set to 0 at 'not'" in c.value for c in at.caption)
+    assert any("input gate set to 0 at 'not'" in shown(c.value) for c in at.caption)
     # my own change: zero units 0-3 of the hidden state at the first two words
     at.segmented_control(key="e_iv_lesson").set_value("").run()
     at.selectbox(key="e_iv_target").set_value("hidden").run()
     at.text_input(key="e_iv_units").input("0-3").run()
     at.pills(key="e_iv_tokens").set_value([0, 1]).run()
     assert not at.exception and not at.error
-    assert any("hidden set to 0 at 'it', 'was' (layer 0, forward, units 0, 1, 2, 3)" in c.value for c in at.caption)
+    assert any("hidden set to 0 at 'it', 'was' (layer 0, forward, units 0, 1, 2, 3)" in shown(c.value) for c in at.caption)
     assert query_of(at)["iv_target"] == "hidden" and query_of(at)["iv_units"] == "0-3"
     at.text_input(key="e_iv_units").input("500").run()
     assert not at.exception and "units go from 0 to 127" in at.error[0].value
@@ -46,7 +46,7 @@ def test_intervene_on_a_bidirectional_run_and_a_plain_rnn(monkeypatch, tmp_path)
     at = open_page("explain", query={"model": f"run:{name}", "tab": "Intervene", "lesson": "ignore_not",
                                      "text": "it was not good"})
     assert not at.exception and not at.error
-    assert sum("update gate set to 1 at 'not'" in c.value for c in at.caption) == 4  # 2 layers x 2 directions
+    assert sum("update gate set to 1 at 'not'" in shown(c.value) for c in at.caption) == 4  # 2 layers x 2 directions
     assert any("backward" in i.value for i in at.info) and _chart(at, "Forward reading only")
     rnn = completed_run(runs_dir, "rnn", epochs=1)
     at = open_page("explain", query={"model": f"run:{rnn}", "tab": "Intervene", "lesson": "ignore_not",
@@ -61,7 +61,7 @@ def test_memory_ribbons_show_rnn_lstm_and_gru_on_one_sentence(monkeypatch, tmp_p
     ribbons = _chart(at, "What survives to the end")
     titles = [a["text"] for a in ribbons["layout"]["annotations"]]
     assert any(t.startswith("LSTM (lstm)") for t in titles) and any(t.startswith("GRU (gru)") for t in titles)
-    assert any("No RNN model" in c.value for c in at.caption)  # the test folder ships no RNN
+    assert any("No RNN model" in shown(c.value) for c in at.caption)  # the test folder ships no RNN
     completed_run(runs_dir, "rnn", epochs=1)
     at = open_page("explain", query={"model": "gru", "tab": "Memory ribbons", "text": "it was not good"})
     titles = [a["text"] for a in _chart(at, "What survives to the end")["layout"]["annotations"]]

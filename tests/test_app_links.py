@@ -3,7 +3,7 @@ session and get the same widgets back; bad links open with warnings that say wha
 from __future__ import annotations
 
 import pytest
-from browser.app_support import SMALL_DATA, app_env, completed_run, open_page, query_of
+from browser.app_support import SMALL_DATA, app_env, completed_run, open_page, query_of, shown
 
 from sentiment_core.settings import EXAMPLES
 
@@ -156,7 +156,7 @@ def test_bad_links_warn_in_words(monkeypatch, tmp_path, page, query, words):
     app_env(monkeypatch, tmp_path)
     at = open_page(page, query=query)
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     assert words in warnings
     assert "could not convert" not in warnings
 
@@ -176,5 +176,5 @@ def test_a_tutorial_recipe_sets_the_data_it_needs(monkeypatch, tmp_path):
     data = at.session_state["gs_data"]
     assert (data["name"], data["leave_out"], data["test_share"], data["split_seed"]) == ("airline_tweets", "neutral",
                                                                                            0.3, 42)
-    assert "negative, positive" in " ".join(m.value for m in at.markdown)
+    assert "negative, positive" in " ".join(shown(m.value) for m in at.markdown)
     assert query_of(at)["leave_out"] == "neutral"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from browser.app_support import SMALL_DATA, app_env, open_page, wait_for
+from browser.app_support import SMALL_DATA, app_env, open_page, shown, wait_for
 
 
 def params(at) -> str:
@@ -36,7 +36,7 @@ def test_link_reopens_the_same_setup(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.metric[0].label == "RNN parameters"
-    assert any("hidden_dim" in w.value for w in at.warning)
+    assert any("hidden_dim" in shown(w.value) for w in at.warning)
 
 
 def test_short_training_run_completes(monkeypatch, tmp_path):

@@ -75,7 +75,7 @@ def test_length_histogram_reports_coverage():
 
 def test_token_html_escapes_and_colours():
     html = plots.token_html(["<script>", "good"], [-1.0, 0.5])
-    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in html and "&#60;script&#62;" in html
     assert f"rgba({plots.AWAY_RGB},1.00)" in html and f"rgba({plots.TOWARDS_RGB},0.50)" in html
 
 

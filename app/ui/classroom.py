@@ -9,6 +9,7 @@ import streamlit as st
 
 from sentiment_core import classroom, runs
 from sentiment_core.errors import GateScopeError
+from sentiment_core.text import plain
 
 _GATES: dict[str, classroom.PasscodeGate] = {}  # one per configured passcode, shared by all sessions
 
@@ -104,7 +105,7 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     places = [(name, queue.position(name)) for name in queue.owner_runs(me.owner)] if me.owner else []
     if places:
         st.caption("Your runs: " + "; ".join(
-            f"{name} " + ("training" if pos == 0 else f"waiting, number {pos} in line" if pos else "finishing")
+            f"{plain(name)} " + ("training" if pos == 0 else f"waiting, number {pos} in line" if pos else "finishing")
             for name, pos in places))
     if gate.enabled and me.role == "student":
         with st.expander("Teacher sign-in"):
@@ -150,7 +151,7 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
                 _report(classroom.broadcast, me, "", "", queue.root)
     error = st.session_state.pop("gs_class_error", None)
     if error:
-        st.error(error)
+        st.error(plain(error))
     return me
 
 
@@ -164,7 +165,7 @@ def class_sentence(text_key: str | None = None, root=None) -> None:
         return
     with st.container(border=True):
         cols = st.columns([6, 2, 2])
-        cols[0].markdown(f"📣 **Class sentence:** {board.sentence}")
+        cols[0].markdown(f"📣 **Class sentence:** {plain(board.sentence)}")
         if text_key:
             cols[1].button("Use it here", key=f"gs_use_class_{text_key}", width="stretch",
                            on_click=state.remember, args=(text_key, board.sentence))

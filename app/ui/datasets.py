@@ -5,6 +5,7 @@ import streamlit as st
 
 from sentiment_core.data import selection
 from sentiment_core.errors import GateScopeError
+from sentiment_core.text import plain
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
@@ -31,8 +32,8 @@ def splits_for(data: dict):
             return upload(selection.dataset_key(data), file["bytes"], file["filename"], data)[2]
         return catalogue(selection.dataset_key(data), data)[1]
     except GateScopeError as error:
-        st.error(f"The dataset could not be loaded: {error}")
+        st.error(f"The dataset could not be loaded: {plain(error)}")
     except Exception as error:  # noqa: BLE001 - a failed load is explained, never raised
-        st.error(f"The dataset could not be loaded ({type(error).__name__}: {error}). "
+        st.error(f"The dataset could not be loaded ({type(error).__name__}: {plain(error)}). "
                  "Pick another dataset on the Data page.")
     return None

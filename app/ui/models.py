@@ -13,6 +13,7 @@ from sentiment_core.errors import CheckpointError
 from sentiment_core.importers import (HEAD_INPUT_HELP, HEAD_INPUTS, KERAS_SUFFIXES, TORCH_SUFFIXES, ImportOptions,
                                       import_model)
 from sentiment_core.registry import LoadedModel, ModelLookupError, shared_registry
+from sentiment_core.text import plain
 
 UPLOAD_CHOICE = "upload"
 IMPORT_CHOICE = "import"
@@ -28,7 +29,7 @@ def _take_upload(key: str, file_key: str) -> None:
         st.session_state[key] = shared_registry().add_upload(file.getvalue(), file.name).key
         st.session_state.pop("gs_upload_error", None)
     except CheckpointError as error:
-        st.session_state["gs_upload_error"] = f"**{file.name}** cannot be used: {error}"
+        st.session_state["gs_upload_error"] = f"**{plain(file.name)}** cannot be used: {plain(error)}"
 
 
 def _take_import(key: str) -> None:
@@ -54,7 +55,7 @@ def _take_import(key: str) -> None:
         st.session_state.pop("gs_import_error", None)
         st.session_state.setdefault("gs_import_notes", {})[st.session_state[key]] = imported.notes
     except CheckpointError as error:
-        st.session_state["gs_import_error"] = f"**{weights.name}** cannot be imported: {error}"
+        st.session_state["gs_import_error"] = f"**{plain(weights.name)}** cannot be imported: {plain(error)}"
 
 
 def import_form(key: str, container=None) -> None:
@@ -104,8 +105,8 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     keys = [*entries, UPLOAD_CHOICE, IMPORT_CHOICE]
     if st.session_state.get(key) not in keys:
         if st.session_state.get(key):
-            where.warning(f"The model {st.session_state[key]!r} is not available here (any more), so the default "
-                          "is shown. Uploaded bundles live in the server's memory only: upload it again.")
+            where.warning(f"The model {plain(repr(st.session_state[key]))} is not available here (any more), so the "
+                          "default is shown. Uploaded bundles live in the server's memory only: upload it again.")
         default = registry.default_key(EXPLAIN_PREFERENCE)
         st.session_state[key] = default if default is not None else UPLOAD_CHOICE
     labels = {k: e.label for k, e in entries.items()}
@@ -131,9 +132,9 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     if notes:
         with where.expander("✅ Imported from a tutorial's files: how it was read"):
             for note in notes:
-                st.markdown(f"- {note}")
+                st.markdown(f"- {plain(note)}")
     try:
         return registry.load(choice)
     except (CheckpointError, ModelLookupError, OSError) as error:
-        where.error(f"This model cannot be loaded: {error}")
+        where.error(f"This model cannot be loaded: {plain(error)}")
         return None

@@ -22,6 +22,7 @@ import streamlit as st
 
 from sentiment_core import settings
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 _KEEP = "gs_keep_"  # prefix of remembered widget values (widget keys vanish when not rendered)
 
@@ -72,7 +73,7 @@ def use_page(name: str, fields: tuple[PageField, ...] = (), groups: tuple[str, .
             st.session_state[key] = value
             st.session_state[_KEEP + key] = value
         for warning in [*st.session_state.pop("gs_link_warnings", []), *warnings]:
-            st.warning(warning, icon="🔗")
+            st.warning(plain(warning), icon="🔗")  # the warnings echo the link's values
     for f in fields:
         if f.key not in st.session_state:
             st.session_state[f.key] = st.session_state.get(_KEEP + f.key, f.default)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from sentiment_core import plots
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 from sentiment_core.timelapse import (DEFAULT_PROBES, MIN_GROUP, TIMELAPSE_FILE, TIMELAPSE_SPEC, Timelapse,
                                       TimelapseError, load_timelapse, parse_probes)
 
@@ -70,14 +71,14 @@ def show(folder: Path, key: str) -> None:
     try:
         tl = _load(str(folder), _stamp(folder))
     except TimelapseError as error:
-        st.error(f"This run's time-lapse cannot be shown: {error}.")
+        st.error(f"This run's time-lapse cannot be shown: {plain(error)}.")
         return
     if tl is None:
         st.caption("This run has no time-lapse yet: it is recorded from the first batches on (runs trained "
                    "before time-lapses existed have none).")
         return
     for note in tl.skipped:
-        st.caption(f"ℹ️ Probe left out: {note}")
+        st.caption(f"ℹ️ Probe left out: {plain(note)}")
     if not tl.probes:
         st.info("None of the probe sentences could be read by this model, so only unit emergence was recorded.")
     else:

@@ -11,6 +11,7 @@ from sentiment_core.data import selection
 from sentiment_core.errors import GateScopeError
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 METRICS = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
            "both_loss": "Train vs validation loss (overfitting)", "both_accuracy": "Train vs validation accuracy",
@@ -84,7 +85,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
     else:
         st.caption(f"Base settings come from the Train page ({model_opts['cell'].upper()}, hidden "
                    f"{model_opts['hidden_dim']}, lr {train_opts['lr']:g}, {train_opts['epochs']} epochs); data: "
-                   f"{selection.data_label(data)}." + (" The expected result above was measured with the lesson's "
+                   f"{plain(selection.data_label(data))}." + (" The expected result above was measured with the lesson's "
                                                        "settings; yours may show something else." if lesson else ""))
         default_epochs = int(train_opts["epochs"])
     chosen = g1.multiselect("Values", values, default=values, key=f"c_values_{field}", format_func=label_of)
@@ -115,7 +116,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
             state.remember("c_selected", names)
             st.success(f"Queued {len(names)} runs. Their curves appear below as they train.")
         except GateScopeError as error:
-            st.error(f"The grid could not start: {error}")
+            st.error(f"The grid could not start: {plain(error)}")
     if base == "train" and data.get("name") == "upload":
         st.caption("Grids use catalogue or synthetic data; train uploads one run at a time on the Train page.")
 
@@ -140,7 +141,7 @@ def render(selected: list[str]) -> None:
     records = [runs.load_run(n, queue=queue) for n in selected if n in by_name]
     active = [r for r in records if r.state in runs.ACTIVE_STATES]
     if active:
-        st.caption("⏳ " + ", ".join(f"{r.name}: {r.state}" + (f" (queue position {r.queue_position})"
+        st.caption("⏳ " + ", ".join(f"{plain(r.name)}: {r.state}" + (f" (queue position {r.queue_position})"
                                                                if r.queue_position else "") for r in active))
     series = {r.name: r.epochs() for r in records}
     colors = {}
@@ -182,7 +183,7 @@ for name in selected:
         probs = predict(loaded.cache_key, loaded.key, text)
         rows.append({"model": f"{record.display_name} · {name}", "probabilities": probs})
     except (GateScopeError, ModelLookupError) as error:
-        st.warning(f"{name}: {error}")
+        st.warning(f"{plain(name)}: {plain(error)}")
 others = {e.key: e for e in registry.entries(("shipped", "upload"))}
 st.session_state["c_models"] = [k for k in st.session_state.get("c_models", []) if k in others]
 extra = st.multiselect("Also compare with", list(others), key="c_models", format_func=lambda k: others[k].label,
@@ -192,7 +193,7 @@ for key in extra:
         loaded = registry.load(key)
         rows.append({"model": others[key].label, "probabilities": predict(loaded.cache_key, loaded.key, text)})
     except (GateScopeError, ModelLookupError) as error:
-        st.warning(f"{others[key].label}: {error}")
+        st.warning(f"{plain(others[key].label)}: {plain(error)}")
 if rows and text.strip():
     st.plotly_chart(plots.model_probability_bars(rows), width="stretch", key="c_sentence",
                     config=plots.CHART_CONFIG)

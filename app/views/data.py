@@ -9,7 +9,7 @@ from sentiment_core import plots, settings
 from sentiment_core.data import list_datasets, selection
 from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len
 from sentiment_core.errors import DownloadError, GateScopeError
-from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig
+from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig, plain
 from sentiment_core.vocab import Vocab
 
 state.use_page("data", groups=("data", "encoding", "vocab", "tokenizer"))
@@ -178,15 +178,15 @@ else:
         try:
             cols = preview(upload["sha"], upload["bytes"], upload["filename"])
         except GateScopeError as error:
-            st.error(f"**{upload['filename']}** cannot be used: {error}")
+            st.error(f"**{plain(upload['filename'])}** cannot be used: {plain(error)}")
             cols = None
         except Exception as error:  # noqa: BLE001
-            st.error(f"**{upload['filename']}** could not be read ({type(error).__name__}). Save it as UTF-8 CSV "
+            st.error(f"**{plain(upload['filename'])}** could not be read ({type(error).__name__}). Save it as UTF-8 CSV "
                      "with a header row and try again.")
             cols = None
         if cols is not None:
             st.caption(f"{cols.format.upper()} · {cols.encoding} · {cols.rows:,} rows · columns: "
-                       f"{', '.join(cols.columns)}")
+                       f"{plain(', '.join(cols.columns))}")
             c1, c2, c3 = st.columns(3)
             text_default = cols.text_column if cols.text_column in cols.columns else cols.columns[0]
             label_default = cols.label_column if cols.label_column in cols.columns else cols.columns[-1]
@@ -204,17 +204,17 @@ else:
             try:
                 ds, report, splits = datasets.upload(selection.dataset_key(new), upload["bytes"], upload["filename"], new)
             except GateScopeError as error:
-                st.error(f"**{upload['filename']}** cannot be used yet: {error}")
+                st.error(f"**{plain(upload['filename'])}** cannot be used yet: {plain(error)}")
             except Exception as error:  # noqa: BLE001
-                st.error(f"**{upload['filename']}** could not be parsed ({type(error).__name__}: {error}). Check "
-                         "that it has one text column and one label column.")
+                st.error(f"**{plain(upload['filename'])}** could not be parsed ({type(error).__name__}: {plain(error)}). "
+                         "Check that it has one text column and one label column.")
             if report is not None:
                 st.success(f"Read {report.rows_read:,} rows, kept {report.rows_kept:,} "
                            f"({report.empty_dropped:,} empty and {report.duplicates_dropped:,} duplicate rows "
-                           f"dropped). Labels: " + ", ".join(f"{k} → {v}" for k, v in
+                           f"dropped). Labels: " + ", ".join(f"{plain(k)} → {plain(v)}" for k, v in
                                                              list(report.label_mapping.items())[:8]))
                 for warning in report.warnings:
-                    st.warning(warning)
+                    st.warning(plain(warning))
     else:
         st.info("No file yet. Tip: a spreadsheet exported as CSV with columns *text* and *label* works.")
 
@@ -227,7 +227,7 @@ if new != data:
     state.set_group("data", new)
     data = new
 label_names = splits.label_names
-st.success(f"**Using:** {selection.data_label(data)} for training — {len(splits.train):,} train · "
+st.success(f"**Using:** {plain(selection.data_label(data))} for training — {len(splits.train):,} train · "
            f"{len(splits.validation):,} validation · {len(splits.test):,} test examples.")
 c1, c2 = st.columns([1, 1], gap="large")
 with c1:
@@ -238,7 +238,7 @@ with c1:
     if ds is not None and (ds.notes or splits.notes):
         with st.expander("How the data was loaded and split"):
             for note in list(dict.fromkeys([*ds.notes, *splits.notes])):
-                st.markdown(f"- {note}")
+                st.markdown(f"- {plain(note)}")
 with c2:
     st.subheader("Class balance (training split)")
     st.plotly_chart(plots.class_balance(selection.class_counts(splits.train.labels, label_names)), width="stretch",
@@ -333,9 +333,9 @@ with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
                         delta_color="off")
             g[1].metric("Training tokens covered", f"{cov.found_token_share:.1%}")
             if cov.missing_examples:
-                st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
+                st.caption("Missing, e.g.: " + plain(", ".join(cov.missing_examples[:15])))
         except GateScopeError as error:
-            st.error(str(error))
+            st.error(plain(error))
     from sentiment_core.embeddings import vector_files
 
     vector_names = ["", *vector_files()]  # the server's files, by name: a page never reads a typed path
@@ -357,9 +357,9 @@ with st.expander("🌍 GloVe coverage (pretrained word vectors)"):
                         f"{cov.found:,} of {cov.vocab_words:,}", delta_color="off")
             g[1].metric("Training tokens covered by the file", f"{cov.found_token_share:.1%}")
             if cov.missing_examples:
-                st.caption("Missing, e.g.: " + ", ".join(cov.missing_examples[:15]))
+                st.caption("Missing, e.g.: " + plain(", ".join(cov.missing_examples[:15])))
         except (GateScopeError, OSError) as error:
-            st.error(f"This word-vector file cannot be used: {error}")
+            st.error(f"This word-vector file cannot be used: {plain(error)}")
 
 st.info("Next: train a model on this data.")
 frame.link("train", "Go to Train", "🏋️")

@@ -15,6 +15,7 @@ from sentiment_core.explain import EXPLAIN_SPEC, gate_statistics
 from sentiment_core.pretrained import EVAL_SETS
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 TABS = ("Examples", "Slices", "Map", "Units")
 PAGE_SIZE = 25
@@ -102,8 +103,8 @@ def choose(key: str, options: list, fallback) -> None:
     if value not in options:
         if ENTERING and value not in (None, "", fallback):
             query = next(f.query for f in FIELDS if f.key == key)
-            st.warning(f"The link's {query}={value!r} was ignored: it is not one of {', '.join(map(str, options))}. "
-                       f"{fallback or 'None'} is used.", icon="🔗")
+            st.warning(plain(f"The link's {query}={value!r} was ignored: it is not one of "
+                             f"{', '.join(map(str, options))}. {fallback or 'None'} is used."), icon="🔗")
         st.session_state[key] = fallback
 
 
@@ -143,10 +144,10 @@ try:
     labelled = labelled_set(set_key, content, filename)
     preds = predictions(loaded, set_key, labelled)
 except (GateScopeError, ValueError, OSError) as error:
-    st.error(f"These examples cannot be used with this model: {error}")
+    st.error(f"These examples cannot be used with this model: {plain(error)}")
     state.stop()
 for note in labelled.notes:
-    st.caption(f"ℹ️ {note}")
+    st.caption(f"ℹ️ {plain(note)}")
 table = preds.table
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Examples", f"{len(table):,}")
@@ -167,7 +168,7 @@ if keywords.strip():
     try:
         extra[f"my slice: {keywords.strip()}"] = dv.user_slice(table["text"].tolist(), keywords, regex)
     except dv.SliceError as error:
-        st.error(f"My slice is not used: {error}")
+        st.error(f"My slice is not used: {plain(error)}")
 masks = {c: preds.slices[c].to_numpy() for c in preds.slices.columns} | extra
 
 choose("ds_tab", list(TABS), TABS[0])
@@ -229,7 +230,7 @@ def slices_view() -> None:
             second = dv.slice_accuracy(second_preds, extra)
             paired = dv.compare_models(preds, second_preds, extra, *names)
         except (GateScopeError, ModelLookupError, ValueError) as error:
-            st.error(f"The second model cannot be compared: {error}")
+            st.error(f"The second model cannot be compared: {plain(error)}")
     colors = [plots.cell_color(n, i) for i, n in enumerate(names)]
     if len(set(colors)) < len(colors):
         colors = None
@@ -245,7 +246,7 @@ def slices_view() -> None:
         st.subheader("Paired test (McNemar's exact test)")
         significant = [p for p in paired if p.p_value < 0.05]
         for p in significant or paired[:1]:
-            st.markdown(f"- {p.sentence[0].upper()}{p.sentence[1:]}.")
+            st.markdown(f"- {plain(p.sentence[0].upper() + p.sentence[1:])}.")
         st.dataframe(pd.DataFrame([{"slice": p.slice, "examples": p.count, f"{names[0]} accuracy": p.accuracy_a,
                                     f"{names[1]} accuracy": p.accuracy_b, f"only {names[0]} right": p.only_a,
                                     f"only {names[1]} right": p.only_b, "p": p.p_value} for p in paired]),
@@ -269,7 +270,7 @@ def map_view() -> None:
     try:
         proj = projection(loaded.cache_key, set_key, method, preds.vectors)
     except ValueError as error:
-        st.info(f"No map: {error}.")
+        st.info(f"No map: {plain(error)}.")
         return
     sub = table.iloc[proj.index]
     groups = (np.where(sub["correct"], "correct", "wrong") if color == "correct" else sub[color].to_numpy())
@@ -305,14 +306,14 @@ def units_view() -> None:
     try:
         stats = unit_stats(loaded.cache_key, model_key, set_key, n, table["text"].tolist())
     except GateScopeError as error:
-        st.info(f"No unit statistics: {error}")
+        st.info(f"No unit statistics: {plain(error)}")
         return
     st.plotly_chart(plots.gate_histograms([h for h in stats.histograms if h.gate != "cell"],
                                           f"Gate values over {stats.n_texts:,} sentences"),
                     width="stretch", config=plots.CHART_CONFIG, key="ds_gate_hist")
     st.caption(f"Saturated: a sigmoid gate below {stats.saturation_margin} or above {1 - stats.saturation_margin} "
                "(fully shut or open), a tanh value beyond ±" f"{1 - stats.saturation_margin}.")
-    st.markdown(f"**Units whose final value follows P({stats.class_name}) most closely**")
+    st.markdown(f"**Units whose final value follows P({plain(stats.class_name)}) most closely**")
     units = stats.top_units
     st.dataframe(pd.DataFrame([{"#": i, "layer / direction": u.name, "unit": u.unit,
                                 f"r with P({stats.class_name})": u.r_probability} for i, u in enumerate(units)]),

@@ -16,6 +16,7 @@ from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS
 from sentiment_core.predict import Predictor
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import EXAMPLES, PageField
+from sentiment_core.text import plain
 
 TABS = ("Gates", "Hidden & cell states", "Word by word", "Saliency & occlusion", "What if?", "Intervene",
         "Memory ribbons")
@@ -95,15 +96,15 @@ with top[1]:
     text = st.text_input("Sentence", key="e_text", max_chars=2000)
     st.pills("Examples", EXAMPLES, key="e_example", label_visibility="collapsed",
              on_change=lambda: state.remember("e_text", st.session_state["e_example"] or st.session_state["e_text"]))
-st.caption(f"{loaded.entry.label} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
-           f"classes: {', '.join(label_names)}")
+st.caption(f"{plain(loaded.entry.label)} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
+           f"classes: {plain(', '.join(label_names))}")
 
 check = check_explainable(bundle, text)
 if not check.ok:
-    st.error(f"{check.message}")
+    st.error(plain(check.message))
     state.stop()
 for note in check.notes:
-    st.caption(f"ℹ️ {note}")
+    st.caption(f"ℹ️ {plain(note)}")
 
 traced = shared_trace(loaded.cache_key, loaded.key, text)
 pred = traced.prediction
@@ -116,7 +117,7 @@ def ig_settings() -> tuple[str, int, str]:
 @state.fragment  # baseline, steps and output rerun only the chips (and the Saliency tab, which draws them too)
 def integrated_gradients_view() -> None:
     st.markdown("**Integrated gradients** — how much each word pushed the model towards "
-                f"*{target_name}* (purple) or away from it (orange):")
+                f"*{plain(target_name)}* (purple) or away from it (orange):")
     a1, a2, a3 = st.columns(3)
     baseline_spec = EXPLAIN_SPEC["baseline"]
     # <pad>'s embedding row is all zeros in models trained here (padding_idx), so 'pad' and 'zero' are one
@@ -146,16 +147,15 @@ def integrated_gradients_view() -> None:
 
 p1, p2 = st.columns([1, 2], gap="large")
 with p1:
-    color = plots.class_color(pred.label_name)
-    st.markdown(f"<div class='gs-verdict' style='color:{color}'>{pred.label_name.capitalize()}</div>",
-                unsafe_allow_html=True)
+    st.markdown(plots.verdict_html(pred.label_name), unsafe_allow_html=True)
     st.plotly_chart(plots.probability_bars(dict(zip(label_names, map(float, pred.probabilities)))),
                     width="stretch", config=plots.CHART_CONFIG, key="e_probs")
 with p2:
     if st.session_state["e_target"] not in (None, *label_names):
-        st.warning(f"This model has no class {st.session_state['e_target']!r}; explaining the prediction.", icon="🔗")
+        st.warning(f"This model has no class {plain(repr(st.session_state['e_target']))}; explaining the prediction.",
+                   icon="🔗")
         st.session_state["e_target"] = None
-    st.segmented_control("Explain which class?", label_names, key="e_target",
+    st.segmented_control("Explain which class?", label_names, key="e_target", format_func=plain,
                          help="Attributions and what-if edits follow this class (default: the prediction; "
                               "click the selected class again to follow the prediction).")
     target_name = st.session_state.get("e_target") or pred.label_name
@@ -169,7 +169,7 @@ if traced.attention is not None:
         st.markdown(plots.token_html(tokens, weights, max_abs=float(weights.max()) or 1.0, positive=plots.WEIGHT_RGB),
                     unsafe_allow_html=True)
         top_word = tokens[int(weights.argmax())]
-        st.caption(f"The weights add up to 1; '{top_word}' gets the most ({weights.max():.0%}). Attention says "
+        st.caption(f"The weights add up to 1; '{plain(top_word)}' gets the most ({weights.max():.0%}). Attention says "
                    "where the model looks, not which way a word pushes (see integrated gradients for that).")
 
 
@@ -180,7 +180,7 @@ def cached_connectivity(cache_key: str, model: str, text: str, target: int):
     return gradient_connectivity(registry.load(model).bundle, text, target=target)
 
 
-with st.expander(f"📉 Gradient connectivity: how strongly P({target_name}) depends on each word"):
+with st.expander(f"📉 Gradient connectivity: how strongly P({plain(target_name)}) depends on each word"):
     conn = cached_connectivity(loaded.cache_key, loaded.key, text, target)
     st.plotly_chart(plots.attribution_bars(conn.tokens, conn.normalized, value_name="‖∂P/∂word‖ (of the largest)",
                                            magnitude=True),
@@ -321,7 +321,7 @@ state.open_tab(tab_attr, "e_tab", TABS[3], attribution_view)
 @state.fragment  # widgets in this tab rerun only this tab (and the URL): clicks stay fast
 def edit_view() -> None:
     st.markdown("Click a word to edit it and see the prediction change.")
-    clicked = st.pills("Words", list(range(len(tokens))), format_func=lambda i: tokens[i], key="e_click",
+    clicked = st.pills("Words", list(range(len(tokens))), format_func=lambda i: plain(tokens[i]), key="e_click",
                        label_visibility="collapsed")
     e1, e2 = st.columns(2)
     action = e1.radio("Edit", ["drop", "replace"], horizontal=True, key="e_action",
@@ -335,26 +335,26 @@ def edit_view() -> None:
         after = Predictor(bundle).predict([new_text])[0]
         before_p = float(pred.probabilities[target])
         after_p = float(after.probabilities[target_name])
-        st.markdown(f"**Edited:** {new_text}")
+        st.markdown(f"**Edited:** {plain(new_text)}")
         m1, m2 = st.columns(2)
         # no green/red arrow: red and green mean the classes negative and positive everywhere
-        m1.metric(f"P({target_name})", f"{after_p:.1%}", f"{after_p - before_p:+.1%}", delta_color="off")
-        m2.metric("Prediction", after.label, "flipped!" if after.label != pred.label_name else "unchanged",
+        m1.metric(f"P({plain(target_name)})", f"{after_p:.1%}", f"{after_p - before_p:+.1%}", delta_color="off")
+        m2.metric("Prediction", plain(after.label), "flipped!" if after.label != pred.label_name else "unchanged",
                   delta_color="off")
     st.divider()
-    st.markdown(f"**Every edit at once** — how much P({target_name}) falls when each word is "
+    st.markdown(f"**Every edit at once** — how much P({plain(target_name)}) falls when each word is "
                 f"{'dropped' if action == 'drop' else 'replaced'}: a purple word was pushing towards "
-                f"{target_name} (it falls without it), an orange one away (it rises).")
+                f"{plain(target_name)} (it falls without it), an orange one away (it rises).")
     edits = cached_edits(loaded.cache_key, loaded.key, text, action, replacement.strip() or "<unk>", target)
     # the word's own effect: original minus edited probability, so the bars read like the attributions above
     st.plotly_chart(plots.attribution_bars(edits.tokens, -np.asarray(edits.delta), value_name="fall of P",
                                            target=target_name), width="stretch", config=plots.CHART_CONFIG,
                     key="e_edits")
     flips = [edits.tokens[i] for i in np.flatnonzero(edits.flipped)]
-    st.caption(("Editing " + ", ".join(f"'{t}'" for t in flips) + " flips the prediction.") if flips
+    st.caption(("Editing " + ", ".join(f"'{plain(t)}'" for t in flips) + " flips the prediction.") if flips
                else "No single edit flips the prediction.")
     if action == "replace" and not edits.replacement_known:
-        st.caption(f"'{replacement}' is not in the vocabulary, so it is read as <unk>.")
+        st.caption(f"'{plain(replacement)}' is not in the vocabulary, so it is read as <unk>.")
 
 
 state.open_tab(tab_edit, "e_tab", TABS[4], edit_view)
@@ -418,7 +418,7 @@ def intervene_view() -> None:
         st.session_state["e_iv_tokens"] = [p for p in st.session_state["e_iv_tokens"] if 0 <= p < len(tokens)]
         with u2:
             at = st.pills("At the words (none chosen: every word)", list(range(len(tokens))), selection_mode="multi",
-                          format_func=lambda i: tokens[i], key="e_iv_tokens")
+                          format_func=lambda i: plain(tokens[i]), key="e_iv_tokens")
         try:
             units = parse_units(units_text, cfg.hidden_dim)
         except ValueError as error:
@@ -427,21 +427,21 @@ def intervene_view() -> None:
         d = directions[which]
         changes = [Intervention(target_name, d.layer, d.direction, units, tuple(at) or None, op, float(value))]
     for change in changes:
-        st.caption(f"✂️ {change.describe(tokens)}")
+        st.caption(f"✂️ {plain(change.describe(tokens))}")
     result = cached_intervention(loaded.cache_key, loaded.key, text, tuple(changes))
     b1, b2 = st.columns(2, gap="large")
     for column, kind, probs, label in ((b1, "Before", result.probabilities_before, result.label_before),
                                        (b2, "After the change", result.probabilities_after, result.label_after)):
         with column:
-            st.markdown(f"**{kind}:** <span class='gs-verdict' style='color:{plots.class_color(label)};font-size:1.5rem'>"
-                        f"{label.capitalize()}</span>", unsafe_allow_html=True)
+            st.markdown(f"**{kind}:**")
+            st.markdown(plots.verdict_html(label, font_size="1.5rem"), unsafe_allow_html=True)
             st.plotly_chart(plots.probability_bars(dict(zip(result.label_names, map(float, probs)))), width="stretch",
                             config=plots.CHART_CONFIG, key=f"e_iv_probs_{kind[:5]}")
     shift = float(result.probabilities_after[target] - result.probabilities_before[target])
-    st.metric(f"P({label_names[target]})", f"{result.probabilities_after[target]:.1%}", f"{shift:+.1%}",
+    st.metric(f"P({plain(label_names[target])})", f"{result.probabilities_after[target]:.1%}", f"{shift:+.1%}",
               delta_color="off")  # red/green mean the classes
     if result.flipped:
-        st.success(f"The change flips the prediction: {result.label_before} → {result.label_after}.")
+        st.success(f"The change flips the prediction: {plain(result.label_before)} → {plain(result.label_after)}.")
     if not 0 <= st.session_state["e_iv_show"] < len(result.directions):
         st.session_state["e_iv_show"] = 0
     show = st.selectbox("Show the change in", range(len(result.directions)), key="e_iv_show",
@@ -505,8 +505,8 @@ def memory_view() -> None:
     st.plotly_chart(plots.memory_ribbons(rows, "What survives to the end (layer 0, reading left to right)"),
                     width="stretch", config=plots.CHART_CONFIG, key="e_mem_ribbons")
     for note in skipped:
-        st.caption(f"ℹ️ {note}")
-    st.markdown(f"**Per unit, {loaded.entry.label}** — each unit's survival from each word to the end:")
+        st.caption(f"ℹ️ {plain(note)}")
+    st.markdown(f"**Per unit, {plain(loaded.entry.label)}** — each unit's survival from each word to the end:")
     if not 0 <= st.session_state["e_mem_dir"] < len(directions):
         st.session_state["e_mem_dir"] = 0
     which = st.selectbox("Layer / direction", range(len(directions)), format_func=lambda i: dir_names[i],

@@ -8,6 +8,7 @@ from sentiment_core.errors import GateScopeError
 from sentiment_core.explain import EXPLAIN_SPEC
 from sentiment_core.registry import RUN_PREFIX, ModelLookupError, shared_registry
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 TABS = ("Gradient connectivity", "Long-range experiment", "Gradient clipping")
 EXPERIMENT_CELLS = lessons.LONG_RANGE_CELLS
@@ -65,7 +66,7 @@ with tab_conn:
                 state.remember("g_conn_runs", names)
                 st.rerun()
             except GateScopeError as error:
-                st.error(f"The lesson models could not start: {error}")
+                st.error(f"The lesson models could not start: {plain(error)}")
     else:
         widgets.widget(EXPLAIN_SPEC["connectivity_sample"], "g_sample", st)
         try:
@@ -77,7 +78,7 @@ with tab_conn:
             st.caption(lessons.CONNECTIVITY.caption + " A straight falling line on this log scale is exponential "
                        "decay.")
         except (GateScopeError, ModelLookupError) as error:
-            st.warning(f"The lesson models could not be measured: {error}")
+            st.warning(f"The lesson models could not be measured: {plain(error)}")
 
     def conn_progress() -> None:
         names = st.session_state.get("g_conn_runs", [])
@@ -118,7 +119,7 @@ with tab_exp:
                                                   lessons.long_range_request(cell, d, epochs)))
             state.remember("g_runs", names)
         except GateScopeError as error:
-            st.error(f"The experiment could not start: {error}")
+            st.error(f"The experiment could not start: {plain(error)}")
 
     def experiment() -> None:
         names = st.session_state.get("g_runs", [])

@@ -7,6 +7,7 @@ from sentiment_core import plots
 from sentiment_core.errors import GateScopeError
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import EXAMPLES, PageField
+from sentiment_core.text import plain
 
 HOME_PREFERENCE = ("lstm", "bilstm", "gru", "rnn")
 registry = shared_registry()
@@ -50,7 +51,8 @@ if not shipped:
 else:
     if st.session_state["home_model"] not in shipped:
         if st.session_state["home_model"]:
-            st.warning(f"The link names a model that is not shipped here ({st.session_state['home_model']!r}); "
+            asked = plain(repr(st.session_state["home_model"]))
+            st.warning(f"The link names a model that is not shipped here ({asked}); "
                        f"showing {registry.default_key(HOME_PREFERENCE)}.", icon="🔗")
         st.session_state["home_model"] = registry.default_key(HOME_PREFERENCE)
     left, right = st.columns([3, 2], gap="large")
@@ -79,20 +81,17 @@ else:
             loaded = registry.load(entry.key)
             result = analyse(loaded.cache_key, entry.key, text)
         except (GateScopeError, ValueError) as error:  # explain input errors carry a readable message
-            st.error(f"This text cannot be analysed: {error}")
+            st.error(f"This text cannot be analysed: {plain(error)}")
             result = None
         if result:
             c1, c2 = st.columns([2, 3], gap="large")
             with c1:
                 label = result["label"]
-                color = plots.class_color(label)
-                st.markdown(f"<div class='gs-verdict' style='color:{color}'>{label.capitalize()} "
-                            f"<span style='font-size:1.2rem;color:#52606D'>"
-                            f"({result['probabilities'][label]:.0%} sure)</span></div>", unsafe_allow_html=True)
+                st.markdown(plots.verdict_html(label, result["probabilities"][label]), unsafe_allow_html=True)
                 st.plotly_chart(plots.probability_bars(result["probabilities"]), width="stretch",
                                 config=plots.CHART_CONFIG, key="home_probs")
                 for note in result["notes"]:
-                    st.caption(f"ℹ️ {note}")
+                    st.caption(f"ℹ️ {plain(note)}")
             with c2:
                 # the title is page text, not chart text, so it wraps on a phone instead of being cut off
                 st.markdown("**How open each gate is at each word** (mean over units)" if result["cell"] != "rnn"
@@ -125,5 +124,6 @@ for row in range(0, len(cards), 3):
     for col, entry in zip(cols, cards[row:row + 3]):
         with col.container(border=True):
             st.markdown(f"#### {entry.icon} {entry.title}")
+            # constant markup: the blurbs are the app's own page descriptions (frame.PAGES)
             st.markdown(f"<span class='gs-muted'>{entry.blurb}</span>", unsafe_allow_html=True)
             frame.link(entry.key, f"Open {entry.title}", "➡️")

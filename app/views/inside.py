@@ -13,6 +13,7 @@ from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forwar
 from sentiment_core.models import GATES_PER_CELL
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import PageField
+from sentiment_core.text import plain
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TABS = ("Step through", "Counting parameters", "RNN types & cells", "Toy model: the whole forward pass",
@@ -92,7 +93,7 @@ def step_view() -> None:
         st.success(f"NumPy recompute = PyTorch ✓ (largest difference {step.max_abs_error:.1e})")
     else:
         st.error(f"NumPy and PyTorch differ by {step.max_abs_error:.1e}: please report this model.")
-    st.markdown(f"**{cfg.cell.upper()}**, {step.direction_name}, reading **'{step.token}'** (t = {step.t}), "
+    st.markdown(f"**{cfg.cell.upper()}**, {step.direction_name}, reading **'{plain(step.token)}'** (t = {step.t}), "
                 f"unit j = {step.unit}. Previous hidden value h = {step.hidden_prev:+.4f}"
                 + (f", previous memory c = {step.cell_prev:+.4f}" if step.cell_prev is not None else "") + ".")
     for eq in step.equations:
@@ -255,7 +256,7 @@ def unrolled_view() -> None:
         w1, w2 = st.columns([1, 3])
         if len(net.rows) > 1:
             w1.selectbox("Row", range(len(net.rows)), format_func=lambda k: net.rows[k][2], key="i_unroll_row")
-        w2.pills("Open a word in Step through", list(range(len(net.tokens))), format_func=lambda i: net.tokens[i],
+        w2.pills("Open a word in Step through", list(range(len(net.tokens))), format_func=lambda i: plain(net.tokens[i]),
                  key="i_unroll_word", on_change=_open_picked_word)
         st.caption("Cell colour: the size of its hidden state, ‖h‖/√H (0 to 1). Bidirectional rows read right to "
                    "left (their arrows point left); a stacked layer reads both directions of the layer below.")

@@ -46,9 +46,9 @@ st.markdown("Pick a recurrent cell and its settings, press **Start training**, a
 
 splits = datasets.splits_for(data)
 top = st.columns([3, 1])
-top[0].markdown(f"**Dataset:** {selection.data_label(data)}" + (
+top[0].markdown(f"**Dataset:** {plain(selection.data_label(data))}" + (
     f" — {len(splits.train):,} train / {len(splits.validation):,} validation / {len(splits.test):,} test, "
-    f"classes: {', '.join(splits.label_names)}" if splits else ""))
+    f"classes: {plain(', '.join(splits.label_names))}" if splits else ""))
 frame.link("data", "Change dataset", "📚", top[1])
 
 # ---------------------------------------------------------------- start from a tutorial
@@ -281,10 +281,10 @@ if start and splits is not None and not repeated_start():
             timelapse={"probes": st.session_state["tl_probes"]}))
         st.session_state["gs_last_start"] = (time.monotonic(), name)
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
-        st.toast(f"Queued {name}")
+        st.toast(f"Queued {plain(name)}")
         classroom_ui.queue_line(queue)  # the sidebar counts the new run at once
     except GateScopeError as error:
-        st.error(f"Training could not start: {error}")
+        st.error(f"Training could not start: {plain(error)}")
 
 # ---------------------------------------------------------------- runs
 hidden = set(classroom.read_board(queue.root).hidden)
@@ -296,7 +296,8 @@ if not all_runs:
 names = [r.name for r in all_runs]
 if st.session_state["gs_show_run"] not in names:
     if st.session_state["gs_show_run"]:
-        st.warning(f"There is no run {st.session_state['gs_show_run']!r} on this server (any more).", icon="🔗")
+        st.warning(f"There is no run {plain(repr(st.session_state['gs_show_run']))} on this server (any more).",
+                   icon="🔗")
     mine = [r.name for r in all_runs if viewer.owns(r)]
     st.session_state["gs_show_run"] = (mine or names)[0]
 # Names without the state: a selectbox keeps showing the label it was drawn with, so a state in it
@@ -322,13 +323,13 @@ def show_run(name: str) -> None:
     try:
         record = runs.load_run(name, queue=queue)
     except runs.RunError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     active = record.state in runs.ACTIVE_STATES
     head = st.columns([3, 1])
-    head[0].markdown(f"### {STATE_BADGES.get(record.state, record.state)} · {record.display_name}")
+    head[0].markdown(f"### {STATE_BADGES.get(record.state, record.state)} · {plain(record.display_name)}")
     cfg = record.config
-    head[0].caption(f"{record.name} · {cfg.get('data', {}).get('label', '')} · "
+    head[0].caption(f"{plain(record.name)} · {plain(cfg.get('data', {}).get('label', ''))} · "
                     f"lr {cfg.get('train', {}).get('lr')} · batch {cfg.get('train', {}).get('batch_size')} · "
                     f"{cfg.get('train', {}).get('epochs')} epochs"
                     + (f" · trained on {record.device}" if record.device else ""))
@@ -338,7 +339,7 @@ def show_run(name: str) -> None:
             classroom.stop_run(viewer, queue, name)
             st.toast("Stopping after the current batch…")
         except GateScopeError as error:
-            st.error(str(error))
+            st.error(plain(error))
     if not active and may_manage and head[1].button("🗑 Delete", key=f"delete_{name}", width="stretch",
                                                     help="Removes the run's folder and model for good."):
         try:
@@ -346,9 +347,9 @@ def show_run(name: str) -> None:
             st.session_state.pop("gs_show_run", None)
             st.rerun()
         except GateScopeError as error:
-            st.error(str(error))
+            st.error(plain(error))
     if not may_manage:
-        head[1].caption(f"Read-only: {record.nickname or 'another student'}'s run.")
+        head[1].caption(f"Read-only: {plain(record.nickname or 'another student')}'s run.")
     if record.state == "queued":
         pos = record.queue_position
         st.info(f"Waiting in the shared queue{f' at position {pos}' if pos else ''}: "
@@ -361,9 +362,9 @@ def show_run(name: str) -> None:
                     f"{progress['epochs']} · {progress['fraction']:.0%} · elapsed {fmt_seconds(progress['elapsed'])}"
                     f" · about {fmt_seconds(eta)} left")
     elif record.state in ("failed", "interrupted", "stopped"):
-        (st.error if record.state == "failed" else st.warning)(record.message)
+        (st.error if record.state == "failed" else st.warning)(plain(record.message))
     elif record.state == "completed" and record.message:
-        st.caption(f"✅ {record.message[:1].upper()}{record.message[1:]}.")
+        st.caption(f"✅ {plain(record.message[:1].upper() + record.message[1:])}.")
     if record.problems:  # a damaged run ("damaged" when even its state cannot be read)
         st.warning("Some of this run's files are damaged; what still reads is shown. "
                    + "; ".join(plain(p) for p in record.problems) + ".", icon="⚠️")

@@ -42,6 +42,16 @@ def open_page(key: str, query: dict | None = None, state: dict | None = None, ru
     return at.run() if run else at
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of a Markdown element's text: the character references ``text.plain``
+    writes decoded, its invisible word joiners dropped."""
+    import html
+
+    from sentiment_core.text import WORD_JOINER
+
+    return html.unescape(markdown).replace(WORD_JOINER, "")
+
+
 def query_of(at) -> dict[str, str]:
     """The AppTest's query string as plain strings."""
     return {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
