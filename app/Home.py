@@ -9,7 +9,7 @@ process, so the models land in the same registry the pages read. Every script ru
 executes it as ``__main__``: page config, CSS, torch threads and session state once, then the page
 chosen in the navigation, then the URL and the memory housekeeping."""
 import streamlit as st
-from ui import frame, state
+from ui import frame, identity, state
 
 if __name__ != "__main__":  # imported by `streamlit run`: the server
     app = st.App(__file__, lifespan=frame.warm_lifespan)
@@ -17,6 +17,7 @@ else:  # a script run: the frame
     frame.setup()
     page = frame.navigation()
     state.init_session()
+    identity.write_cookies()
     try:
         page.run()
     finally:

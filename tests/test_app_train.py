@@ -54,7 +54,7 @@ def test_short_training_run_completes(monkeypatch, tmp_path):
     assert any(c.value == "✅ Finished 2 epochs." for c in at.caption)  # not "Finished: finished 2 epochs."
     assert len(at.get("plotly_chart")) >= 4  # summary, curves, batches, confusion matrix
     assert at.get("download_button")
-    [run] = [p for p in runs_dir.iterdir()]
+    [run] = [p for p in runs_dir.iterdir() if not p.name.startswith(".")]  # not the server's .identity_secret
     assert run.name.startswith("etc-passwd-")  # slugged, inside the runs folder
     # a refresh (new session) finds the run again
     again = open_page("train", run=False)

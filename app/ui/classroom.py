@@ -10,6 +10,7 @@ import streamlit as st
 from sentiment_core import classroom, runs
 from sentiment_core.errors import GateScopeError
 from sentiment_core.text import plain
+from ui import identity
 
 _GATES: dict[str, classroom.PasscodeGate] = {}  # one per configured passcode, shared by all sessions
 
@@ -40,26 +41,21 @@ def viewer() -> classroom.Viewer:
     if not _gate().enabled:
         role = "solo"
     else:
-        role = "teacher" if st.session_state.get("gs_teacher") else "student"
+        role = "teacher" if identity.is_teacher() else "student"
     return classroom.Viewer(owner, role, st.session_state.get("gs_nickname", ""))
 
 
 def _client() -> str:
-    """Who is trying a passcode: the browser's address, so a new tab or session does not reset the wait
-    (the session id where the address is unknown, e.g. in tests)."""
-    try:
-        address = st.context.ip_address
-    except Exception:  # noqa: BLE001 - no request context (AppTest)
-        address = None
-    if isinstance(address, str) and address:  # (AppTest hands out a stand-in object)
-        return f"ip:{address}"
-    return f"session:{st.session_state.get('gs_owner', '')}"
+    """Who is trying a passcode: the person (``ui.identity``), so a refresh or a new tab does not reset
+    the wait, and students sharing a school's one address cannot lock the teacher out."""
+    return f"person:{st.session_state.get('gs_owner', '')}"
 
 
 def _sign_in() -> None:
     result = _gate().attempt(_client(), st.session_state.get("gs_passcode", ""))
     st.session_state["gs_passcode"] = ""  # never kept in the session or redrawn in the browser
-    st.session_state["gs_teacher"] = result.ok
+    if result.ok:
+        identity.sign_in_teacher()
     st.session_state["gs_sign_in_message"] = (result.ok, result.message)
 
 
@@ -76,6 +72,8 @@ def nickname_input(container=None) -> str:
     value = (container or st).text_input(
         "Your nickname (shown in the class gallery)", key="gs_nickname_box", max_chars=30,
         placeholder="e.g. ada", help="Any name you like; it is stored with the runs you start.")
+    if value.strip() != st.session_state.get("gs_nickname", ""):
+        identity.remember_nickname(value.strip())
     st.session_state["gs_nickname"] = value.strip()
     return value.strip()
 
@@ -122,7 +120,7 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
     title = "Teacher settings" if me.role == "teacher" else "Class settings"
     with st.expander(title, expanded=me.role == "teacher"):
         if me.role == "teacher" and st.button("Sign out", key="gs_sign_out"):
-            st.session_state["gs_teacher"] = False
+            identity.sign_out_teacher()
             st.rerun()
         concurrency = st.number_input(
             "Runs that train at the same time", 1, runs.MAX_CONCURRENT_LIMIT, value=int(snap["max_concurrent"]),

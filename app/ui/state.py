@@ -15,7 +15,6 @@ after the latest interaction.
 from __future__ import annotations
 
 import functools
-import secrets
 from typing import Any, Callable
 
 import streamlit as st
@@ -23,6 +22,7 @@ import streamlit as st
 from sentiment_core import settings
 from sentiment_core.settings import PageField
 from sentiment_core.text import plain
+from ui import identity
 
 _KEEP = "gs_keep_"  # prefix of remembered widget values (widget keys vanish when not rendered)
 
@@ -32,7 +32,7 @@ def _query() -> dict[str, list[str]]:
 
 
 def init_session() -> None:
-    """Seed the settings groups from the link once per session, and give the session an owner id."""
+    """Seed the settings groups from the link once per session, and find the person (``identity``)."""
     if st.session_state.get("gs_ready"):
         return
     state, warnings = settings.settings_from_query(_query())
@@ -40,7 +40,7 @@ def init_session() -> None:
         st.session_state.setdefault(f"gs_{group}", values)
     st.session_state["gs_ready"] = True
     st.session_state["gs_link_warnings"] = warnings
-    st.session_state.setdefault("gs_owner", secrets.token_hex(4))
+    identity.init_person()
 
 
 def group(name: str) -> dict:
@@ -74,6 +74,8 @@ def use_page(name: str, fields: tuple[PageField, ...] = (), groups: tuple[str, .
             st.session_state[_KEEP + key] = value
         for warning in [*st.session_state.pop("gs_link_warnings", []), *warnings]:
             st.warning(plain(warning), icon="🔗")  # the warnings echo the link's values
+        if st.session_state.get("gs_identity_warning"):
+            st.warning(st.session_state.pop("gs_identity_warning"), icon="🪪")
     for f in fields:
         if f.key not in st.session_state:
             st.session_state[f.key] = st.session_state.get(_KEEP + f.key, f.default)
