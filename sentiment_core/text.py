@@ -207,12 +207,14 @@ class Tokenizer:
 # HTML (tags, entities, attribute quotes) or a Streamlit extension (``:red[...]``, ``:material/icon:``,
 # ``$math$``); as a numeric character reference it is only a character. Streamlit's renderer still
 # turns the decoded text's URLs, e-mail addresses and ``:emoji:`` codes into links and emoji, so an
-# invisible word joiner (U+2060) follows every colon, precedes every @ and follows a "www".
+# invisible word joiner (U+2060) goes where one of those could begin: after a colon that touches
+# the next character (``http://``, ``:smile:``), before an @ that touches the previous one
+# (``a@b.org``) and after a "www." Text such as "Note: good" or "@united" is left as it is, so
+# what a reader copies is what was typed.
 WORD_JOINER = "\u2060"
 _PLAIN = str.maketrans({**{c: f"&#{ord(c)};" for c in string.punctuation},
-                        ":": "&#58;&#8288;", "@": "&#8288;&#64;",
                         **dict.fromkeys("\r\n\t\f\v\x85\u2028\u2029", " ")})
-_WWW = re.compile(r"(?i)(www)(?=&#46;)")
+_JOIN = re.compile(r"(?<=:)(?=\S)|(?<=\S)(?=@)|(?i:(?<=www)(?=\.))")
 
 
 def plain(text: object) -> str:
@@ -223,7 +225,7 @@ def plain(text: object) -> str:
     Every ASCII punctuation character becomes a numeric character reference (Markdown and browsers
     both decode it to the character, and neither reads it as syntax), line breaks become spaces, a
     leading space is encoded (no indented code block), and a zero-width word joiner keeps URLs,
-    e-mail addresses and emoji codes from becoming links or pictures. Not for code spans (inside
+    e-mail addresses and emoji codes from becoming links or pictures (see ``_JOIN``). Not for code spans (inside
     backticks references are not decoded) nor for plain-text widgets (selectbox, multiselect,
     dataframes), which show text as it is.
 
@@ -233,5 +235,5 @@ def plain(text: object) -> str:
     Returns:
         The escaped text; rendered, it reads as ``text`` (with invisible word joiners).
     """
-    escaped = _WWW.sub(r"\1&#8288;", str(text).translate(_PLAIN))
+    escaped = _JOIN.sub(WORD_JOINER, str(text)).translate(_PLAIN)
     return "&#32;" + escaped[1:] if escaped.startswith(" ") else escaped

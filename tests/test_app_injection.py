@@ -224,3 +224,40 @@ def test_random_class_names_and_links_stay_text(monkeypatch, tmp_path_factory, l
             for text in rendered(at):
                 bare = re.sub(r"<(div|span)[^<>]*>|</(div|span)>", "", text)
                 assert not re.search(r"<[A-Za-z/!?]|\]\(", bare), (key, text)
+
+
+@pytest.fixture(scope="module")
+def nickname_run(tmp_path_factory):
+    """One finished run, trained once; each example below rewrites its nickname."""
+    from browser.app_support import completed_run
+
+    root = tmp_path_factory.mktemp("nick-runs")
+    return root, completed_run(root)
+
+
+@given(NAMES)
+@settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_nicknames_stay_text_on_train_and_gallery(monkeypatch, nickname_run, nickname):
+    """A student's nickname, shown read-only to another student on Train and to all on the gallery."""
+    import json
+
+    from sentiment_core import classroom, runs
+
+    root, name = nickname_run
+    config_path = root / name / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "nickname": nickname, "owner": "someone-else"}))
+    with monkeypatch.context() as patch:
+        patch.setenv("GATESCOPE_RUNS_DIR", str(root))
+        patch.setenv("GATESCOPE_RUN_EXECUTOR", "thread")
+        patch.setenv(classroom.PASSCODE_ENV, "a-teacher-passcode")
+        try:
+            for key, query in (("train", {"run": name}), ("gallery", {})):
+                at = open_page(key, query=query, state={"gs_owner": "0000000000000abc"})
+                assert not at.exception, key
+                for text in rendered(at):
+                    bare = re.sub(r"<(div|span)[^<>]*>|</(div|span)>", "", text)
+                    assert not re.search(r"<[A-Za-z/!?]|\]\(", bare), (key, text)
+        finally:
+            runs.set_shared_queue(None)
