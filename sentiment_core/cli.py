@@ -18,7 +18,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .encoding import ENCODING_SPEC, SIDES, EncodingConfig
+from .data.upload import MAX_UPLOAD_BYTES
 from .errors import GateScopeError
+from .files import read_named_file
 from .explain.spec import BASELINES, EXPLAIN_SPEC
 from .importers import HEAD_INPUT_HELP, HEAD_INPUTS, ImportOptions
 from .models import MODEL_SPEC, ModelConfig
@@ -130,7 +132,8 @@ def _load_splits(args: argparse.Namespace):
     from .data import load_dataset, make_splits, parse_upload
 
     if args.file is not None:
-        dataset, report = parse_upload(_read_input(args.file, "--file"), args.file.name, text_column=args.text_column,
+        raw = read_named_file(args.file, MAX_UPLOAD_BYTES, "--file")
+        dataset, report = parse_upload(raw, args.file.name, text_column=args.text_column,
                                        label_column=args.label_column, threshold=args.threshold)
         print(f"read {args.file.name}: {report.rows_kept} rows kept of {report.rows_read} "
               f"(text column {report.text_column!r}, label column {report.label_column!r})")
@@ -328,31 +331,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_input(path: Path, flag: str) -> bytes:
-    """The bytes of an input file, checked to be a file of at most ``MAX_UPLOAD_BYTES`` before it is read.
-
-    Raises:
-        GateScopeError: a folder, a missing file or one too large, with what to give instead.
-    """
-    from .data.upload import MAX_UPLOAD_BYTES
-
-    if path.is_dir():
-        raise GateScopeError(f"{flag} {path} is a folder; give a file")
-    if not path.is_file():
-        raise GateScopeError(f"{flag} {path}: no such file")
-    size = path.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        raise GateScopeError(f"{flag} {path} is {size / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB "
-                             "are read: split it into smaller files")
-    return path.read_bytes()
-
-
 def _read_texts(args: argparse.Namespace, verb: str) -> list[str]:
     """Texts from the arguments, then ``--input FILE`` (one per line), else standard input."""
     texts = list(args.texts)
     if args.input:
-        texts += [line.rstrip("\n") for line in _read_input(args.input, "--input").decode("utf-8", "replace")
-                  .split("\n") if line.strip()]
+        raw = read_named_file(args.input, MAX_UPLOAD_BYTES, "--input").decode("utf-8", "replace")
+        texts += [line.rstrip("\n") for line in raw.split("\n") if line.strip()]
     if not texts and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:

@@ -37,6 +37,7 @@ from .checkpoint import Bundle, library_versions, parse_json
 from .data.types import check_label_names
 from .encoding import ENCODING_SPEC, EncodingConfig
 from .errors import CheckpointError
+from .files import read_named_file
 from .models import GATES_PER_CELL, MAX_PARAMETERS, MAX_VOCAB_SIZE, MODEL_SPEC, ModelConfig, build_model
 from .text import TokenizerConfig
 from .vocab import PAD_TOKEN, UNK_TOKEN, Vocab
@@ -121,7 +122,7 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
             whole numbers from 0 to ``MAX_VOCAB_SIZE - 1``.
     """
     path = Path(path)
-    text = _read_text(path, "vocabulary")
+    text = read_named_file(path, MAX_TEXT_FILE_BYTES, "the vocabulary", ModelImportError).decode("utf-8", errors="replace")
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
         advice = "save the vocabulary with json.dump(vocab_to_int, f) or json.dump(itos, f)"
         data = _parse(text, path.name, advice)
@@ -144,22 +145,6 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
         raise ModelImportError(f"{path.name}: {len(lines):,} lines, more than the {MAX_VOCAB_SIZE:,} words a "
                                "GateScope model may have")
     return _unique_itos(lines, path.name)
-
-
-def _read_text(path: Path, what: str) -> str:
-    """The text of a file of at most ``MAX_TEXT_FILE_BYTES``, or a message saying what is wrong."""
-    if path.is_dir():
-        raise ModelImportError(f"{path} is a folder, not a {what} file; give the file itself")
-    if not path.is_file():
-        raise ModelImportError(f"no {what} file at {path}")
-    size = path.stat().st_size
-    if size > MAX_TEXT_FILE_BYTES:
-        raise ModelImportError(f"{path.name} is {size / 2**20:.1f} MiB; a {what} file may have at most "
-                               f"{MAX_TEXT_FILE_BYTES // 2**20} MiB")
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise ModelImportError(f"{path.name} cannot be read ({error.strerror or error})") from None
 
 
 def _parse(text: str, name: str, advice: str) -> Any:
@@ -452,6 +437,16 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out, limit: int, na
             out.write(chunk)
 
 
+def _open_h5(source, name: str, remedy: str):
+    """``h5py.File(source)`` for reading, or a message naming ``name`` and how to save it again (``remedy``)."""
+    import h5py
+
+    try:
+        return h5py.File(source, "r")
+    except OSError as error:
+        raise ModelImportError(f"{name} is not a readable HDF5 file ({error}); save it again with {remedy}") from None
+
+
 @contextmanager
 def _keras_file(path: Path) -> Iterator[tuple[Any, dict | list | None]]:
     """The open HDF5 weights of a Keras file and its model description (None for weights-only files).
@@ -460,15 +455,8 @@ def _keras_file(path: Path) -> Iterator[tuple[Any, dict | list | None]]:
     ``MAX_ARCHIVE_BYTES``; its ``model.weights.h5`` is unpacked to a temporary file (at most
     ``MAX_MEMBER_BYTES``) and its ``config.json`` read (at most ``MAX_TEXT_FILE_BYTES``).
     """
-    import h5py
-
     if not zipfile.is_zipfile(path):
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as error:
-            raise ModelImportError(f"{path.name} is not a readable HDF5 file ({error}); save it again with "
-                                   "model.save('model.h5')") from None
-        with handle:
+        with _open_h5(path, path.name, "model.save('model.h5')") as handle:
             yield handle, _h5_model_config(handle, path.name)
         return
     _zip_directory_fits(path)
@@ -490,12 +478,7 @@ def _keras_file(path: Path) -> Iterator[tuple[Any, dict | list | None]]:
                             "save the model again with model.save('model.keras')")
         _unpack(archive, members["model.weights.h5"], weights, MAX_MEMBER_BYTES, path.name)
         weights.seek(0)
-        try:
-            handle = h5py.File(weights, "r")
-        except OSError as error:
-            raise ModelImportError(f"{path.name}: model.weights.h5 is not a readable HDF5 file ({error}); save the "
-                                   "model again with model.save('model.keras')") from None
-        with handle:
+        with _open_h5(weights, f"{path.name}: model.weights.h5", "model.save('model.keras')") as handle:
             yield handle, config
 
 

@@ -78,3 +78,11 @@ def browser():
             pytest.skip(f"chromium could not be launched: {error}")
         yield b
         b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in its own browser context (its own cookies: a new person) at 1400x1000."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()

@@ -260,7 +260,7 @@ def one_line_error(capsys) -> str:
 
 def test_predict_input_that_is_a_folder_is_one_line(trained, tmp_path, capsys):
     assert main(["predict", "--model", str(trained), "--input", str(tmp_path)]) == 2
-    assert f"--input {tmp_path} is a folder; give a file" in one_line_error(capsys)
+    assert f"--input {tmp_path} is a folder, not a file; give the file itself" in one_line_error(capsys)
 
 
 def test_train_on_deeply_nested_json_is_one_line(tmp_path, capsys):
@@ -286,7 +286,7 @@ def test_a_file_the_system_refuses_is_one_line(trained, tmp_path, capsys, monkey
     monkeypatch.setattr(type(tmp_path), "read_bytes", refused)
     (tmp_path / "texts.txt").write_text("good\n")
     assert main(["predict", "--model", str(trained), "--input", str(tmp_path / "texts.txt")]) == 2
-    assert f"could not use {tmp_path / 'texts.txt'}: permission denied" in one_line_error(capsys)
+    assert f"--input {tmp_path / 'texts.txt'} could not be read (Permission denied)" in one_line_error(capsys)
 
 
 @pytest.fixture(scope="module")

@@ -432,4 +432,4 @@ def test_cli_import_with_a_folder_as_vocabulary_prints_a_message(tmp_path, capsy
     h5 = _keras_h5(tmp_path / "m.h5")
     code = main(["import", str(h5), "--vocab", str(tmp_path), "--out", str(tmp_path / "o.safetensors")])
     err = capsys.readouterr().err
-    assert code != 0 and "is a folder, not a vocabulary file" in err and "Traceback" not in err
+    assert code != 0 and "is a folder, not a file" in err and "Traceback" not in err

@@ -34,14 +34,6 @@ def server(tmp_path_factory):
     stop_server(proc)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_home_prediction_and_heatmap(server, page):
     page.goto(server, wait_until="domcontentloaded")
     verdict = page.locator(".gs-verdict")

@@ -56,14 +56,6 @@ def server(tmp_path_factory):
     stop_server(proc)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def visit(page, url: str, ready: str, shows: tuple[str, ...]) -> dict:
     """Open ``url``, wait for ``ready`` (a CSS selector) and the texts ``shows``, and return what was injected."""
     page.goto(url, wait_until="domcontentloaded")

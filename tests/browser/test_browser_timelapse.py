@@ -35,13 +35,6 @@ def server(tmp_path_factory):
     stop_server(proc)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
-
-
 def test_play_advances_the_time_lapse(server, page):
     url, name = server
     page.goto(f"{url}/explain?model=run:{name}&probe=1", wait_until="domcontentloaded")
