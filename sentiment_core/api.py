@@ -40,11 +40,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import __version__
+from .classroom import Viewer, visible_models
 from .errors import CheckpointError, GateScopeError
 from .explain.intervene import ALL_TARGETS, LESSONS_BY_KEY, OPS
 from .explain.spec import BASELINES
 from .models import MODEL_SPEC
 from .registry import RUN_PREFIX, LoadedModel, ModelLookupError, ModelRegistry, describe, shared_registry
+
+API_VIEWER = Viewer(owner="", role="teacher")  # the deployer's programs see what the teacher sees
 
 
 @dataclass(frozen=True)
@@ -853,10 +856,14 @@ def create_app(pretrained_dir: str | os.PathLike | None = None, runs_root: str |
 
     @app.get("/models", response_model=ModelsResponse, summary="Shipped models and saved runs, with their cards")
     def models() -> ModelsResponse:
+        """Lists what the classroom's teacher sees: every shipped model and every run with a checkpoint,
+        runs hidden from the class included (the API serves programs run by the deployer)."""
+        # the one visibility rule of the app's pickers and pages, applied for the teacher
+        entries = visible_models(API_VIEWER, registry.entries(("shipped", "run")), registry.runs_root)
         return ModelsResponse(default=store.default,
                               models=[ModelInfo(**describe(entry), problems=entry.card.get("problems", [])
                                                 if entry.source == "run" else [])
-                                      for entry in registry.entries(("shipped", "run"))])
+                                      for entry in entries])
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness and configuration")
     def health() -> HealthResponse:

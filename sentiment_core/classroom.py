@@ -21,10 +21,13 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import runs
 from .runs import RunError, RunQueue, RunRecord
+
+if TYPE_CHECKING:
+    from .registry import ModelEntry
 
 PASSCODE_ENV = "GATESCOPE_TEACHER_PASSCODE"
 PASSCODE_SECRET = "teacher_passcode"
@@ -175,6 +178,44 @@ def read_board(root: str | os.PathLike | None = None) -> Board:
     return Board(str(raw.get("sentence") or ""), str(raw.get("link") or ""), [str(h) for h in hidden])
 
 
+def visible_runs(viewer: Viewer, records: list[RunRecord] | None = None, root: str | os.PathLike | None = None,
+                 queue: RunQueue | None = None) -> list[RunRecord]:
+    """The one answer to "who may see this run": the runs ``viewer`` may list and open (``Viewer.can_see``
+    with the board's hidden runs). Every page, picker, link and the API's ``/models`` go through it.
+
+    Args:
+        viewer: who is looking.
+        records: the runs to filter (default: every run in the runs folder).
+        root: runs directory (default: the queue's, else ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
+        queue: the run queue, for the live state of its runs.
+
+    Returns:
+        The visible records, in the order given (newest first by default).
+    """
+    root = queue.root if queue is not None else root
+    if records is None:
+        records = runs.list_runs(root, queue)
+    hidden = set(read_board(root).hidden)
+    return [record for record in records if viewer.can_see(record, hidden)]
+
+
+def visible_models(viewer: Viewer, entries: list[ModelEntry], root: str | os.PathLike | None = None,
+                   queue: RunQueue | None = None) -> list[ModelEntry]:
+    """The registry entries ``viewer`` may pick: every shipped model and upload, and the runs of
+    ``visible_runs`` (by run name).
+
+    Args:
+        viewer: who is looking.
+        entries: ``ModelRegistry.entries()``.
+        root: runs directory (default: the queue's, else ``$GATESCOPE_RUNS_DIR`` or ``./runs``).
+        queue: the run queue, for the live state of its runs.
+    """
+    from .registry import RUN_PREFIX  # the registry loads torch; the classroom rules do not need it
+
+    names = {record.name for record in visible_runs(viewer, root=root, queue=queue)}
+    return [entry for entry in entries if entry.source != "run" or entry.key[len(RUN_PREFIX):] in names]
+
+
 def _write_board(board: Board, root) -> None:
     runs.write_json(board_path(root), {"sentence": board.sentence, "link": board.link, "hidden": board.hidden})
 
@@ -283,20 +324,25 @@ GALLERY_COLUMNS = ("nickname", "model", "params", "val acc", "test acc", "s / ep
                    "batch", "epochs", "run")
 
 
-def gallery_rows(records: list[RunRecord], viewer: Viewer, hidden: set[str] = frozenset()) -> list[dict]:
-    """One row per finished run with a result: who, settings, size, accuracy and speed.
+def gallery_rows(records: list[RunRecord], viewer: Viewer, root: str | os.PathLike | None = None) -> list[dict]:
+    """One row per finished run with a result that ``viewer`` may see (``visible_runs``): who,
+    settings, size, accuracy and speed. The teacher sees hidden runs, marked ``hidden_from_class``.
 
-    Students do not see hidden runs; the teacher sees them with ``hidden`` set.
+    Args:
+        records: the runs (``runs.list_runs``).
+        viewer: who is looking.
+        root: runs directory, whose board names the hidden runs.
 
     Returns:
         Dicts with the keys of ``GALLERY_COLUMNS`` plus ``hidden_from_class`` and ``state``, in
         the order of ``records``.
     """
+    hidden = set(read_board(root).hidden)
     rows = []
-    for record in records:
+    for record in visible_runs(viewer, records, root):
         if record.state not in ("completed", "stopped") or not record.result:
             continue
-        if record.name in hidden and not viewer.in_charge:
+        if record.best_path is None or not record.epochs():  # stopped before its first epoch: untrained scores
             continue
         cfg, result = record.config, record.result
         model, train = cfg.get("model", {}), cfg.get("train", {})

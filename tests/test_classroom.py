@@ -237,6 +237,32 @@ def test_queued_runs_survive_a_server_restart(tmp_path):
     assert starts == sorted(starts)
 
 
+def test_visible_runs_is_the_one_rule_for_lists_pickers_and_links(queue, splits):
+    from sentiment_core.registry import RUN_PREFIX, ModelEntry
+
+    mine = classroom.submit(ALICE, queue, request(splits))
+    queue.wait(mine, 60)
+    secret = classroom.submit(BOB, queue, request(splits))
+    queue.wait(secret, 60)
+    classroom.set_hidden(TEACHER, secret, True, root=queue.root)
+    busy = classroom.submit(BOB, queue, request(splits, epochs=100, patience=0))  # training or waiting
+    try:
+        assert [r.name for r in classroom.visible_runs(ALICE, queue=queue)] == [mine]
+        everyone = {mine, secret, busy}
+        assert {r.name for r in classroom.visible_runs(TEACHER, queue=queue)} == everyone
+        assert {r.name for r in classroom.visible_runs(BOB, queue=queue)} == everyone  # his own, and Alice's finished
+        records = runs.list_runs(queue.root, queue)
+        assert classroom.visible_runs(ALICE, records, queue.root) == [r for r in records if r.name == mine]
+        entries = [ModelEntry("lstm", "shipped", "LSTM", "LSTM", ["neg", "pos"]),
+                   *(ModelEntry(RUN_PREFIX + n, "run", n, "GRU", ["neg", "pos"]) for n in (mine, secret, busy)),
+                   ModelEntry("upload:abc", "upload", "mine.safetensors", "GRU", ["neg", "pos"])]
+        keys = [e.key for e in classroom.visible_models(ALICE, entries, queue=queue)]
+        assert keys == ["lstm", RUN_PREFIX + mine, "upload:abc"]
+        assert len(classroom.visible_models(TEACHER, entries, queue=queue)) == len(entries)
+    finally:
+        queue.stop(busy)
+
+
 # ---------------------------------------------------------------- the gallery
 
 
@@ -248,12 +274,11 @@ def test_gallery_rows_show_finished_runs_with_nickname_settings_and_scores(queue
     classroom.submit(BOB, queue, request(splits, epochs=100, patience=0))  # still training: not shown
     classroom.set_hidden(TEACHER, hidden_run, True, root=queue.root)
     records = runs.list_runs(queue.root, queue)
-    hidden = set(classroom.read_board(queue.root).hidden)
-    rows = classroom.gallery_rows(records, ALICE, hidden)
+    rows = classroom.gallery_rows(records, ALICE, queue.root)
     assert [r["run"] for r in rows] == [done]
     row = rows[0]
     assert row["nickname"] == "alice" and row["cell"] == "gru" and row["hidden"] == 8 and row["lr"] == 1e-2
     assert row["params"] > 0 and 0 <= row["val acc"] <= 1 and 0 <= row["test acc"] <= 1 and row["s / epoch"] > 0
     assert set(classroom.GALLERY_COLUMNS) <= set(row)
-    teacher_rows = classroom.gallery_rows(records, TEACHER, hidden)
+    teacher_rows = classroom.gallery_rows(records, TEACHER, queue.root)
     assert {r["run"]: r["hidden_from_class"] for r in teacher_rows} == {done: False, hidden_run: True}

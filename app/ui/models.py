@@ -7,17 +7,21 @@ from pathlib import Path
 
 import streamlit as st
 
+from sentiment_core import classroom
 from sentiment_core.checkpoint import save_checkpoint
 from sentiment_core.encoding import SIDES
 from sentiment_core.errors import CheckpointError
 from sentiment_core.importers import (HEAD_INPUT_HELP, HEAD_INPUTS, KERAS_SUFFIXES, TORCH_SUFFIXES, ImportOptions,
                                       import_model)
-from sentiment_core.registry import LoadedModel, ModelLookupError, shared_registry
+from sentiment_core.registry import (RUN_PREFIX, SOURCES, LoadedModel, ModelEntry, ModelLookupError, ModelRegistry,
+                                     shared_registry)
 from sentiment_core.text import plain
+from ui import classroom as classroom_ui
 
 UPLOAD_CHOICE = "upload"
 IMPORT_CHOICE = "import"
 EXPLAIN_PREFERENCE = ("lstm", "bilstm", "gru", "rnn")
+RUN_HINT = "A run opens here once it is yours, or once it has finished and the teacher has not hidden it."
 
 
 def _take_upload(key: str, file_key: str) -> None:
@@ -88,6 +92,17 @@ def import_form(key: str, container=None) -> None:
         where.error(st.session_state["gs_import_error"])
 
 
+def available(registry: ModelRegistry, sources: tuple[str, ...] = SOURCES) -> list[ModelEntry]:
+    """The registry's models of ``sources`` this session may pick: runs only as ``classroom.visible_models``
+    allows (a student's own runs and the others' finished, not hidden ones).
+
+    Args:
+        registry: the shared registry.
+        sources: ``shipped``, ``run`` and/or ``upload``.
+    """
+    return classroom.visible_models(classroom_ui.viewer(), registry.entries(sources), registry.runs_root)
+
+
 def picker(key: str = "model", container=None, help: str | None = None) -> LoadedModel | None:
     """A select box of every model, with an upload option; errors are shown, never raised.
 
@@ -101,14 +116,17 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     """
     where = container or st
     registry = shared_registry()
-    entries = {e.key: e for e in registry.entries()}
+    entries = {e.key: e for e in available(registry)}
     keys = [*entries, UPLOAD_CHOICE, IMPORT_CHOICE]
     if st.session_state.get(key) not in keys:
-        if st.session_state.get(key):
-            where.warning(f"The model {plain(repr(st.session_state[key]))} is not available here (any more), so the "
-                          "default is shown. Uploaded bundles live in the server's memory only: upload it again.")
+        chosen = st.session_state.get(key)
+        if chosen:
+            why = (RUN_HINT if str(chosen).startswith(RUN_PREFIX)
+                   else "Uploaded bundles live in the server's memory only: upload it again.")
+            where.warning(f"The model {plain(repr(chosen))} is not available here (any more), so the default is "
+                          f"shown. {why}", icon="🔗")
         default = registry.default_key(EXPLAIN_PREFERENCE)
-        st.session_state[key] = default if default is not None else UPLOAD_CHOICE
+        st.session_state[key] = default if default in entries else next(iter(entries), UPLOAD_CHOICE)
     labels = {k: e.label for k, e in entries.items()}
     labels[UPLOAD_CHOICE] = "Upload a model bundle (.safetensors)…"
     labels[IMPORT_CHOICE] = "Import a model trained with a tutorial (.pt / .h5 / .keras)…"

@@ -122,8 +122,7 @@ with st.expander("🧪 Train a grid of configurations on the same data and budge
 
 # ---------------------------------------------------------------- pick runs
 viewer = classroom_ui.viewer()
-hidden = set(classroom.read_board(queue.root).hidden)
-all_runs = [r for r in runs.list_runs(queue=queue) if viewer.can_see(r, hidden)]
+all_runs = classroom.visible_runs(viewer, queue=queue)
 if not all_runs:
     st.info("No runs yet: train one on the Train page or start a grid above.")
     state.stop()

@@ -214,7 +214,7 @@ def examples_view() -> None:
 @state.fragment
 def slices_view() -> None:
     rows = dv.slice_accuracy(preds, extra)
-    others = {e.key: e.label for e in registry.entries() if e.key != model_key
+    others = {e.key: e.label for e in models.available(registry) if e.key != model_key
               and sorted(e.labels) == sorted(preds.label_names)}
     choose("ds_other", ["", *others], "")
     other_key = st.selectbox("Compare with a second model on the same examples", ["", *others], key="ds_other",

@@ -490,7 +490,7 @@ def memory_view() -> None:
                 "**GRU**: the product of the later update gates z; **plain RNN** (no gates): the size of "
                 "∂h_end/∂h_word, how strongly the last state still depends on that word's state.")
     rows, skipped = [], []
-    for cell, key in memory_model_keys(registry.entries(("shipped", "run"))).items():
+    for cell, key in memory_model_keys(models.available(registry, ("shipped", "run"))).items():
         model_bundle = registry.load(key).bundle
         check_cell = check_explainable(model_bundle, text)
         if not check_cell.ok:

@@ -5,7 +5,7 @@ import streamlit as st
 from ui import classroom as classroom_ui
 from ui import frame, state
 
-from sentiment_core import classroom, plots, runs
+from sentiment_core import classroom, plots
 from sentiment_core.registry import RUN_PREFIX
 from sentiment_core.settings import PageField
 from sentiment_core.text import plain
@@ -22,11 +22,9 @@ st.markdown("Every finished run on this server: who trained it, with which setti
 
 @state.fragment(run_every=10.0)
 def gallery() -> None:
-    board = classroom.read_board(queue.root)
-    hidden = set(board.hidden)
-    records = runs.list_runs(queue=queue)
-    rows = classroom.gallery_rows(records, viewer, hidden)
-    damaged = [r for r in records if r.damaged and viewer.can_see(r, hidden)]
+    records = classroom.visible_runs(viewer, queue=queue)
+    rows = classroom.gallery_rows(records, viewer, queue.root)
+    damaged = [r for r in records if r.damaged]
     if damaged:
         with st.expander(f"⚠️ {len(damaged)} run(s) with damaged files (shown with what still reads)"):
             st.markdown("\n".join(f"- **{plain(r.name)}**: {plain('; '.join(r.problems))}" for r in damaged))
@@ -65,7 +63,7 @@ def gallery() -> None:
     frame.link("compare", "Compare it", "⚖️", cols[1], query={"runs": run})
     frame.link("explain", "Explain it", "🔍", cols[2], query={"model": f"{RUN_PREFIX}{run}"})
     if viewer.in_charge:
-        is_hidden = run in hidden
+        is_hidden = run in classroom.read_board(queue.root).hidden
         if st.button("Show it to the class again" if is_hidden else "Hide it from the class", key="gl_hide",
                      help="Hidden runs stay on the server and in your view; students no longer see them."):
             classroom.set_hidden(viewer, run, not is_hidden, queue.root)

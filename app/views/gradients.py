@@ -24,6 +24,7 @@ FIELDS = (
 )
 state.use_page("gradients", FIELDS)
 queue = classroom_ui.queue()
+viewer = classroom_ui.viewer()
 registry = shared_registry()
 
 
@@ -50,7 +51,7 @@ with tab_conn:
                 "sentiment word, then neutral words. The three models are small, read to the last word (last-state "
                 "pooling) and learned the long-range set; the shipped models pool over every word, which hands each "
                 "word a direct path to the verdict and hides the lesson.")
-    lesson_runs = lessons.connectivity_runs(runs.list_runs(queue=queue))
+    lesson_runs = lessons.connectivity_runs(classroom.visible_runs(viewer, queue=queue))
     pending = [n for n in st.session_state.get("g_conn_runs", []) if n not in lesson_runs.values()]
     missing = [c for c in EXPERIMENT_CELLS if c not in lesson_runs]
     if missing:
@@ -61,7 +62,7 @@ with tab_conn:
         if st.button(f"▶ Train {len(missing)} lesson model(s)", type="primary", key="g_conn_train"):
             try:
                 splits = lessons.lesson_splits(lessons.CONNECTIVITY)
-                names = [classroom.submit(classroom_ui.viewer(), queue,
+                names = [classroom.submit(viewer, queue,
                                           lessons.run_request(lessons.CONNECTIVITY, cell, splits)) for cell in missing]
                 state.remember("g_conn_runs", names)
                 st.rerun()
@@ -115,7 +116,7 @@ with tab_exp:
             names = []
             for d in sorted(distances):
                 for cell in cells_chosen:
-                    names.append(classroom.submit(classroom_ui.viewer(), queue,
+                    names.append(classroom.submit(viewer, queue,
                                                   lessons.long_range_request(cell, d, epochs)))
             state.remember("g_runs", names)
         except GateScopeError as error:
@@ -132,6 +133,7 @@ with tab_exp:
                 records.append(runs.load_run(name, queue=queue))
             except runs.RunError:
                 continue
+        records = classroom.visible_runs(viewer, records, queue=queue)  # a link may name anyone's runs
         pending = sum(1 for r in records if r.state in runs.ACTIVE_STATES)
         if pending:
             st.progress(1 - pending / len(names), text=f"{len(names) - pending} of {len(names)} runs finished")
@@ -153,7 +155,7 @@ with tab_clip:
     st.markdown("When gradients explode, one huge step can wreck the weights (the loss becomes NaN). **Clipping** "
                 "rescales the whole gradient whenever its norm exceeds a threshold *c*, keeping its direction:")
     st.latex(r"g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert}\right)")
-    done = [r for r in runs.list_runs(queue=queue) if r.epochs() or r.state == "running"]
+    done = [r for r in classroom.visible_runs(viewer, queue=queue) if r.epochs() or r.state == "running"]
     if not done:
         st.info(f"Train a run to see its gradient norms here: Compare's lesson '{lessons.CLIPPING.title}' trains "
                 "a plain RNN with a too-high learning rate with clipping off and with clip norm 1.")

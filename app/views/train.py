@@ -287,8 +287,7 @@ if start and splits is not None and not repeated_start():
         st.error(f"Training could not start: {plain(error)}")
 
 # ---------------------------------------------------------------- runs
-hidden = set(classroom.read_board(queue.root).hidden)
-all_runs = [r for r in runs.list_runs(queue=queue) if viewer.can_see(r, hidden)]
+all_runs = classroom.visible_runs(viewer, queue=queue)
 if not all_runs:
     st.info("No runs yet. Press **Start training**: a small LSTM on the synthetic set takes a few seconds.")
     state.stop()
