@@ -31,6 +31,7 @@ NEGATIVE_COLOR, POSITIVE_COLOR, NEUTRAL_COLOR = "#C0392B", "#1E8449", "#7F8C8D"
 # the same on every chart whichever class is explained.
 TOWARDS_RGB, AWAY_RGB = "94,60,153", "230,97,1"
 TOWARDS_COLOR, AWAY_COLOR = f"rgb({TOWARDS_RGB})", f"rgb({AWAY_RGB})"
+TOWARDS_NAME, AWAY_NAME = "purple", "orange"  # how captions and legends name them
 # Signed states (hidden h, cell c, tanh candidates): blue below zero, brown above; not a class palette
 # (red/green mean negative/positive only) and not the attribution palette.
 STATE_SCALE = [[0.0, "#2166AC"], [0.25, "#92C5DE"], [0.5, "#F7F7F7"], [0.75, "#DFC27D"], [1.0, "#8C510A"]]
@@ -641,9 +642,10 @@ def color_legend_html(target: str | None = None) -> str:
     towards = f"pushes towards {target}" if target else "pushes towards the class"
     away = f"pushes away from {target}" if target else "pushes away from it"
     return (f"<div style='font-size:15px; color:#52606D'>"
-            f"<span style='background:{TOWARDS_COLOR}; color:white; padding:2px 8px; border-radius:6px'>purple</span> "
-            f"{plain(towards)} &nbsp; "
-            f"<span style='background:{AWAY_COLOR}; color:white; padding:2px 8px; border-radius:6px'>orange</span> "
+            f"<span style='background:{TOWARDS_COLOR}; color:white; padding:2px 8px; border-radius:6px'>"
+            f"{TOWARDS_NAME}</span> {plain(towards)} &nbsp; "
+            f"<span style='background:{AWAY_COLOR}; color:white; padding:2px 8px; border-radius:6px'>"
+            f"{AWAY_NAME}</span> "
             f"{plain(away)}; stronger colour = larger effect</div>")
 
 

@@ -144,6 +144,21 @@ def _stamp(path: Path) -> str:
     return f"{info.st_mtime_ns}-{info.st_size}"
 
 
+def _no_checkpoint(run: str, root: Path) -> str:
+    """Why run ``run`` has no model: it has not finished an epoch yet, or it ended before its first."""
+    from .runs import ACTIVE_STATES, RunError, load_run
+
+    try:
+        state = load_run(run, root).state
+    except RunError:
+        state = None
+    if state is None or state in ACTIVE_STATES:
+        return (f"run {run!r} has no checkpoint yet (no epoch has finished); wait for its first epoch or choose "
+                "another model")
+    return (f"run {run!r} saved no model: it ended ({state}) before its first epoch finished; train it again or "
+            "choose another model")
+
+
 class ModelRegistry:
     """Finds, loads and caches every model the app, the API and the CLI can use.
 
@@ -264,8 +279,7 @@ class ModelRegistry:
                 raise ModelLookupError(f"model name {key!r} is not allowed: {error}", "unsafe") from None
             folder = self.runs_root / run
             if folder.is_dir() and not (folder / "best.safetensors").is_file():
-                raise ModelLookupError(f"run {run!r} has no checkpoint yet (no epoch has finished); wait for its "
-                                       "first epoch or choose another model", "no_checkpoint", self.keys())
+                raise ModelLookupError(_no_checkpoint(run, self.runs_root), "no_checkpoint", self.keys())
             for entry in self.runs():
                 if entry.key == key:
                     return entry

@@ -128,7 +128,8 @@ def test_unknown_model_is_404_listing_available_names(client):
     assert response.json()["available"] == ["tiny", "tiny_gru", "run:lstm-0101-000000-abcd"]
     assert "tiny_gru" in response.json()["detail"]
     response = client.post("/predict", json={"text": "good", "model": "run:queued-run"})
-    assert response.status_code == 404 and "no checkpoint yet" in response.json()["detail"]
+    # no server holds its data any more: it will never train, so not "yet"
+    assert response.status_code == 404 and "saved no model: it ended (interrupted)" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("model", ["../pretrained/tiny", "..", "run:../lstm-0101-000000-abcd",
@@ -384,7 +385,7 @@ def test_out_of_memory_run_suggests_a_smaller_batch(queue, monkeypatch):
     assert record.result["stop_reason"] == "out_of_memory" and record.best_path is None
     response = TestClient(create_app(queue.root / "none", queue.root)).post(
         "/predict", json={"text": "good", "model": f"run:{name}"})
-    assert response.status_code == 404 and "no checkpoint yet" in response.json()["detail"]
+    assert response.status_code == 404 and "saved no model: it ended (failed)" in response.json()["detail"]
 
 
 # ---------------------------------------------------------------- deployment files

@@ -94,6 +94,8 @@ def test_student_sees_anothers_finished_run_read_only_and_can_delete_their_own(c
     at = train_page("me-1")
     at.selectbox(key="gs_show_run").set_value(mine).run()
     at.button[[b.label for b in at.button].index("🗑 Delete")].click().run()
+    assert (classroom_env / mine).exists()  # asks first
+    at.button[[b.label for b in at.button].index("Confirm delete")].click().run()
     assert not at.exception and not (classroom_env / mine).exists() and (classroom_env / other).exists()
 
 

@@ -59,11 +59,17 @@ def _sign_in() -> None:
     st.session_state["gs_sign_in_message"] = (result.ok, result.message)
 
 
-def _report(action, *args) -> None:
+def _report(action, *args):
+    """Run a class action; its error is kept to be shown under the settings.
+
+    Returns:
+        The action's result, or None when it failed.
+    """
     try:
-        action(*args)
+        return action(*args)
     except GateScopeError as error:
         st.session_state["gs_class_error"] = str(error)
+        return None
 
 
 def nickname_input(container=None) -> str:
@@ -143,10 +149,15 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
                                  placeholder="paste a GateScope address, e.g. /train?cell=gru",
                                  help="Students see a button that opens this address.")
             send, clear = st.columns(2)
+            shown = None
             if send.form_submit_button("📣 Show to the class"):
-                _report(classroom.broadcast, me, sentence, link, queue.root)
+                shown = _report(classroom.broadcast, me, sentence, link, queue.root)
             if clear.form_submit_button("Clear"):
-                _report(classroom.broadcast, me, "", "", queue.root)
+                shown = _report(classroom.broadcast, me, "", "", queue.root)
+        if shown is not None:  # the teacher sees at once what every student now sees
+            st.success(f"Every Home and Explain page now shows the class sentence “{plain(shown.sentence)}”"
+                       + (f" with a button to {plain(shown.link)}." if shown.link else ".")
+                       if shown.sentence else "Cleared: students no longer see a class sentence.", icon="📣")
     error = st.session_state.pop("gs_class_error", None)
     if error:
         st.error(plain(error))

@@ -103,6 +103,18 @@ def available(registry: ModelRegistry, sources: tuple[str, ...] = SOURCES) -> li
     return classroom.visible_models(classroom_ui.viewer(), registry.entries(sources), registry.runs_root)
 
 
+def run_reason(registry: ModelRegistry, key: str) -> str:
+    """Why the run model ``key`` is not in the picker: the registry's reason for a run this session may see
+    (it saved no model, or has not finished an epoch yet), else ``RUN_HINT``."""
+    name = key[len(RUN_PREFIX):]
+    if any(r.name == name for r in classroom.visible_runs(classroom_ui.viewer(), root=registry.runs_root)):
+        try:
+            registry.entry(key)
+        except ModelLookupError as error:
+            return plain(f"{str(error)[:1].upper()}{str(error)[1:]}.")
+    return RUN_HINT
+
+
 def picker(key: str = "model", container=None, help: str | None = None) -> LoadedModel | None:
     """A select box of every model, with an upload option; errors are shown, never raised.
 
@@ -121,7 +133,7 @@ def picker(key: str = "model", container=None, help: str | None = None) -> Loade
     if st.session_state.get(key) not in keys:
         chosen = st.session_state.get(key)
         if chosen:
-            why = (RUN_HINT if str(chosen).startswith(RUN_PREFIX)
+            why = (run_reason(registry, str(chosen)) if str(chosen).startswith(RUN_PREFIX)
                    else "Uploaded bundles live in the server's memory only: upload it again.")
             where.warning(f"The model {plain(repr(chosen))} is not available here (any more), so the default is "
                           f"shown. {why}", icon="🔗")

@@ -98,8 +98,9 @@ def show(folder: Path, key: str) -> None:
             probe.gates[:, direction], tl.gates, probe.hidden[:, direction], tl.directions[direction]),
             width="stretch", config=plots.CHART_CONFIG, key=f"{key}_tl_anim")
         st.caption(f"Press **▶ Play** to watch the model learn: one frame per snapshot ({len(tl.labels)}: before "
-                   "training, after a few early batches and after every epoch). Green bars push towards "
-                   f"*{tl.target_name}*, red bars away; watch words like *not* and *but* go from ignored to decisive.")
+                   f"training, after a few early batches and after every epoch). {plots.TOWARDS_NAME.capitalize()} "
+                   f"bars push towards *{plain(tl.target_name)}*, {plots.AWAY_NAME} bars away; watch words like "
+                   "*not* and *but* go from ignored to decisive.")
     st.plotly_chart(plots.unit_emergence(tl.emergence_labels, tl.correlation[:, tl.target], tl.negation, tl.contrast,
                                          tl.target_name, tl.threshold,
                                          [m.__dict__ for m in tl.markers]), width="stretch",

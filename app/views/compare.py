@@ -128,6 +128,12 @@ if not all_runs:
     state.stop()
 by_name = {r.name: r for r in all_runs}
 state.default("c_selected", [r.name for r in all_runs[:3]])
+missing = [str(n) for n in st.session_state["c_selected"] if n not in by_name]
+if missing:  # a link's run that is gone (or not this person's to see): say so, as Train does
+    kept = len(missing) < len(st.session_state["c_selected"])
+    st.warning(f"There is no run {plain(', '.join(repr(n) for n in missing[:3]))}"
+               f"{f' (and {len(missing) - 3} more)' if len(missing) > 3 else ''} on this server (any more), so "
+               f"{'only the others are' if kept else 'the newest runs are'} shown.", icon="🔗")
 st.session_state["c_selected"] = ([n for n in st.session_state["c_selected"] if n in by_name]
                                   or [r.name for r in all_runs[:3]])
 selected = st.multiselect("Runs to compare", list(by_name), key="c_selected", format_func=lambda n: by_name[n].label)

@@ -312,10 +312,43 @@ STATE_BADGES = {"queued": "⏳ queued", "running": "🟢 running", "completed": 
 
 
 def fmt_seconds(seconds) -> str:
+    """A duration as read aloud: "0.26 s", "4.3 s", "42 s", "2 min 05 s"; "…" when unknown."""
     if seconds is None:
         return "…"
+    if seconds < 9.95:  # sub-second epochs are common on small data: "0 s" hid them
+        return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _stop(name: str) -> None:
+    """Stop's callback: ask the run to stop before the page redraws, so "Stopping…" shows at once."""
+    try:
+        classroom.stop_run(viewer, queue, name)
+        st.session_state["gs_stopping"] = name
+    except GateScopeError as error:
+        st.session_state["gs_run_error"] = str(error)
+
+
+def delete_controls(name: str) -> None:
+    """Delete, below the run's heading (never where Stop was), asking to confirm first."""
+    if st.session_state.get("gs_confirm_delete") != name:
+        st.button("🗑 Delete", key=f"delete_{name}", help="Removes the run's folder and model for good.",
+                  on_click=st.session_state.__setitem__, args=("gs_confirm_delete", name))
+        return
+    st.warning(f"Delete {plain(name)} for good? Its folder, curves and model are removed from the server.",
+               icon="🗑")
+    yes, no, _ = st.columns([1, 1, 3])
+    no.button("Cancel", key=f"delete_no_{name}", on_click=st.session_state.pop, args=("gs_confirm_delete", None))
+    if yes.button("Confirm delete", key=f"delete_yes_{name}", type="primary"):
+        st.session_state.pop("gs_confirm_delete", None)
+        try:
+            classroom.delete_run(viewer, queue, name)
+        except GateScopeError as error:
+            st.error(plain(error))
+            return
+        st.session_state.pop("gs_show_run", None)
+        st.rerun()  # the whole page: the run list, not only this run's view
 
 
 def show_run(name: str) -> None:
@@ -333,20 +366,19 @@ def show_run(name: str) -> None:
                     f"{cfg.get('train', {}).get('epochs')} epochs"
                     + (f" · trained on {record.device}" if record.device else ""))
     may_manage = viewer.can_manage(record)
-    if active and may_manage and head[1].button("⏹ Stop", key=f"stop_{name}", width="stretch"):
-        try:
-            classroom.stop_run(viewer, queue, name)
-            st.toast("Stopping after the current batch…")
-        except GateScopeError as error:
-            st.error(plain(error))
-    if not active and may_manage and head[1].button("🗑 Delete", key=f"delete_{name}", width="stretch",
-                                                    help="Removes the run's folder and model for good."):
-        try:
-            classroom.delete_run(viewer, queue, name)
-            st.session_state.pop("gs_show_run", None)
-            st.rerun()
-        except GateScopeError as error:
-            st.error(plain(error))
+    if not active and st.session_state.get("gs_stopping") == name:
+        st.session_state.pop("gs_stopping")  # the run has ended: the next run's Stop is a button again
+    if active and may_manage:
+        stopping = st.session_state.get("gs_stopping") == name
+        head[1].button("⏳ Stopping…" if stopping else "⏹ Stop", key=f"stop_{name}", width="stretch",
+                       disabled=stopping, on_click=_stop, args=(name,))
+        if stopping:
+            st.info("Stopping after the current batch… The best epoch so far is kept.", icon="⏹")
+    error = st.session_state.pop("gs_run_error", None)
+    if error:
+        st.error(plain(error))
+    if not active and may_manage:
+        delete_controls(name)
     if not may_manage:
         head[1].caption(f"Read-only: {plain(record.nickname or 'another student')}'s run.")
     if record.state == "queued":
