@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -43,6 +44,7 @@ KINDS = ("person", "teacher")
 MAX_TOKEN_CHARS = 200
 _ID_CHARS = frozenset("0123456789abcdef")
 _lock = threading.Lock()
+_PROCESS_SECRET: dict[str, bytes] = {}  # the fallback when the runs folder cannot keep one
 
 
 class IdentityError(GateScopeError, ValueError):
@@ -66,18 +68,24 @@ def server_secret(root: str | os.PathLike | None = None) -> bytes:
                 return value
         except OSError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
         value = secrets.token_hex(32).encode("ascii")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(value)
         try:
-            os.link(tmp, path)  # the first server to write wins; a racing one reads its secret
-        except FileExistsError:
-            value = path.read_bytes().strip()
-        finally:
-            tmp.unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(value)
+            try:
+                os.link(tmp, path)  # the first server to write wins; a racing one reads its secret
+            except FileExistsError:
+                value = path.read_bytes().strip()
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as error:  # a read-only or full runs folder: people last until the server stops
+            value = _PROCESS_SECRET.setdefault("value", value)
+            logging.getLogger(__name__).warning(
+                "could not keep the identity secret in %s (%s): people are forgotten when the server "
+                "restarts; make the runs folder writable or set %s", path, error.strerror or error, SECRET_ENV)
         return value
 
 

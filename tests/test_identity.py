@@ -53,6 +53,16 @@ def test_the_secret_is_made_once_kept_private_and_survives_a_restart(tmp_path, m
     assert identity.server_secret(tmp_path) == b"shared-by-two-servers"
 
 
+def test_a_runs_folder_that_cannot_keep_the_secret_still_signs(tmp_path, monkeypatch, caplog):
+    """A read-only runs folder: one secret for the server's life, and a warning that says what to fix."""
+    monkeypatch.delenv(identity.SECRET_ENV, raising=False)
+    blocker = tmp_path / "runs"
+    blocker.write_text("a file where the runs folder should be")
+    first = identity.server_secret(blocker)
+    assert len(first) >= 32 and identity.server_secret(blocker) == first
+    assert "could not keep the identity secret" in caplog.text and identity.SECRET_ENV in caplog.text
+
+
 def test_teacher_hours_come_from_the_environment(monkeypatch):
     monkeypatch.setenv(identity.TEACHER_HOURS_ENV, "2")
     assert identity.teacher_lifetime_s() == 7200
