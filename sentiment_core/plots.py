@@ -89,13 +89,19 @@ HOUSE_TEMPLATE = go.layout.Template(
 )
 
 
+MODEBAR_CLEARANCE = 30  # px: a title's top sits under the camera button, which floats over the top right
+LEGEND_STRIP_TOP = MODEBAR_CLEARANCE + 28  # px: a legend strip under a title
+
+
 def style(fig: go.Figure, title: str | None = None, height: int | None = None, legend: bool = True) -> go.Figure:
     """Apply the projector-friendly house style."""
+    full_height = height or fig.layout.height or 450  # Plotly's and Streamlit's default height
     fig.update_layout(
         template=HOUSE_TEMPLATE,
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#1F2933"),
-        title=dict(text=title, font=dict(size=TITLE_SIZE), x=0.0, xanchor="left") if title else None,
-        margin=dict(l=10, r=10, t=60 if title else 20, b=10),
+        title=dict(text=title, font=dict(size=TITLE_SIZE), x=0.0, xanchor="left", yref="container",
+                   y=1 - MODEBAR_CLEARANCE / full_height, yanchor="top") if title else None,
+        margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE + 36 if title else 20, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=FONT_SIZE - 1)),
         showlegend=legend,
         hoverlabel=dict(font_size=FONT_SIZE - 1),
@@ -104,8 +110,8 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
     if height:
         fig.update_layout(height=height)
     if title and legend:  # the legend in its own strip under the title, never over it
-        fig.update_layout(legend=dict(yref="container", y=1 - 46 / (height or fig.layout.height or 450),
-                                      yanchor="top"), margin=dict(t=96))
+        fig.update_layout(legend=dict(yref="container", y=1 - LEGEND_STRIP_TOP / full_height,
+                                      yanchor="top"), margin=dict(t=LEGEND_STRIP_TOP + 50))
     fig.update_xaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     fig.update_yaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     return fig
@@ -115,7 +121,7 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
 def legend_above_subplots(fig: go.Figure, title: str | None) -> go.Figure:
     """Move the legend into its own strip above the subplot titles (and under the figure's
     title), so it never covers them."""
-    top = 46 if title else 4  # pixels from the top of the figure
+    top = LEGEND_STRIP_TOP if title else 4  # pixels from the top of the figure
     fig.update_layout(legend=dict(yref="container", y=1 - top / (fig.layout.height or 450), yanchor="top"),
                       margin=dict(t=top + 74))
     return fig
@@ -250,7 +256,7 @@ def heatmap(values: np.ndarray, tokens: Sequence[str], row_labels: Sequence[str]
                           **(dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.6,
                                   title=dict(text="")) if colorbar_on_top else
                              dict(len=1.0 if len(lines) == 1 else min(1.0, 1.6 / len(lines)), y=1.0, yanchor="top",
-                                  title=dict(text=colorbar_title))),
+                                  title=dict(text=colorbar_title, side="right"))),
                           **({"tickvals": list(colorbar_ticks), "ticktext": list(colorbar_ticks.values())}
                              if colorbar_ticks else {})),
             xgap=1, ygap=1 if show_rows else 0), row=panel, col=1)
@@ -595,10 +601,16 @@ def attribution_bars(tokens: Sequence[str], scores: Sequence[float], title: str 
         customdata=[[lab, towards if v >= 0 else away] for lab, v in zip(labels, s[keep])],
         hovertemplate=f"%{{customdata[0]}}: {value_name} %{{x:+.3f}} (%{{customdata[1]}})<extra></extra>"))
     fig.update_yaxes(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False)
-    # short enough for a third of a 1280 px page: "← away · towards negative →"
-    fig.update_xaxes(title=value_name if magnitude else f"← away · {towards} →", zeroline=True, zerolinewidth=2,
+    # two short lines, so neither arrow is cut in a third of a 1280 px page: "← away · towards →" / "negative"
+    fig.update_xaxes(title=value_name if magnitude else attribution_axis_title(target), zeroline=True, zerolinewidth=2,
                      zerolinecolor="#52606D")
     return style(fig, title, height or int(110 + 26 * len(keep)), legend=False)
+
+
+def attribution_axis_title(target: str | None = None) -> str:
+    """The attribution axis title, "← away · towards →" over the explained class, both arrows on a
+    line of their own that fits a third of a 1280 px page."""
+    return "← away · towards →" + (f"<br>{chart_text(target)}" if target else "")
 
 
 UNKNOWN_STYLE = "text-decoration: underline dotted #52606D; text-underline-offset: 4px; font-style: italic;"
@@ -836,6 +848,9 @@ def memory_ribbons(rows: Sequence[Mapping], title: str | None = None, height: in
     return style(fig, title, height or 80 + 190 * len(rows), legend=False)
 
 
+UNROLLED_ONE_LINE = 8  # tokens the unrolled network writes on one line; longer texts stagger them
+
+
 def unrolled_network(net, height: int | None = None) -> go.Figure:
     """The text as a chain of cells: tokens and embeddings at the bottom, one row of cells per layer
     and direction, then pooling, classifier and output, every arrow labelled with its tensor shape.
@@ -891,7 +906,10 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
                              marker=dict(symbol="square", size=30, color="#CBD2D9", line=dict(color="#7B8794", width=1)),
                              text=[f"x{t}" for t in range(T)], textfont=dict(size=FONT_SIZE - 6),
                              customdata=net.tokens, hovertemplate="embedding of '%{customdata}'<extra></extra>"))
-    fig.add_trace(go.Scatter(x=list(range(T)), y=[y_emb - 0.75] * T, mode="text", text=net.tokens,
+    # long texts stagger their words on two lines, so neighbours never run together
+    stagger = 0.4 if T > UNROLLED_ONE_LINE else 0.0
+    fig.add_trace(go.Scatter(x=list(range(T)), y=[y_emb - 0.75 - stagger * (t % 2) for t in range(T)], mode="text",
+                             text=net.tokens,
                              textfont=dict(size=FONT_SIZE - 1), hoverinfo="skip", name="tokens"))
     xs, ys, values, custom = [], [], [], []
     for k, (layer, direction, name) in enumerate(net.rows):
@@ -921,9 +939,10 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
         hoverinfo="skip"))
     labels = [name for _, _, name in net.rows]
     fig.update_layout(annotations=notes, clickmode="event+select", dragmode=False)
-    fig.update_xaxes(visible=False, range=[-0.8, x_out + 1.0])
+    # room right of the output box for its centred "positive 100%"
+    fig.update_xaxes(visible=False, range=[-0.8, x_out + 2.0])
     fig.update_yaxes(tickmode="array", tickvals=[y_emb, *y_row], ticktext=["embedding", *labels],
-                     range=[y_emb - 1.2, y_top + 1.2], showgrid=False, zeroline=False)
+                     range=[y_emb - 1.2 - stagger, y_top + 1.2], showgrid=False, zeroline=False)
     # the play button: frame s shows the states computed after s reading steps (each direction reads its own way)
     frames = []
     for s in range(T):
@@ -994,7 +1013,7 @@ def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilit
     def colorbar(axis: str, title: str, **ticks) -> dict:
         """A colour bar beside the row whose y axis is ``axis``."""
         low, high = fig.layout[axis].domain
-        return dict(title=dict(text=title), thickness=14, len=high - low, y=(low + high) / 2, yanchor="middle", **ticks)
+        return dict(title=dict(text=title, side="right"), thickness=14, len=high - low, y=(low + high) / 2, yanchor="middle", **ticks)
 
     gate_bar = colorbar("yaxis3", "gate", tickvals=list(GATE_TICKS), ticktext=list(GATE_TICKS.values()))
     hidden_bar = colorbar("yaxis4", "h")
@@ -1052,6 +1071,9 @@ def timelapse_animation(tokens: Sequence[str], labels: Sequence[str], probabilit
     return fig
 
 
+EMERGENCE_TICKS = 12  # x labels on the unit-emergence chart at most
+
+
 def unit_emergence(labels: Sequence[str], correlation: np.ndarray, negation: np.ndarray, contrast: np.ndarray,
                    class_name: str, threshold: float, markers: Sequence[Mapping] = (), max_units: int = 40,
                    height: int | None = None) -> go.Figure:
@@ -1097,7 +1119,9 @@ def unit_emergence(labels: Sequence[str], correlation: np.ndarray, negation: np.
         fig.add_annotation(x=marker["point"], y=1.0, xref="x2", yref="y2 domain", showarrow=False, yanchor="bottom",
                            text=f"{marker['kind']} unit {marker['unit']}", font=dict(color=colors.get(marker["kind"]),
                                                                                       size=FONT_SIZE - 2))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=list(labels), row=2, col=1)
+    every = max(1, -(-len(x) // EMERGENCE_TICKS))  # a label every few points, so long runs never overprint
+    fig.update_xaxes(tickmode="array", tickvals=x[::every], ticktext=list(labels)[::every], tickangle=-30,
+                     row=2, col=1)
     fig.update_yaxes(autorange="reversed", showticklabels=len(order) <= 24, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], title="score", row=2, col=1)
     style(fig, None, height or int(min(900, 420 + 12 * len(order))))

@@ -89,7 +89,7 @@ def test_attributions_read_towards_and_away_the_same_on_chips_bars_and_legend():
     tokens, scores = ["not", "good"], [-0.3, 0.5]
     bars = plots.attribution_bars(tokens, scores, "IG", target="negative")
     assert list(bars.data[0].marker.color) == [plots.AWAY_COLOR, plots.TOWARDS_COLOR]
-    assert bars.layout.xaxis.title.text == "← away · towards negative →"
+    assert bars.layout.xaxis.title.text == "← away · towards →<br>negative"
     chips = plots.token_html(tokens, scores)
     legend = plots.color_legend_html("negative")
     assert f"rgba({plots.TOWARDS_RGB}," in chips and f"rgba({plots.AWAY_RGB}," in chips
@@ -178,3 +178,56 @@ def test_a_titled_chart_keeps_its_legend_under_the_title():
     fig = plots.trajectory(["not", "good"], {"negative": [0.4, 0.8], "positive": [0.6, 0.2]}, "Prediction after each word")
     assert fig.layout.legend.yref == "container" and fig.layout.legend.y < 1 - 40 / fig.layout.height
     assert fig.layout.margin.t >= 90
+
+
+def test_attribution_axis_title_keeps_both_arrows_on_short_lines():
+    """Issue 23: "← away · towards negative →" lost its arrow in a third of a 1280 px page."""
+    fig = plots.attribution_bars(["not", "bad"], [0.3, -0.2], "Saliency (gradient × input)", target="negative")
+    lines = fig.layout.xaxis.title.text.split("<br>")
+    assert "←" in lines[0] and "→" in lines[0] and lines[1] == "negative"
+    assert max(len(line) for line in lines) <= 20
+
+
+def test_title_sits_under_the_camera_button():
+    """Issue 23: the camera button (top right) covered a title that filled a narrow column."""
+    fig = plots.attribution_bars(["not", "bad"], [0.3, -0.2], "Saliency (gradient × input)", target="negative")
+    top_px = (1 - fig.layout.title.y) * fig.layout.height
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+    assert top_px >= plots.MODEBAR_CLEARANCE - 1
+    assert fig.layout.margin.t >= top_px + plots.TITLE_SIZE + 8  # the title fits above the plot
+
+
+def test_unit_emergence_thins_its_epoch_labels():
+    """Issue 23: after 60 epochs the x labels overprinted."""
+    labels = ["start"] + [f"epoch {i}" for i in range(1, 61)]
+    rng = np.random.default_rng(0)
+    fig = plots.unit_emergence(labels, rng.uniform(-1, 1, (61, 5)), rng.uniform(0, 1, (61, 5)),
+                               rng.uniform(0, 1, (61, 5)), "positive", 0.5)
+    assert len(fig.layout.xaxis2.ticktext) <= plots.EMERGENCE_TICKS
+    assert fig.layout.xaxis2.ticktext[0] == "start"
+
+
+def test_colour_bar_titles_sit_beside_the_bar():
+    """Issue 23: "gate" and "kept" ran into the bar's top tick."""
+    fig = plots.heatmap(np.random.default_rng(0).uniform(0, 1, (3, 4)), list("abcd"), None, "Survival", 0.0, 1.0,
+                        plots.SEQUENTIAL, "kept")
+    assert fig.data[0].colorbar.title.text == "kept" and fig.data[0].colorbar.title.side == "right"
+
+
+def test_unrolled_network_staggers_long_texts_and_keeps_the_percent():
+    """Issue 23: at 13 tokens the words ran together and "positive 100" lost its %."""
+    from types import SimpleNamespace
+    T = 13
+    net = SimpleNamespace(tokens=[f"word{t}" for t in range(T)], cell="lstm", rows=[(0, 0, "layer 0")],
+                          num_directions=1, num_layers=1, states=np.full((1, T), 0.5), head="linear",
+                          shapes={"embedded": "(B, T, E) = (1, 13, 8)", "layer": "(B, T, H) = (1, 13, 4)",
+                                  "step": "(B, H) = (1, 4)", "pooled": "(B, H) = (1, 4)", "logits": "(B, C) = (1, 2)"},
+                          label_names=["negative", "positive"], probabilities=np.array([0.0, 1.0]),
+                          pooling="last", output="softmax")
+    fig = plots.unrolled_network(net)
+    words = next(tr for tr in fig.data if tr.name == "tokens")
+    assert len(set(words.y)) == 2  # neighbours on alternate lines
+    assert min(fig.layout.yaxis.range) < min(words.y) - 0.2
+    out = next(tr for tr in fig.data if tr.name == "output")
+    assert out.text[-1].endswith("positive 100%")
+    assert fig.layout.xaxis.range[1] - out.x[-1] >= 2.0  # half the label's width, in cells
