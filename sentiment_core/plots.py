@@ -886,7 +886,10 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
         off = 0.3 if direction else 0.0
         label = net.shapes["embedded" if layer == 0 else "layer"] if direction == 0 else ""
         for t in range(T):
-            arrow(t + off, source, t + off, y_row[k], label if t == 0 else "")
+            arrow(t + off, source, t + off, y_row[k])
+        if label:  # left of the first column, off the arrows
+            notes.append(dict(x=-0.35, y=(source + y_row[k]) / 2, text=label.replace(" = ", "<br>= "), xanchor="right",
+                              showarrow=False, xref="x", yref="y", font=dict(size=FONT_SIZE - 4, color="#3E4C59")))
         for t in range(T - 1):
             start, end = (t + 1, t) if direction else (t, t + 1)
             first = t == (T - 2 if direction else 0) and layer == 0
@@ -940,7 +943,7 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     labels = [name for _, _, name in net.rows]
     fig.update_layout(annotations=notes, clickmode="event+select", dragmode=False)
     # room right of the output box for its centred "positive 100%"
-    fig.update_xaxes(visible=False, range=[-0.8, x_out + 2.0])
+    fig.update_xaxes(visible=False, range=[-2.4, x_out + 2.0])  # left: the input shapes
     fig.update_yaxes(tickmode="array", tickvals=[y_emb, *y_row], ticktext=["embedding", *labels],
                      range=[y_emb - 1.2 - stagger, y_top + 1.2], showgrid=False, zeroline=False)
     # the play button: frame s shows the states computed after s reading steps (each direction reads its own way)

@@ -231,3 +231,5 @@ def test_unrolled_network_staggers_long_texts_and_keeps_the_percent():
     out = next(tr for tr in fig.data if tr.name == "output")
     assert out.text[-1].endswith("positive 100%")
     assert fig.layout.xaxis.range[1] - out.x[-1] >= 2.0  # half the label's width, in cells
+    shape = next(a for a in fig.layout.annotations if a.text and a.text.startswith("(B, T, E)"))
+    assert shape.x < 0 and shape.xanchor == "right"  # left of the first column, not on its arrow
