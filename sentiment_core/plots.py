@@ -866,7 +866,8 @@ def unrolled_network(net, height: int | None = None) -> go.Figure:
     rows = len(net.rows)
     y_emb, y_row = 1.0, [2.0 + 1.3 * k for k in range(rows)]
     y_top = y_row[-1]
-    x_pool, x_head, x_out = T + 1.5, T + 4.0, T + 6.5  # room for a shape label between the head's boxes
+    gap = max(2.5, 0.25 * T)  # room for a shape label between the head's boxes, in cells (they narrow as T grows)
+    x_pool, x_head, x_out = T - 1 + gap, T - 1 + 2 * gap, T - 1 + 3 * gap
     notes: list[dict] = []
 
     def arrow(x0, y0, x1, y1, text="", label_dy=0.0):
