@@ -91,6 +91,7 @@ HOUSE_TEMPLATE = go.layout.Template(
 
 MODEBAR_CLEARANCE = 30  # px: a title's top sits under the camera button, which floats over the top right
 LEGEND_STRIP_TOP = MODEBAR_CLEARANCE + 28  # px: a legend strip under a title
+SUBPLOT_TITLE_STRIP = 24  # px: top-row subplot titles sit above their panels, under the figure's title
 
 
 def style(fig: go.Figure, title: str | None = None, height: int | None = None, legend: bool = True) -> go.Figure:
@@ -101,7 +102,8 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#1F2933"),
         title=dict(text=title, font=dict(size=TITLE_SIZE), x=0.0, xanchor="left", yref="container",
                    y=1 - MODEBAR_CLEARANCE / full_height, yanchor="top") if title else None,
-        margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE + 36 if title else 20, b=10),
+        margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE + 36 + (SUBPLOT_TITLE_STRIP if _top_row_titles(fig) else 0)
+                    if title else 20, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=FONT_SIZE - 1)),
         showlegend=legend,
         hoverlabel=dict(font_size=FONT_SIZE - 1),
@@ -116,6 +118,11 @@ def style(fig: go.Figure, title: str | None = None, height: int | None = None, l
     fig.update_yaxes(title_font=dict(size=FONT_SIZE), tickfont=dict(size=FONT_SIZE - 2), automargin=True)
     return fig
 
+
+def _top_row_titles(fig: go.Figure) -> bool:
+    """Whether ``make_subplots`` put titles above the top row (annotations standing on the plot's top edge)."""
+    return any(a.yref == "paper" and a.yanchor == "bottom" and a.y is not None and a.y >= 0.999
+               for a in fig.layout.annotations)
 
 
 def legend_above_subplots(fig: go.Figure, title: str | None) -> go.Figure:

@@ -197,6 +197,15 @@ def test_title_sits_under_the_camera_button():
     assert fig.layout.margin.t >= top_px + plots.TITLE_SIZE + 8  # the title fits above the plot
 
 
+def test_subplot_titles_sit_under_the_figure_title():
+    """The memory ribbons' first panel title ran into the figure's title once titles moved down."""
+    rows = [{"label": f"{cell.upper()} ({cell})", "measure": "survival", "tokens": ["a", "b", "c"],
+             "total": [0.1, 0.5, 1.0], "cell": cell} for cell in ("rnn", "lstm")]
+    fig = plots.memory_ribbons(rows, title="What survives to the end")
+    title_bottom = (1 - fig.layout.title.y) * fig.layout.height + plots.TITLE_SIZE + 4
+    assert fig.layout.margin.t >= title_bottom + plots.FONT_SIZE + 4  # a panel title's line fits between
+
+
 def test_unit_emergence_thins_its_epoch_labels():
     """Issue 23: after 60 epochs the x labels overprinted."""
     labels = ["start"] + [f"epoch {i}" for i in range(1, 61)]
