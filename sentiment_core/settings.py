@@ -60,9 +60,10 @@ CLASSROOM_DEFAULTS = {
     "vocab": {"max_size": 5000},
 }
 
-EMBEDDING_CHOICES = {"random": "Random (learned from scratch)", "glove_frozen": "GloVe 50d, frozen",
-                     "glove_finetuned": "GloVe 50d, fine-tuned", "file_frozen": "A word-vector file, frozen",
-                     "file_finetuned": "A word-vector file, fine-tuned"}
+# short enough for the Train page's half column at 1280 px; the box's help says what each means
+EMBEDDING_CHOICES = {"random": "Random, learned", "glove_frozen": "GloVe 50d, frozen",
+                     "glove_finetuned": "GloVe 50d, fine-tuned", "file_frozen": "Your file, frozen",
+                     "file_finetuned": "Your file, fine-tuned"}
 
 LR_CHOICES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2,
               0.5, 1.0, 2.0, 5.0, 10.0)

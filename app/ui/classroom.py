@@ -148,11 +148,10 @@ def sidebar(queue: runs.RunQueue) -> classroom.Viewer:
             link = st.text_input("Settings link (optional)", value=board.link,
                                  placeholder="paste a GateScope address, e.g. /train?cell=gru",
                                  help="Students see a button that opens this address.")
-            send, clear = st.columns(2)
-            shown = None
-            if send.form_submit_button("📣 Show to the class"):
+            shown = None  # the buttons one above the other: side by side the sidebar cut "📣 Show …"
+            if st.form_submit_button("📣 Show to the class", width="stretch"):
                 shown = _report(classroom.broadcast, me, sentence, link, queue.root)
-            if clear.form_submit_button("Clear"):
+            if st.form_submit_button("Clear", width="stretch"):
                 shown = _report(classroom.broadcast, me, "", "", queue.root)
         if shown is not None:  # the teacher sees at once what every student now sees
             st.success(f"Every Home and Explain page now shows the class sentence “{plain(shown.sentence)}”"
@@ -173,7 +172,7 @@ def class_sentence(text_key: str | None = None, root=None) -> None:
     if not board.sentence:
         return
     with st.container(border=True):
-        cols = st.columns([6, 2, 2])
+        cols = st.columns([5, 2, 3])  # the link button's column fits "Open the teacher's settings" at 1280 px
         cols[0].markdown(f"📣 **Class sentence:** {plain(board.sentence)}")
         if text_key:
             cols[1].button("Use it here", key=f"gs_use_class_{text_key}", width="stretch",

@@ -71,6 +71,8 @@ CSS = """
 /* Pills and segmented controls wrap onto more lines instead of scrolling out of sight ("The ac…"). */
 [data-testid="stButtonGroup"] div:has(> button) { flex-wrap: wrap !important; overflow: visible !important; }
 [data-testid="stButtonGroup"] button div { white-space: normal !important; text-overflow: clip !important; }
+/* ...and a pill longer than a phone's width wraps inside itself instead of running off the screen. */
+[data-testid="stButtonGroup"] button { max-width: 100% !important; height: auto !important; }
 /* the cookie writer (ui/identity.py) takes no room */
 .st-key-gs_cookies { display: none !important; }
 </style>
