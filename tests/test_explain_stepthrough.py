@@ -61,6 +61,15 @@ def test_equations_are_latex_with_numbers(cell, names):
     assert "h_{t-1}" in step.equations[0].symbolic
 
 
+def test_no_numeric_equation_is_wider_than_a_1280_px_page():
+    """Issue 23: the GRU's n_t line ran off the page; a long one breaks before its result."""
+    for cell in ("lstm", "gru", "rnn"):
+        for eq in step_through(tiny_bundle(cell), "the movie was good", t=3, unit=2).equations:
+            lines = eq.numeric.replace(r"\begin{aligned}", "").replace(r"\end{aligned}", "").split(r"\\")
+            widest = max(len(line.replace("&", "")) for line in lines)
+            assert widest <= 85, (cell, eq.name, eq.numeric)  # LaTeX source characters: 82 fit at 1280 px, 92 did not
+
+
 def test_step_out_of_range_is_a_clear_error():
     model = tiny_model()
     with pytest.raises(ValueError, match="outside the text"):

@@ -207,8 +207,10 @@ def step_through(model_or_bundle: ModelOrBundle, text_or_ids: TextOrIds, layer: 
         func = {"sigmoid": r"\sigma", "tanh": r"\tanh", "none": ""}[g.activation]
         if g.name == "new":
             symbolic = (rf"n_t = \tanh(W_{{in}} x_t + b_{{in}} + r_t \odot (W_{{hn}} h_{{{prev}}} + b_{{hn}}))")
-            numeric = (rf"n_t[{unit}] = \tanh({_n(g.wx)} + {_n(g.b_ih)} + {_n(values['reset'])} \cdot "
-                       rf"({_n(g.uh)} + {_n(g.b_hh)})) = \tanh({_v(g.preactivation)}) = {_v(g.value)}")
+            # two lines: on one, the result ran off a 1280 px page (the longest equation of any cell)
+            numeric = (rf"\begin{{aligned}} n_t[{unit}] &= \tanh({_n(g.wx)} + {_n(g.b_ih)} + {_n(values['reset'])} "
+                       rf"\cdot ({_n(g.uh)} + {_n(g.b_hh)})) \\ &= \tanh({_v(g.preactivation)}) = {_v(g.value)} "
+                       r"\end{aligned}")
         else:
             inner = rf"W_{{i{L}}} x_t + b_{{i{L}}} + W_{{h{L}}} h_{{{prev}}} + b_{{h{L}}}"
             terms = f"{_n(g.wx)} + {_n(g.b_ih)} + {_n(g.uh)} + {_n(g.b_hh)}"
