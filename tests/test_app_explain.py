@@ -169,7 +169,9 @@ def test_what_if_bars_read_like_the_attributions(monkeypatch, tmp_path):
     assert not at.exception
     spec = json.loads(next(c for c in at.get("plotly_chart") if "fall of P" in c.proto.spec).proto.spec)
     bars = spec["data"][0]
-    target = spec["layout"]["xaxis"]["title"]["text"].rsplit("towards ", 1)[1].rstrip(" →")
+    axis = spec["layout"]["xaxis"]["title"]["text"]  # "← away · towards →" over the class
+    target = axis.rsplit("<br>", 1)[1]
+    assert axis == plots.attribution_axis_title(target)
     predictor = Predictor(shared_registry().load("lstm").bundle)
     words = text.split()
     original = predictor.predict([text])[0].probabilities[target]
