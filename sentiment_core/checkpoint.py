@@ -10,7 +10,6 @@ import struct
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -20,6 +19,7 @@ from . import __version__
 from .data.types import check_label_names
 from .encoding import EncodingConfig, split_encoding_options
 from .errors import CheckpointError
+from .files import parse_json
 from .models import ModelConfig, SentimentRNN, build_model
 from .text import LEGACY_TOKENIZER, TokenizerConfig
 from .trainer import effective_padding
@@ -158,33 +158,14 @@ def read_metadata(path: str | Path) -> dict:
     if raw is None:
         raise CheckpointError(f"{path.name} is a safetensors file but not a GateScope model bundle "
                               "(no GateScope description inside); train or export it with GateScope")
-    meta = parse_json(raw, f"{path.name}: the bundle description", "the file is damaged: save or download it again")
+    meta = parse_json(raw, f"{path.name}: the bundle description", CheckpointError,
+                      "the file is damaged: save or download it again")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a GateScope model bundle")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path.name} uses bundle format {meta.get('format_version')}, this GateScope "
                               f"reads format {FORMAT_VERSION}: upgrade GateScope or re-export the model")
     return meta
-
-
-def parse_json(text: str, what: str, advice: str) -> Any:
-    """``json.loads`` whose every failure, too-deep nesting included, is a ``CheckpointError``.
-
-    Args:
-        text: the JSON text.
-        what: words naming it, e.g. ``"vocab.json"``.
-        advice: what to do, ending the message.
-
-    Returns:
-        The parsed value.
-    """
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{what} is not valid JSON ({error}); {advice}") from None
-    except RecursionError:  # the parser recurses once per nested [ or {
-        raise CheckpointError(f"{what} is nested too deeply to be read (lists or objects inside each other "
-                              f"hundreds of times); {advice}") from None
 
 
 def check_incoming(bundle: Bundle) -> Bundle:

@@ -33,11 +33,11 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .checkpoint import Bundle, library_versions, parse_json
+from .checkpoint import Bundle, library_versions
 from .data.types import check_label_names
 from .encoding import ENCODING_SPEC, EncodingConfig
 from .errors import CheckpointError
-from .files import read_named_file
+from .files import parse_json, read_named_file
 from .models import GATES_PER_CELL, MAX_PARAMETERS, MAX_VOCAB_SIZE, MODEL_SPEC, ModelConfig, build_model
 from .text import TokenizerConfig
 from .vocab import PAD_TOKEN, UNK_TOKEN, Vocab
@@ -149,10 +149,7 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
 
 def _parse(text: str, name: str, advice: str) -> Any:
     """JSON text as a value; every failure is a ``ModelImportError``."""
-    try:
-        return parse_json(text, name, advice)
-    except CheckpointError as error:
-        raise ModelImportError(str(error)) from None
+    return parse_json(text, name, ModelImportError, advice)
 
 
 def _unique_itos(tokens: list[str], name: str) -> list[str | None]:

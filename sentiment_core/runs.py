@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GateScopeError
+from .files import parse_json
 
 RUNS_DIR_ENV = "GATESCOPE_RUNS_DIR"
 MAX_CONCURRENT_ENV = "GATESCOPE_MAX_CONCURRENT_RUNS"
@@ -180,31 +181,6 @@ def fault_message(error: OSError, action: str = "write") -> str:
     return f"could not {action}{target}: {_reason(error)}"
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _parse_json(raw: bytes, what: str) -> Any:
-    """Strict JSON from ``raw`` (no NaN/Infinity, bounded nesting).
-
-    Raises:
-        RunError: naming ``what`` and what is wrong with it.
-    """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RunError(f"{what} is not valid UTF-8 text (bad byte at position {error.start})") from None
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise RunError(f"{what} is nested too deeply to be read") from None
-    except json.JSONDecodeError as error:
-        at = f"line {error.lineno}, column {error.colno}" if "\n" in text.rstrip("\n") else f"column {error.colno}"
-        raise RunError(f"{what} is not valid JSON ({error.msg} at {at})") from None
-    except ValueError as error:
-        raise RunError(f"{what} is not valid JSON ({error})") from None
-
-
 def read_json_file(path: Path, limit: int = MAX_RUN_JSON_BYTES) -> Any:
     """The JSON in ``path``, read only when it declares at most ``limit`` bytes.
 
@@ -222,7 +198,7 @@ def read_json_file(path: Path, limit: int = MAX_RUN_JSON_BYTES) -> Any:
         raise
     except OSError as error:
         raise RunError(f"{path.name} cannot be read: {_reason(error)}") from None
-    return _parse_json(raw, path.name)
+    return parse_json(raw, path.name, RunError, finite=True)
 
 
 def read_json(path: Path, default: Any = None) -> Any:
@@ -278,7 +254,7 @@ def scan_jsonl(path: Path, start: int = 0) -> tuple[list[dict], list[str]]:
                     continue
                 where = f"{path.name} line {i + 1}"
                 try:
-                    row = _parse_json(line, where)
+                    row = parse_json(line, where, RunError, finite=True)
                     problem = _row_problem(row)
                     if problem:
                         raise RunError(f"{where} {problem}")
