@@ -605,14 +605,39 @@ def load_run(name: str, root: str | os.PathLike | None = None, queue: "RunQueue 
     return RunRecord(name, path, state, config, status, result, position, problems)
 
 
-def _file_problems(path: Path, state: str, result: dict | None) -> list[str]:
-    """What is wrong with a run's line files and checkpoint, given its state and result."""
-    problems = scan_jsonl(path / "epochs.jsonl")[1]
-    if state in ACTIVE_STATES:
-        return problems
-    cut = _cut_short_line(path / "epochs.jsonl")
+_LINE_PROBLEMS: dict[tuple, list[str]] = {}  # (epochs.jsonl, size, mtime, finished) -> its problems
+MAX_REMEMBERED_SCANS = 4096
+
+
+def _line_problems(path: Path, finished: bool) -> list[str]:
+    """What is wrong with a run's ``epochs.jsonl`` (a finished run's cut-short last line too).
+
+    Every listing of the runs asks this of every run, so a file is scanned again only when its
+    size or time stamp changed (a finished run's never does).
+    """
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, finished)
+    except OSError:
+        key = None  # missing or unreadable: scan_jsonl says which, every time
+    if key in _LINE_PROBLEMS:
+        return list(_LINE_PROBLEMS[key])
+    problems = scan_jsonl(path)[1]
+    cut = _cut_short_line(path) if finished else None
     if cut:
         problems.append(f"epochs.jsonl line {cut} is cut short (the file ends in the middle of it)")
+    if key is not None:
+        if len(_LINE_PROBLEMS) >= MAX_REMEMBERED_SCANS:
+            _LINE_PROBLEMS.clear()
+        _LINE_PROBLEMS[key] = list(problems)
+    return problems
+
+
+def _file_problems(path: Path, state: str, result: dict | None) -> list[str]:
+    """What is wrong with a run's line files and checkpoint, given its state and result."""
+    problems = _line_problems(path / "epochs.jsonl", finished=state not in ACTIVE_STATES)
+    if state in ACTIVE_STATES:
+        return problems
     best = path / BEST_FILE
     try:
         size = best.stat().st_size if best.exists() else None

@@ -114,3 +114,19 @@ def test_models_endpoint_lists_usable_runs_with_their_problems(damaged, tmp_path
     assert listed["checkpoint-empty"]["problems"] == ["best.safetensors is empty (0 bytes): the model cannot be loaded"]
     refused = client.post("/predict", json={"text": "not good", "model": RUN_PREFIX + "checkpoint-empty"})
     assert refused.status_code == 422 and "empty" in refused.json()["detail"]
+
+
+def test_a_listing_scans_a_line_file_again_only_when_it_changed(damaged, monkeypatch):
+    """Every page lists every run on every rerun: a finished run's epochs.jsonl is read once, and a
+    damage that appears later is still reported."""
+    root, good, _ = damaged
+    calls = []
+    scan = runs.scan_jsonl
+    monkeypatch.setattr(runs, "scan_jsonl", lambda path, start=0: calls.append(path) or scan(path, start))
+    runs.list_runs(root)
+    first = len(calls)
+    runs.list_runs(root)
+    assert first and all(not p.exists() for p in calls[first:])  # only files that are missing are asked again
+    epochs = root / good / "epochs.jsonl"
+    epochs.write_bytes(epochs.read_bytes() + b"{not json}\n")
+    assert any("is not valid JSON" in p for p in runs.load_run(good, root).problems)
