@@ -416,3 +416,20 @@ def test_class_names_that_are_not_plain_text_are_refused(name):
     data = csv_bytes("text,label", [(t, name) for t in POS] + [(t, "bad") for t in NEG])
     check_error(data, "x.csv", "the label column 'label'", "Class names must be plain text",
                 "Rename the classes")
+
+
+# ---- the label column's guess ----------------------------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_a_column_named_sentiment_label_beats_a_numeric_stars_column():
+    data = (FIXTURES / "upload_stars_sentiment.csv").read_bytes()  # Review, stars (1-5), " Sentiment Label"
+    preview = preview_columns(data, "reviews.csv")
+    assert (preview.text_column, preview.label_column) == ("Review", "Sentiment Label")
+    ds, report = parse_upload(data, "reviews.csv")
+    assert report.label_column == "Sentiment Label" and ds.label_names == ["negative", "positive"]
+    # the name alone is not enough: values that do not look like classes lose to stars
+    free = csv_bytes("text,stars,sentiment label", [(f"{t},{s}", f"felt {i} ways")
+                                                   for i, (t, s) in enumerate(rows("5", "1"))])
+    assert preview_columns(free, "f.csv").label_column == "stars"

@@ -573,16 +573,23 @@ def _guess_text(table: _Table, exclude: str | None) -> str | None:
 
 
 def _guess_label(table: _Table, exclude: str | None) -> str | None:
+    """The label column: among columns named like labels, one whose values look like classes
+    (mostly filled, 2 to ``MAX_CLASSES`` values that repeat) and whose name says label or
+    sentiment (``" Sentiment Label"``) first, then exact names (``stars``, in ``LABEL_NAMES`` order)
+    before partial ones; without such names, the column with the fewest repeated values."""
     columns = [c for c in table.columns if c != exclude]
     distinct = {c: len({str(v).strip() for v in table.values[c] if not _is_blank(v)}) for c in columns}
     named = _pick_by_name(columns, LABEL_NAMES)
     if named:
-        exact = [c for c in named if _normalise_name(c) in LABEL_NAMES]
         filled = {c: sum(not _is_blank(v) for v in table.values[c]) for c in named}
-        # Prefer columns that are mostly filled and hold at least two labels.
-        return exact[0] if exact else min(
-            named, key=lambda c: (distinct[c] < 2, filled[c] < 0.5 * table.rows, distinct[c], -filled[c])
-        )
+
+        def rank(c: str) -> tuple:
+            classes = (2 <= distinct[c] <= MAX_CLASSES and distinct[c] <= max(2, 0.5 * filled[c])
+                       and filled[c] >= 0.5 * table.rows)
+            says_label = bool(_name_tokens(c) & _SENTIMENT_COLUMNS)
+            return not classes, not says_label, _normalise_name(c) not in LABEL_NAMES, distinct[c] < 2
+
+        return min(named, key=rank)  # the first of equals: ``named`` lists exact names in LABEL_NAMES order
     low = [c for c in columns if 2 <= distinct[c] <= 20 and distinct[c] <= max(2, 0.5 * table.rows)]
     return min(low, key=lambda c: distinct[c], default=None)
 
