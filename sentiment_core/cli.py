@@ -509,16 +509,27 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from . import report, runs
+    from .registry import load_bundle_file
 
-    try:
-        record = runs.load_run(args.run)
-    except (runs.RunError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    out = report.write_report(record, args.out or Path(f"{record.name}-report.html"), with_slices=not args.no_slices)
+    path = Path(args.source).expanduser()
+    has_folder = "/" in args.source or os.sep in args.source
+    if has_folder and path.is_dir():  # a run's folder, named by its path
+        record = runs.load_run(path.name, path.parent)
+    elif has_folder or path.suffix == ".safetensors" or path.is_file():
+        record = None  # a bundle file
+    else:
+        record = runs.load_run(args.source)
+    if record is None:
+        bundle = load_bundle_file(path)  # a missing, foreign or damaged file: CheckpointError saying which
+        name, config = path.stem, report.bundle_config(bundle)
+        out = args.out or Path(f"{name}-report.html")
+        out.write_text(report.bundle_report_html(bundle, path.name), encoding="utf-8")
+    else:
+        name, config = record.name, record.config
+        out = report.write_report(record, args.out or Path(f"{name}-report.html"), with_slices=not args.no_slices)
     print(f"report written to {out}")
     if args.script:
-        args.script.write_text(report.pytorch_script(record.config, record.name), encoding="utf-8")
+        args.script.write_text(report.pytorch_script(config, name), encoding="utf-8")
         print(f"PyTorch script written to {args.script}")
     return 0
 
@@ -634,11 +645,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the tutorial lowercased its text (default: yes)")
     im.set_defaults(func=cmd_import)
 
-    rp = sub.add_parser("report", help="write a run's standalone HTML report (and its PyTorch script)",
+    rp = sub.add_parser("report", help="write a run's or a bundle's standalone HTML report (and its PyTorch script)",
                         description="Curves, metrics, confusion matrix, accuracy per slice of the test split and "
-                        "the model card in one HTML file that opens offline.")
-    rp.add_argument("run", help="the run's name (a folder of $GATESCOPE_RUNS_DIR)")
-    rp.add_argument("--out", type=Path, help="the HTML file (default: <run>-report.html)")
+                        "the model card in one HTML file that opens offline. A .safetensors bundle (train --out) "
+                        "gets what it carries: no slices, since a bundle does not keep its test split.")
+    rp.add_argument("source", metavar="RUN_OR_BUNDLE",
+                    help="a run's name (a folder of $GATESCOPE_RUNS_DIR), a run's folder, or a .safetensors bundle")
+    rp.add_argument("--out", type=Path, help="the HTML file (default: <run or bundle name>-report.html)")
     rp.add_argument("--no-slices", action="store_true", help="skip the slices (no prediction over the test split)")
     rp.add_argument("--script", type=Path, help="also write a self-contained PyTorch script that retrains it")
     rp.set_defaults(func=cmd_report)

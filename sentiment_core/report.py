@@ -1,10 +1,10 @@
 """Exports of a run: a standalone HTML report (curves, metrics, confusion matrix, slices, model
 card) that opens offline, and a self-contained PyTorch script that retrains the configuration
-without GateScope."""
+without GateScope. A model bundle (``train --out``) gets the same report, less what only a run
+folder holds."""
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
 from pathlib import Path
@@ -14,23 +14,138 @@ from . import plots
 _CSS = """
 body { font-family: Inter, 'Helvetica Neue', Arial, sans-serif; margin: 2rem auto; max-width: 1100px; color: #1F2933; }
 h1 { margin-bottom: .2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #D9E2EC; padding-bottom: .3rem; }
+h3 { margin: 1.2rem 0 .2rem; font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .5rem 0; } td, th { border: 1px solid #D9E2EC; padding: 4px 10px; text-align: left; }
 th { background: #F8FAFC; } .muted { color: #52606D; } pre { background: #F8FAFC; padding: 1rem; overflow-x: auto; }
 """
 
+# table columns and card keys ending so hold an accuracy or a share of 0..1: shown as percentages
+PERCENT_ENDINGS = ("acc", "accuracy", "share")
+# the card's groups in order, with their titles (the run's config.json keys)
+CARD_GROUPS = {"data": "Data", "model": "Model", "train": "Training", "encoding": "Encoding",
+               "vocab": "Vocabulary", "tokenizer": "Tokenizer"}
+# names for data fields that have no spec (an upload's, the fingerprint)
+DATA_FIELD_NAMES = {"sha": "File hash", "text_column": "Text column", "label_column": "Label column",
+                    "threshold": "Score threshold", "fingerprint": "Data fingerprint"}
+MAX_CARD_DEPTH = 4  # a bundle's free-form card is drawn this many lists deep, then as text
 
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p class='muted'>Nothing to show.</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+def percent(value) -> str:
+    """An accuracy or share of 0..1 as a percentage with one decimal (``0.917`` -> ``91.7%``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _fmt(value)
+    return f"{value:.1%}"
 
 
 def _fmt(value) -> str:
+    """A table cell or card value as text: numbers short, lists joined, yes/no for flags."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _cell(key, value) -> str:
+    """``value`` as text, a percentage when ``key`` names an accuracy or a share."""
+    return percent(value) if str(key).lower().replace("_", " ").endswith(PERCENT_ENDINGS) else _fmt(value)
+
+
+def _table(rows: list[dict]) -> str:
+    """Rows of one kind as an HTML table (every key and value escaped)."""
+    if not rows:
+        return "<p class='muted'>Nothing to show.</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(k, v))}</td>" for k, v in row.items()) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _data_fields(data: dict) -> list[str]:
+    """The data settings that apply to this dataset (a synthetic set's size and noise, an upload's
+    columns), in order: those that change what is loaded (``selection.dataset_key``)."""
+    from .data.selection import dataset_key
+
+    return [key for key, _ in dataset_key(data) if key != "name"] + ["fingerprint"]
+
+
+def _settings_rows(group: str, values: dict) -> dict[str, str]:
+    """One settings group as ``{readable name: value}``; empty values and, for data, the fields
+    that do not apply to this dataset are left out."""
+    from .data.selection import data_label
+    from .settings import specs
+
+    spec = specs().get(group, {})
+    keys = list(values)
+    rows = {}
+    if group == "data":
+        keys = [k for k in _data_fields(values) if k in values]
+        rows["Dataset"] = str(values.get("label") or data_label(values))
+    for key in keys:
+        value = values[key]
+        if value is None or value == "" or isinstance(value, dict):
+            continue
+        name = spec[key].label if key in spec and spec[key].label else DATA_FIELD_NAMES.get(key, key.replace("_", " "))
+        rows[name] = _fmt(value)
+    return rows
+
+
+def _readable(value, depth: int = 0) -> str:
+    """Free-form card data (a bundle's own card) as nested lists, escaped; accuracies as percentages.
+    Lists of short words are joined on one line; lists of sentences or objects get one item each."""
+    if not (isinstance(value, dict) or isinstance(value, list) and any(
+            isinstance(v, (dict, list)) or isinstance(v, str) and (", " in v or len(v) > 40) for v in value)):
+        return html.escape(_fmt(value))
+    if depth >= MAX_CARD_DEPTH:
+        return "… (nested deeper; left out)"
+    if isinstance(value, list):
+        return "<ul>" + "".join(f"<li>{_readable(v, depth + 1)}</li>" for v in value) + "</ul>"
+    items = "".join(f"<li><b>{html.escape(str(k).replace('_', ' '))}</b>: "
+                    + (_readable(v, depth + 1) if isinstance(v, (dict, list)) else html.escape(_cell(k, v)))
+                    + "</li>" for k, v in value.items())
+    return f"<ul>{items}</ul>" if items else ""
+
+
+def _card(config: dict, extra: dict | None = None) -> str:
+    """The model card: classes and split sizes, then one table per settings group (and a bundle's own card)."""
+    head = {"Model": _fmt(config.get("display_name")), "Classes": _fmt(config.get("label_names") or [])}
+    sizes = config.get("sizes") or {}
+    if isinstance(sizes, dict) and sizes:
+        head["Examples"] = ", ".join(f"{k} {_fmt(v)}" for k, v in sizes.items())
+    parts = ["<h2>Model card</h2>", _pairs(head)]
+    for group, title in CARD_GROUPS.items():
+        values = config.get(group)
+        if isinstance(values, dict) and values:
+            parts += [f"<h3>{title}</h3>", _pairs(_settings_rows(group, values))]
+    if extra:
+        parts += ["<h3>More from the bundle's card</h3>", _readable(extra)]
+    return "\n".join(parts)
+
+
+def _pairs(rows: dict[str, str]) -> str:
+    """``{name: value}`` as a two-column table (names as row headers), escaped."""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
+    return f"<table><tbody>{body}</tbody></table>"
+
+
+def _document(title: str, byline: str, notes: list[str], metrics: dict, figures: list, after: str, card: str) -> str:
+    """The report's HTML: title, notes, metrics, figures (Plotly inlined once), ``after`` them, the card."""
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='muted'>{html.escape(byline)} · report written {time.strftime('%Y-%m-%d %H:%M')}</p>",
+             *(f"<p class='muted'>{html.escape(note)}</p>" for note in notes if note),
+             "<h2>Metrics</h2>", _table([metrics])]
+    for i, (heading, fig) in enumerate(figures):
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
+                                 config=plots.CHART_CONFIG))
+    parts += [after, card]
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
 
 
 def run_report_html(record, slices: list | None = None, note: str = "") -> str:
@@ -50,30 +165,91 @@ def run_report_html(record, slices: list | None = None, note: str = "") -> str:
     confusion = (result.get("test") or {}).get("confusion")
     if confusion:
         figures.append(("Confusion matrix (test split)", plots.confusion_matrix(confusion, config.get("label_names", []))))
+    after = ""
     if slices:
         figures.append(("Accuracy per slice (test split, 95 % Wilson intervals)",
                         plots.slice_accuracy_bars(slices, names=[record.display_name])))
-    parts = [f"<h1>GateScope run {html.escape(record.name)}</h1>",
-             f"<p class='muted'>{html.escape(record.display_name)} · {html.escape(record.state)} · "
-             f"{html.escape(str(config.get('data', {}).get('label') or config.get('data', {}).get('name', '')))}"
-             + (f" · trained on {html.escape(record.device)}" if record.device else "")
-             + f" · report written {time.strftime('%Y-%m-%d %H:%M')}</p>",
-             f"<p class='muted'>{html.escape(note)}</p>" if note else "",
-             "<h2>Metrics</h2>",
-             _table([{k: v for k, v in record.summary().items()}])]
-    for i, (title, fig) in enumerate(figures):
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
-                                 config=plots.CHART_CONFIG))
-    if slices:
-        parts.append(_table([{"slice": s.slice, "examples": s.count, "accuracy": s.accuracy, "95 % low": s.low,
-                              "95 % high": s.high} for s in slices]))
-    card = {k: config.get(k) for k in ("display_name", "label_names", "sizes", "model", "train", "encoding",
-                                       "tokenizer", "vocab", "data")}
-    parts += ["<h2>Model card</h2>", f"<pre>{html.escape(json.dumps(card, indent=2, default=str))}</pre>"]
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>GateScope run {html.escape(record.name)}</title><style>{_CSS}</style></head><body>"
-            + "\n".join(parts) + "</body></html>")
+        after = _table([{"slice": s.slice, "examples": s.count, "accuracy": s.accuracy,
+                         "95 % interval": f"{percent(s.low)} – {percent(s.high)}"} for s in slices])
+    data = config.get("data", {})
+    byline = " · ".join([record.display_name, record.state, str(data.get("label") or data.get("name", ""))]
+                        + ([f"trained on {record.device}"] if record.device else []))
+    return _document(f"GateScope run {record.name}", byline, [note], record.summary(), figures, after, _card(config))
+
+
+def bundle_config(bundle) -> dict:
+    """A bundle's settings in the shape of a run's ``config.json`` (what the card and the script read).
+
+    Args:
+        bundle: a ``checkpoint.Bundle``.
+
+    Returns:
+        ``display_name``, ``label_names``, ``sizes``, ``data``, ``model``, ``train``, ``encoding``,
+        ``vocab`` and ``tokenizer``.
+    """
+    train = dict(bundle.train_config)
+    vocab = train.pop("vocab", None)
+    dataset = bundle.dataset if isinstance(bundle.dataset, dict) else {}
+    model = {k: v for k, v in bundle.model_config.to_dict().items()
+             if k not in ("vocab_size", "num_classes", "pad_idx")}  # as in a run's config.json
+    return {"display_name": bundle.model_config.display_name, "label_names": list(bundle.label_names),
+            "sizes": {k: dataset[k] for k in ("train", "validation", "test") if k in dataset},
+            "data": {**{k: dataset[k] for k in ("name", "fingerprint") if k in dataset},
+                     "label": str(dataset.get("name") or "")},
+            "model": model, "train": train, "encoding": bundle.encoding.to_dict(),
+            "vocab": vocab if isinstance(vocab, dict) else {}, "tokenizer": bundle.tokenizer_config.to_dict()}
+
+
+def bundle_report_html(bundle, name: str) -> str:
+    """The standalone HTML report of a model bundle: what it carries (metrics, its training history's
+    curves, the test confusion matrix, settings, its own card), and in words what it cannot show.
+
+    Args:
+        bundle: a loaded ``checkpoint.Bundle`` (its description may come from any file: it is checked
+            here before it is drawn).
+        name: the bundle's file name, for the title.
+
+    Returns:
+        The whole HTML document.
+    """
+    from .runs import _result_problem, _row_problem
+
+    config = bundle_config(bundle)
+    metrics = bundle.metrics if isinstance(bundle.metrics, dict) else {}
+    notes = [f"Read from the model bundle {name}, not from a run folder. A bundle does not keep its test split, "
+             "so this report has no accuracy per slice: open the bundle on the Dataset page with a labelled file "
+             "for those, or score it with `gatescope evaluate --model FILE`."]
+    problem = _result_problem(metrics)
+    if problem:
+        notes.append(f"The bundle's metrics are damaged ({problem.replace('result.json', 'metrics')}); "
+                     "they are left out.")
+        metrics = {}
+    history = bundle.history if isinstance(bundle.history, list) else []
+    epochs = [row for row in history if _row_problem(row) is None and isinstance(row.get("epoch"), int)]
+    if len(epochs) < len(history):
+        notes.append(f"{len(history) - len(epochs)} of the {len(history)} epochs in the bundle's history are "
+                     "damaged and left out of the curves.")
+    figures = []
+    if epochs:
+        figures.append(("Training curves", plots.training_curves(epochs)))
+    else:
+        notes.append("The bundle carries no training history (e.g. an imported model), so there are no curves.")
+    confusion = (metrics.get("test") or {}).get("confusion")
+    if confusion and len(confusion) == len(bundle.label_names):
+        figures.append(("Confusion matrix (test split)", plots.confusion_matrix(confusion, bundle.label_names)))
+    else:
+        notes.append("The bundle carries no test confusion matrix.")
+    row = {"model": config["display_name"], "dataset": config["data"].get("name", ""), "epochs": len(epochs),
+           "best epoch": metrics.get("best_epoch"), "val acc": metrics.get("val_accuracy"),
+           "test acc": metrics.get("test_accuracy"), "test macro-F1": metrics.get("test_macro_f1"),
+           "params": metrics.get("params") or sum(p.numel() for p in bundle.model.parameters()),
+           "vocabulary": len(bundle.vocab),
+           "seconds": metrics.get("seconds"), "device": metrics.get("device"),
+           "stopped": metrics.get("stop_message")}
+    byline = " · ".join(str(x) for x in (config["display_name"], config["data"].get("name"), metrics.get("device"))
+                        if x)
+    card = bundle.card if isinstance(bundle.card, dict) else {}
+    return _document(f"GateScope model {name}", byline, notes, row, figures, "", _card(config, card))
 
 
 def run_slices(record, root=None) -> list:

@@ -317,3 +317,32 @@ def test_nan_probabilities_in_text_mode_warn_on_stderr(broken, capsys):
     assert "nan" in captured.out
     assert captured.err.startswith("gatescope: warning: the model gave probabilities that are not numbers")
     assert "(1 of 1 texts)" in captured.err
+
+
+def test_report_of_a_bundle_path(trained, tmp_path, monkeypatch, capsys):
+    """`train --out m.safetensors` then `report m.safetensors`: what the bundle carries, and why no slices."""
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "retrain.py"
+    assert main(["report", str(trained), "--script", str(script)]) == 0
+    out = tmp_path / "negation-report.html"
+    assert capsys.readouterr().out.splitlines() == [f"report written to {out.name}",
+                                                   f"PyTorch script written to {script}"]
+    page = out.read_text(encoding="utf-8")
+    for section in ("GateScope model negation.safetensors", "Training curves", "Confusion matrix (test split)",
+                    "<th>Hidden size</th><td>8</td>", "no accuracy per slice"):
+        assert section in page, section
+    assert f"<td>{load_checkpoint(trained).metrics['test_accuracy']:.1%}</td>" in page
+    assert script.read_text(encoding="utf-8").startswith("#!/usr/bin/env python3")
+
+
+@pytest.mark.parametrize("source,message", [
+    ("missing.safetensors", "no model bundle at missing.safetensors"),
+    ("{tmp}/gone/model", "no model bundle at {tmp}/gone/model"),
+    ("{tmp}/junk.safetensors", "junk.safetensors is not a valid model bundle"),
+    ("{tmp}/", "there is no run called"),
+])
+def test_report_of_a_bad_path_is_one_line(source, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a bundle at all, just text")
+    assert main(["report", source.format(tmp=tmp_path)]) == 2
+    assert message.format(tmp=tmp_path) in one_line_error(capsys)

@@ -37,6 +37,72 @@ def test_gatescope_report_writes_a_standalone_html_file(run_dir, tmp_path, monke
     assert "there is no run called 'no-such-run'" in capsys.readouterr().err
 
 
+def _card(page: str) -> str:
+    """The model card part of a report."""
+    return page.split("<h2>Model card</h2>", 1)[1]
+
+
+def test_the_report_shows_accuracies_as_percentages(run_dir):
+    root, name = run_dir
+    record = runs.load_run(name, root)
+    page = report.run_report_html(record)
+    summary = record.summary()
+    assert f"<td>{summary['best val acc']:.1%}</td>" in page and f"<td>{summary['test acc']:.1%}</td>" in page
+    assert report.percent(1.0) == "100.0%" and report.percent(None) == ""
+
+
+def test_the_model_card_is_a_readable_table_not_json(run_dir):
+    root, name = run_dir
+    card = _card(report.run_report_html(runs.load_run(name, root)))
+    assert "{" not in card and "<pre>" not in card and '"model"' not in card
+    assert "<th>Hidden size</th><td>16</td>" in card and "<th>Classes</th><td>negative, positive</td>" in card
+    assert "<th>Pooling</th><td>attention</td>" in card and "<th>Sentences</th><td>300</td>" in card
+    assert "Cue distance" not in card and "Source" not in card  # synthetic_negation has no distance; UCI only
+
+
+def test_an_upload_run_shows_its_columns_not_synthetic_fields(run_dir):
+    """A run trained on an upload: its card names the file and columns (escaped), and none of the
+    synthetic sets' options its config.json still carries."""
+    import dataclasses
+
+    from sentiment_core.settings import defaults
+
+    root, name = run_dir
+    record = runs.load_run(name, root)
+    data = {**defaults()["data"], "name": "upload", "filename": "<b>r</b>.csv", "sha": "abc123",
+            "text_column": "review", "label_column": " Sentiment <Label>", "threshold": None,
+            "label": "Upload: <b>r</b>.csv"}
+    card = _card(report.run_report_html(dataclasses.replace(record, config={**record.config, "data": data})))
+    assert "<th>Dataset</th><td>Upload: &lt;b&gt;r&lt;/b&gt;.csv</td>" in card
+    assert "<th>Label column</th><td> Sentiment &lt;Label&gt;</td>" in card and "<th>Text column</th>" in card
+    for field in ("Sentences", "Cue distance", "Label noise", "n_examples", "distance", "noise", "Source",
+                  "Score threshold"):  # threshold: None, so not shown
+        assert field not in card, field
+
+
+def test_a_bundle_report_checks_what_the_file_says(run_dir):
+    """A bundle's description comes from any file: damaged history rows and metrics are left out
+    with a note, and its free-form card is escaped text in lists, never markup or raw JSON."""
+    import dataclasses
+
+    from sentiment_core.checkpoint import load_checkpoint
+
+    root, name = run_dir
+    bundle = load_checkpoint(runs.load_run(name, root).best_path)
+    good = bundle.history[0]
+    hostile = dataclasses.replace(bundle, history=[good, {"epoch": "one"}, "junk"], metrics={"test_accuracy": "all"},
+                                  card={"<script>x</script>": ["<img src=x onerror=alert(1)>", "a, b and c"],
+                                        "deep": {"a": {"b": {"c": {"d": {"e": 1}}}}}})
+    page = report.bundle_report_html(hostile, "<b>m</b>.safetensors")
+    assert "GateScope model &lt;b&gt;m&lt;/b&gt;.safetensors" in page and "<b>m</b>" not in page
+    assert "2 of the 3 epochs in the bundle&#x27;s history are damaged" in page and "Training curves" in page
+    assert "metrics are damaged (metrics: test_accuracy is &#x27;all&#x27;, not a number)" in page
+    assert "Confusion matrix" not in page and "no test confusion matrix" in page
+    card = _card(page)
+    assert "<img" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card and "&lt;script&gt;" in card
+    assert "<li>a, b and c</li>" in card and "nested deeper; left out" in card and "{" not in card
+
+
 def test_the_report_opens_in_chromium_offline(run_dir, tmp_path, browser):
     root, name = run_dir
     out = report.write_report(runs.load_run(name, root), tmp_path / "report.html", with_slices=False)
