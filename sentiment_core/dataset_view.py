@@ -584,20 +584,29 @@ def load_eval_set(name: str, mirror=None) -> LabelledSet:
                          f"sample of {len(rows)} examples is used")])
 
 
-def run_test_set(config: dict, run_name: str) -> LabelledSet:
-    """A run's own test split, rebuilt from its recorded data settings (seeded, so identical).
+def run_test_set(config: dict, run_name: str, root=None) -> LabelledSet:
+    """A run's own test split, rebuilt from its recorded data settings (seeded, so identical); a
+    run trained on an upload reads the copy of the file kept in the runs folder.
+
+    Args:
+        config: the run's config.json.
+        run_name: the run, for messages.
+        root: the runs directory (default ``runs.runs_dir()``).
 
     Raises:
-        DataError: the data cannot be loaded again (an uploaded file, which lives only in the browser).
+        DataError: the data cannot be loaded again (an upload the server did not keep, or whose
+            kept copy is damaged) or has changed since the run trained.
     """
     from .data import selection
     from .errors import DataError
+    from .runs import read_kept_upload
 
     data = dict(config.get("data") or {})
     if data.get("name") == "upload":
-        raise DataError(f"run {run_name!r} was trained on an uploaded file, which the server does not keep: "
-                        "choose 'an uploaded labelled file' and upload it again")
-    _, splits = selection.load_catalogue_splits(data)
+        content = read_kept_upload(data, run_name, root)
+        _, _, splits = selection.load_upload_splits(content, str(data.get("filename") or "upload.csv"), data)
+    else:
+        _, splits = selection.load_catalogue_splits(data)
     if data.get("fingerprint") and splits.fingerprint != data["fingerprint"]:
         raise DataError(f"the data of run {run_name!r} has changed since it was trained (fingerprint "
                         f"{splits.fingerprint} instead of {data['fingerprint']}); its test split cannot be rebuilt")
@@ -611,18 +620,16 @@ def upload_set(content: bytes, filename: str, data: dict | None = None) -> Label
     Raises:
         DataError: what to fix in the file.
     """
-    import hashlib
-
     from .data import parse_upload
+    from .data.upload import upload_sha
 
     data = data or {}
     ds, _ = parse_upload(content, filename, text_column=data.get("text_column") or None,
                          label_column=data.get("label_column") or None, threshold=data.get("threshold"))
     texts = [t for part in ds.parts.values() for t in part.texts]
     labels = [y for part in ds.parts.values() for y in part.labels]
-    sha = hashlib.sha256(content).hexdigest()[:16]
-    return LabelledSet(f"upload:{sha}", f"Uploaded file {filename} ({len(texts):,} rows)", texts, labels,
-                       list(ds.label_names), list(ds.notes))
+    return LabelledSet(f"upload:{upload_sha(content)}", f"Uploaded file {filename} ({len(texts):,} rows)", texts,
+                       labels, list(ds.label_names), list(ds.notes))
 
 
 # ---------------------------------------------------------------- units across the dataset

@@ -15,6 +15,11 @@ Every run lives in ``<runs dir>/<name>/``::
     error.log        the traceback when the worker failed (never shown to students)
     splits.json      the data of a run still waiting in the queue (removed when it starts)
 
+A run trained on an uploaded file keeps that file once per content, shared by every run trained
+on it, in ``<runs dir>/.uploads/<sha>`` (``<sha>``: ``data.upload.upload_sha`` of its bytes, also
+in the run's ``config.json`` ``data`` group), so its test split can be rebuilt; it is removed with
+the last run that uses it.
+
 A run whose worker died (server restart, crash, kill) is reported as ``interrupted``: its
 epochs up to the last finished one and its best checkpoint stay usable. A run that was still
 waiting when its server stopped stays ``queued``: the next server's queue takes it over from
@@ -82,10 +87,15 @@ HEARTBEAT_TIMEOUT = 60.0
 BEST_FILE = "best.safetensors"
 MAX_RUN_JSON_BYTES = 16 * 2**20  # config.json, status.json and result.json are a few KB when sound
 MAX_LISTED_LINES = 3  # damaged lines of one file named in a run's problems; the rest are counted
+UPLOADS_DIR = ".uploads"  # <runs dir>/.uploads/<sha>: the uploaded training files runs were trained on
+MAX_KEPT_UPLOADS_BYTES = 1024 * 2**20  # all kept uploaded files together (each at most MAX_UPLOAD_BYTES)
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_SHA = re.compile(r"^[0-9a-f]{16}$")
+# Keeping an uploaded file (with the config.json that names it) and releasing one never interleave.
+_UPLOADS_LOCK = threading.RLock()
 # Identifies this Python process, so a run started by an earlier server (whose pid may
 # have been reused) is never mistaken for one of ours.
 PROCESS_TOKEN = secrets.token_hex(8)
@@ -685,6 +695,158 @@ def delete_run(name: str, root: str | os.PathLike | None = None) -> None:
     if record.state in ACTIVE_STATES:
         raise RunError(f"run {name!r} is {record.state}; stop it before deleting it")
     shutil.rmtree(record.path)
+    release_upload(record.config.get("data") or {}, root)
+
+
+# ---------------------------------------------------------------- uploaded training files
+
+
+def kept_upload_path(sha: str, root: str | os.PathLike | None = None) -> Path:
+    """Where the uploaded file whose content is named ``sha`` is kept.
+
+    Raises:
+        RunError: ``sha`` is not 16 lowercase hex digits (a hand-edited config.json).
+    """
+    if not isinstance(sha, str) or not _SHA.match(sha):
+        raise RunError(f"{str(sha)[:40]!r} does not name an uploaded file (16 hex digits of its SHA-256)")
+    return runs_dir(root) / UPLOADS_DIR / sha
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def check_upload(content: bytes, data: dict) -> str:
+    """Check a run's uploaded training file against the limit and its data settings; returns its sha.
+
+    Raises:
+        RunError: the data settings do not name an upload, the file is over ``MAX_UPLOAD_BYTES``,
+            or it is not the file they name (another sha).
+    """
+    from .data.upload import MAX_UPLOAD_BYTES, upload_sha
+
+    if data.get("name") != "upload":
+        raise RunError("an uploaded file was given but the data settings do not name an upload")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise RunError(f"the uploaded file is {_mb(len(content))}; the server keeps training files of at most "
+                       f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB: upload a sample of its rows")
+    sha = upload_sha(content)
+    if data.get("sha") not in (None, "", sha):
+        raise RunError(f"the uploaded file is not the one the data settings name ({str(data['sha'])[:20]}); "
+                       "choose it again on the Data page")
+    return sha
+
+
+def _kept_total(folder: Path) -> int:
+    """Bytes of every kept uploaded file in ``folder`` (unfinished writes not counted)."""
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if _SHA.match(p.name))
+    except FileNotFoundError:
+        return 0
+
+
+def keep_upload(content: bytes, data: dict, root: str | os.PathLike | None = None) -> bool:
+    """Keep a run's uploaded training file in ``<runs>/.uploads/<sha>``, once per content.
+
+    Args:
+        content: the file's bytes.
+        data: the run's data settings (``name`` "upload", ``sha``, ``filename``, columns).
+        root: the runs directory.
+
+    Returns:
+        True when the file was written now, False when an intact copy was already kept.
+
+    Raises:
+        RunError: ``check_upload``'s refusals, kept files that would exceed
+            ``MAX_KEPT_UPLOADS_BYTES`` together, or a failed write (the cause named).
+    """
+    from .data.upload import upload_sha
+
+    sha = check_upload(content, data)
+    path = kept_upload_path(sha, root)
+    with _UPLOADS_LOCK:
+        try:
+            if path.is_file() and upload_sha(path.read_bytes()) == sha:
+                return False
+            kept = _kept_total(path.parent) - (path.stat().st_size if path.is_file() else 0)
+            if kept + len(content) > MAX_KEPT_UPLOADS_BYTES:
+                raise RunError(f"the server already keeps {_mb(kept)} of uploaded training files and keeps at "
+                               f"most {MAX_KEPT_UPLOADS_BYTES / 2**20:,.0f} MB; delete runs trained on uploads "
+                               "that are no longer needed, or train on a catalogue set")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                tmp.write_bytes(content)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)  # a write cut short (full disk) leaves nothing behind
+        except OSError as error:
+            raise RunError(f"the uploaded file could not be kept: {fault_message(error)}") from None
+    return True
+
+
+def read_kept_upload(data: dict, run_name: str, root: str | os.PathLike | None = None) -> bytes:
+    """The uploaded file a run trained on, checked against its sha.
+
+    Args:
+        data: the run's data settings (``sha`` and ``filename``).
+        run_name: the run, for messages.
+        root: the runs directory.
+
+    Raises:
+        DataError: the file was not kept (runs from before files were kept), is unreadable, or
+            its content no longer matches its sha (damaged or edited); the message says what to do.
+    """
+    from .data.upload import MAX_UPLOAD_BYTES, upload_sha
+    from .errors import DataError
+
+    filename = str(data.get("filename") or "file")[:80]
+    again = "choose 'An uploaded labelled file…' and upload it again with the same columns"
+    try:
+        path = kept_upload_path(data.get("sha"), root)
+    except RunError as error:
+        raise DataError(f"run {run_name!r}'s config.json does not name its uploaded file {filename}: {error}; "
+                        f"{again}") from None
+    try:
+        with path.open("rb") as file:
+            content = file.read(MAX_UPLOAD_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"run {run_name!r} was trained on the uploaded file {filename}, which the server did not "
+                        f"keep (runs started before it kept uploads, or its copy was removed); {again}") from None
+    except OSError as error:
+        raise DataError(f"the kept copy of {filename} cannot be read: {fault_message(error, 'read')}") from None
+    if len(content) > MAX_UPLOAD_BYTES or upload_sha(content) != path.name:
+        raise DataError(f"the kept copy of {filename} ({UPLOADS_DIR}/{path.name} in the runs folder) is damaged or "
+                        f"was edited: its content no longer matches its SHA-256; {again}")
+    return content
+
+
+def release_upload(data: dict, root: str | os.PathLike | None = None) -> bool:
+    """Remove the kept uploaded file ``data`` names when no run uses it any more.
+
+    A run whose config.json cannot be read might use it, so the file is then kept.
+
+    Returns:
+        True when the file was removed.
+    """
+    if not isinstance(data, dict) or data.get("name") != "upload" or not _SHA.match(str(data.get("sha") or "")):
+        return False
+    base = runs_dir(root)
+    with _UPLOADS_LOCK:
+        try:
+            for child in (c for c in base.iterdir() if _NAME.match(c.name) and c.is_dir()):
+                used = (read_json_object(child / "config.json") or {}).get("data")
+                if isinstance(used, dict) and used.get("name") == "upload" and used.get("sha") == data["sha"]:
+                    return False
+            kept_upload_path(data["sha"], root).unlink()
+        except RunError:  # a run whose config.json is damaged
+            return False
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            log.warning("a kept upload could not be removed: %s", fault_message(error, "remove"))
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- the worker
@@ -705,6 +867,9 @@ class RunRequest:
         label: free text used in the run name and tables (e.g. "grid lr=0.01").
         encoding: ``EncodingConfig`` fields (max length, padding and truncation sides).
         timelapse: ``TimelapseConfig`` fields (the probe sentences the run snapshots).
+        upload: the uploaded file's bytes when ``data`` names an upload: kept once per content
+            in ``<runs>/.uploads/`` (``keep_upload``) so the run's test split can be rebuilt,
+            never written to config.json. None: nothing is kept.
     """
 
     splits: Any
@@ -716,6 +881,7 @@ class RunRequest:
     label: str = ""
     encoding: dict = field(default_factory=dict)
     timelapse: dict = field(default_factory=dict)
+    upload: bytes | None = field(default=None, repr=False)
 
 
 def upgrade_config(config: dict) -> dict:
@@ -772,8 +938,11 @@ def validate_request(request: RunRequest) -> dict:
         raise RunError(f"these settings cannot be trained: {error}") from None
     if len(splits.train) == 0 or len(splits.validation) == 0:
         raise RunError("the dataset needs at least one training and one validation example")
+    data = dict(request.data)
+    if request.upload is not None:
+        data["sha"] = check_upload(request.upload, data)
     return {
-        "data": {**request.data, "fingerprint": splits.fingerprint},
+        "data": {**data, "fingerprint": splits.fingerprint},
         "label_names": list(splits.label_names),
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
         "model": {k: v for k, v in model.to_dict().items() if k not in ("vocab_size", "num_classes", "pad_idx")},
@@ -1163,7 +1332,7 @@ class RunQueue:
         """Validate, create the run folder and queue the run.
 
         Args:
-            request: what to train.
+            request: what to train; its ``upload`` is kept in the runs folder (``keep_upload``).
             name: the run's folder name (default: made from the label).
             owner: who submitted it (a session id); empty for scripts.
             nickname: the name the student chose, shown in the class gallery.
@@ -1174,7 +1343,8 @@ class RunQueue:
 
         Raises:
             QuotaError: the owner already has ``max_per_student`` runs waiting or training.
-            RunError: unsafe or taken name, or settings the engine refuses.
+            RunError: unsafe or taken name, settings the engine refuses, or an uploaded file
+                that cannot be kept (``keep_upload``).
         """
         config = validate_request(request)
         if owner and capped:
@@ -1186,14 +1356,21 @@ class RunQueue:
         name = validate_run_name(name) if name else new_run_name(
             request.label or config["display_name"], self.root)
         path = self.root / name
-        with _saving_run():
+        # the kept upload and the config.json naming it are written together (see release_upload)
+        with _saving_run(), _UPLOADS_LOCK:
+            kept = request.upload is not None and keep_upload(request.upload, config["data"], self.root)
+            written = False
             try:
                 path.mkdir(parents=True, exist_ok=False)
+                now = time.time()
+                config.update(name=name, created=now, owner=owner, nickname=str(nickname or "")[:40])
+                write_json(path / "config.json", config)
+                written = True
             except FileExistsError:
                 raise RunError(f"a run called {name!r} already exists; choose another name") from None
-            now = time.time()
-            config.update(name=name, created=now, owner=owner, nickname=str(nickname or "")[:40])
-            write_json(path / "config.json", config)
+            finally:
+                if kept and not written:
+                    release_upload(config["data"], self.root)  # no run names the file it kept just now
             save_splits(path, request.splits)
             with self._cond:
                 if self._closed:

@@ -8,6 +8,7 @@ overridden; labels may be strings, integers, booleans or continuous scores.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -110,6 +111,11 @@ class _Table:
     @property
     def rows(self) -> int:
         return len(self.values[self.columns[0]]) if self.columns else 0
+
+
+def upload_sha(data: bytes) -> str:
+    """The name of an upload's content: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _mb(n: int) -> str:
