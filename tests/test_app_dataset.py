@@ -83,3 +83,36 @@ def test_a_bad_link_is_ignored_with_a_warning(monkeypatch, tmp_path):
     assert at.selectbox(key="ds_sort").value == "wrong_first"
     at.segmented_control(key="ds_outcome").set_value("wrong").run()
     assert not at.warning  # said once, on arrival
+
+
+def test_a_run_trained_on_an_upload_opens_on_its_own_test_split(monkeypatch, tmp_path):
+    from upload_runs import train_upload_run
+
+    from sentiment_core import runs
+
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name, = train_upload_run(runs_dir)
+    at = open_page("dataset", query={"model": f"run:{name}"})
+    assert not at.exception and not at.error, [shown(e.value) for e in at.error]
+    assert at.selectbox(key="ds_source").value == f"run:{name}"
+    test_size = runs.load_run(name, runs_dir).config["sizes"]["test"]
+    assert next(m.value for m in at.metric if m.label == "Examples") == f"{test_size:,}"
+    assert set(at.dataframe[0].value["gold"]) == {"negative", "positive"}
+
+
+def test_the_upload_route_has_the_data_pages_column_mapping(monkeypatch, tmp_path):
+    from upload_runs import CONTENT, FILENAME, train_upload_run
+
+    from sentiment_core.data.upload import upload_sha
+
+    runs_dir = app_env(monkeypatch, tmp_path)
+    name, = train_upload_run(runs_dir)
+    at = open_page("dataset", query={"model": f"run:{name}", "examples": "upload"})
+    at.file_uploader(key="ds_file").set_value((FILENAME, CONTENT, "text/csv")).run()
+    assert not at.exception and not at.error, [shown(e.value) for e in at.error]
+    sha = upload_sha(CONTENT)
+    assert at.selectbox(key=f"ds_text_{sha}").value == "Review"
+    assert at.selectbox(key=f"ds_label_{sha}").value == "Sentiment Label"  # the run's own columns
+    assert next(m.value for m in at.metric if m.label == "Examples") == "60"
+    at.selectbox(key=f"ds_label_{sha}").set_value("stars").run()  # the mapping is what is read
+    assert "do not include '1', '2'" in " ".join(shown(e.value) for e in at.error)

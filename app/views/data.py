@@ -1,12 +1,11 @@
 """Data: choose, upload or generate a dataset and see what the network will read."""
-import hashlib
-
 import pandas as pd
 import streamlit as st
 from ui import datasets, frame, state, widgets
 
 from sentiment_core import plots, settings
 from sentiment_core.data import list_datasets, selection
+from sentiment_core.data.upload import upload_sha
 from sentiment_core.encoding import ENCODING_SPEC, recommend_max_len
 from sentiment_core.errors import DownloadError, GateScopeError
 from sentiment_core.text import TOKENIZER_KINDS, TOKENIZER_SPEC, Tokenizer, TokenizerConfig, plain
@@ -19,13 +18,6 @@ vocab_opts = state.group("vocab")
 specs = settings.specs()
 DATA_DEFAULT = settings.defaults()["data"]
 KIND_BADGE = {"offline": "🟢 offline", "generated": "🧪 synthetic", "download": "⬇️ download"}
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def preview(sha: str, _content: bytes, filename: str):
-    from sentiment_core.data import preview_columns
-
-    return preview_columns(_content, filename)
 
 
 @st.cache_resource(show_spinner="Tokenizing the training split…", max_entries=8)
@@ -166,41 +158,17 @@ else:
     st.markdown("Upload **CSV, TSV, TXT** (`text<TAB>label` per line), **JSON/JSONL** or **Parquet** with a text "
                 "column and a label column (names like *text*/*review* and *label*/*sentiment* are found "
                 "automatically). Labels may be words, 0/1, or scores. Up to 50 MB; the file stays in this "
-                "browser tab's memory only.")
+                "browser tab's memory, and the server keeps a copy only with the runs trained on it.")
     uploaded = st.file_uploader("Your labelled texts", type=["csv", "tsv", "txt", "json", "jsonl", "parquet"],
                                 key="d_file")
     if uploaded is not None:
         content = uploaded.getvalue()
-        sha = hashlib.sha256(content).hexdigest()[:16]
-        st.session_state["gs_upload"] = {"bytes": content, "filename": uploaded.name, "sha": sha}
+        st.session_state["gs_upload"] = {"bytes": content, "filename": uploaded.name, "sha": upload_sha(content)}
     upload = st.session_state.get("gs_upload")
     if upload:
-        try:
-            cols = preview(upload["sha"], upload["bytes"], upload["filename"])
-        except GateScopeError as error:
-            st.error(f"**{plain(upload['filename'])}** cannot be used: {plain(error)}")
-            cols = None
-        except Exception as error:  # noqa: BLE001
-            st.error(f"**{plain(upload['filename'])}** could not be read ({type(error).__name__}). Save it as UTF-8 CSV "
-                     "with a header row and try again.")
-            cols = None
-        if cols is not None:
-            st.caption(f"{cols.format.upper()} · {cols.encoding} · {cols.rows:,} rows · columns: "
-                       f"{plain(', '.join(cols.columns))}")
-            c1, c2, c3 = st.columns(3)
-            text_default = cols.text_column if cols.text_column in cols.columns else cols.columns[0]
-            label_default = cols.label_column if cols.label_column in cols.columns else cols.columns[-1]
-            text_col = c1.selectbox("Text column", cols.columns, index=cols.columns.index(text_default),
-                                    key=f"d_text_{upload['sha']}")
-            label_col = c2.selectbox("Label column", cols.columns, index=cols.columns.index(label_default),
-                                     key=f"d_label_{upload['sha']}")
-            threshold = c3.number_input("Score threshold (numeric labels)", value=None, key=f"d_thr_{upload['sha']}",
-                                        placeholder="automatic",
-                                        help="Scores below it become negative, the rest positive. Leave empty: "
-                                             "0..1 scores split at 0.5, others at the median; a few whole "
-                                             "numbers stay separate classes.")
-            new = {**DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"],
-                   "text_column": text_col, "label_column": label_col, "threshold": threshold}
+        mapping = datasets.column_mapping(upload, "d", data if data.get("sha") == upload["sha"] else None)
+        if mapping is not None:
+            new = {**DATA_DEFAULT, "name": "upload", "filename": upload["filename"], "sha": upload["sha"], **mapping}
             try:
                 ds, report, splits = datasets.upload(selection.dataset_key(new), upload["bytes"], upload["filename"], new)
             except GateScopeError as error:

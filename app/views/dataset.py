@@ -1,15 +1,15 @@
 """Dataset: one model (or two) over a whole labelled set: the error table, slices, a paired test,
 the embedding projector and the hidden units across the set."""
-import hashlib
 import urllib.parse
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-from ui import frame, models, state
+from ui import datasets, frame, models, state
 
 from sentiment_core import dataset_view as dv
 from sentiment_core import plots, runs
+from sentiment_core.data.upload import upload_sha
 from sentiment_core.errors import GateScopeError
 from sentiment_core.explain import EXPLAIN_SPEC, gate_statistics
 from sentiment_core.pretrained import EVAL_SETS
@@ -46,8 +46,9 @@ registry = shared_registry()
 
 
 @st.cache_resource(show_spinner="Loading the examples…", max_entries=6)
-def labelled_set(key: str, _content: bytes | None = None, filename: str = ""):
-    """The labelled examples of a source key (``eval:<set>``, ``run:<name>``, ``upload:<sha>``)."""
+def labelled_set(key: str, _content: bytes | None = None, filename: str = "", mapping: tuple = ()):
+    """The labelled examples of a source key (``eval:<set>``, ``run:<name>``, ``upload:<sha>:<columns>``;
+    ``mapping``: an upload's column mapping as sorted items)."""
     if key.startswith("eval:"):
         return dv.load_eval_set(key[len("eval:"):])
     if key.startswith(RUN_PREFIX):
@@ -55,8 +56,19 @@ def labelled_set(key: str, _content: bytes | None = None, filename: str = ""):
         record = runs.load_run(name, registry.runs_root)
         if not record.config.get("data"):  # its config.json is damaged
             raise runs.RunError(f"run {name!r} does not say which data it trained on: {'; '.join(record.problems)}")
-        return dv.run_test_set(record.config, name)
-    return dv.upload_set(_content, filename)
+        return dv.run_test_set(record.config, name, registry.runs_root)
+    return dv.upload_set(_content, filename, dict(mapping))
+
+
+def run_data(model_key: str) -> dict | None:
+    """The data settings of a run trained on an uploaded file (its columns start the mapping), else None."""
+    if not model_key.startswith(RUN_PREFIX):
+        return None
+    try:
+        data = runs.load_run(model_key[len(RUN_PREFIX):], registry.runs_root).config.get("data") or {}
+    except GateScopeError:
+        return None
+    return data if data.get("name") == "upload" else None
 
 
 def predictions(model, set_key: str, labelled):
@@ -128,20 +140,25 @@ with top[1]:
     source = st.selectbox("Examples", list(sources), key="ds_source", format_func=sources.get,
                           help="A shipped model's evaluation sets (in full from the dataset mirror, else its "
                                "held-out sample), a run's own test split, or any labelled CSV/TSV/JSON file.")
-    content, filename = None, ""
+    content, filename, mapping = None, "", {}
     if source == UPLOAD:
         file = st.file_uploader("Labelled file", type=["csv", "tsv", "txt", "json", "jsonl", "parquet"],
-                                key="ds_file", help="A text column and a label column, like the Data page's uploads.")
+                                key="ds_file", help="A text column and a label column, like the Data page's uploads "
+                                                    "(up to 50 MB); the file is read in this session only.")
         if file is None:
             st.info("Upload a file with a text and a label column.")
             state.stop()
         content, filename = file.getvalue(), file.name
-        set_key = f"upload:{hashlib.sha256(content).hexdigest()[:16]}"
-    else:
-        set_key = source
+set_key = source
+if source == UPLOAD:  # the Data page's column mapping, starting from a run's own columns
+    sha = upload_sha(content)
+    mapping = datasets.column_mapping({"bytes": content, "filename": filename, "sha": sha}, "ds", run_data(model_key))
+    if mapping is None:
+        state.stop()
+    set_key = f"upload:{sha}:{mapping['text_column']}|{mapping['label_column']}|{mapping['threshold']}"
 
 try:
-    labelled = labelled_set(set_key, content, filename)
+    labelled = labelled_set(set_key, content, filename, tuple(sorted(mapping.items())))
     preds = predictions(loaded, set_key, labelled)
 except (GateScopeError, ValueError, OSError) as error:
     st.error(f"These examples cannot be used with this model: {plain(error)}")
