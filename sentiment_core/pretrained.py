@@ -6,31 +6,38 @@ Four movie-review models (plain RNN, LSTM, BiLSTM, GRU) share one recipe: GloVe 
 sentences) plus IMDb training reviews (long texts, the last ``max_len`` tokens kept). A fifth, 3-class
 model is trained on airline tweets. Every model is evaluated on every test set it applies
 to, and on small held-out fixture slices (``tests/fixtures/heldout_*.tsv``) whose accuracy
-is stored in the model card so a fast test can check the shipped weights.
+is stored in the model card so a fast test can check the shipped weights. Every figure is measured
+the way the app reads text (``evaluate_texts``: the Dataset page's own pipeline on the sets as its
+loader reads them), so Home, the cards and the Dataset page quote one number.
 
-``build_pretrained(mirror, out_dir)`` rebuilds everything deterministically from seeds.
+``build_pretrained(mirror, out_dir)`` rebuilds everything deterministically from seeds;
+``measure_pretrained(mirror, out_dir)`` measures the shipped bundles again (weights untouched).
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+import os
 import platform
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
-from .checkpoint import Bundle, load_checkpoint, read_metadata, save_checkpoint
+from .checkpoint import METADATA_KEY, Bundle, load_checkpoint, read_metadata, save_checkpoint
 from .data.types import DatasetSplits, Examples
-from .encoding import EncodingConfig, text_to_indices, truncate
+from .encoding import EncodingConfig
 from .errors import CheckpointError
+from .metrics import classification_metrics
 from .pipeline import VocabConfig, prepare_data, train_on_splits
-from .text import Tokenizer, TokenizerConfig
-from .trainer import EncodedExamples, TrainConfig, evaluate
+from .text import TokenizerConfig
+from .trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / "pretrained"
@@ -63,6 +70,12 @@ EVAL_SETS = {
     "airline_test": ("airline_tweets", f"Airline tweets, stratified 10% test split (seed {SPLIT_SEED})"),
 }
 MOVIE_SETS = ("imdb_test", "sst2_dev", "rt_test")
+SHORT_NAMES = {"imdb_test": "IMDb", "sst2_dev": "SST-2", "rt_test": "RT", "airline_test": "airline"}
+# How every stored figure is measured (in each card), and the command that measures them again.
+MEASURED = ("the way the app reads text: each set's test split exactly as the Dataset page loads it (IMDb "
+            "reviews as written, <br /> tags included; tweets as written), read by the model's own tokenizer "
+            "through the Dataset page's pipeline (dataset_view.predict_dataset), on the float16 weights that ship")
+MEASURE_COMMAND = "python scripts/build_pretrained.py --mirror ../shared/datasets --measure"
 # Accuracy the best shipped model should reach on each set (issue #5).
 # The best shipped model's targets (SST-2 87 % stays the long-term goal).
 TARGETS = {"imdb_test": 0.91, "sst2_dev": 0.86, "rt_test": 0.80, "airline_test": 0.80}
@@ -72,8 +85,7 @@ ALTERNATIVES = [
     "evaluation set, IMDb read as written): LSTM 88.79%, 84.52%, 81.14% (RT below the shipped 81.99%); "
     "RNN 86.90%, 83.14%, 81.24%; airline BiLSTM 81.01% (shipped 81.63%). The shipped lstm, rnn and "
     "airline_bilstm therefore keep the tokenizer they were trained with (no cleaning, no sentence "
-    "splitting): on IMDb reviews as written they score 87.33% (lstm) and 86.22% (rnn); their cards' IMDb "
-    "figures were measured on reviews with the <br /> tags removed",
+    "splitting)",
     "BiLSTM hidden 64, 256 tokens, 30k vocabulary, 2 epochs (shipped before): IMDb 89.24%, SST-2 84.98%, "
     "RT 83.30%",
     "BiLSTM hidden 128, 256 tokens, 30k vocabulary, 4 epochs: IMDb 89.59%, SST-2 83.72%, RT 83.68%",
@@ -232,16 +244,23 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def write_fixture(path: Path, label_names: list[str], examples: Examples, size: int = FIXTURE_SIZE,
-                  seed: int = SPLIT_SEED) -> None:
-    """Write ``size`` examples (a seeded sample of a test set) as text<TAB>label-name."""
+def fixture_rows(label_names: list[str], examples: Examples, size: int = FIXTURE_SIZE,
+                 seed: int = SPLIT_SEED) -> list[tuple[str, str]]:
+    """(text, label name) rows of a seeded sample of a test set, in the set's order (whitespace
+    runs become one space, so a row fits one TSV line)."""
     import random
 
     index = sorted(random.Random(seed).sample(range(len(examples)), min(size, len(examples))))
+    return [(_clean(examples.texts[i]), label_names[examples.labels[i]]) for i in index]
+
+
+def write_fixture(path: Path, label_names: list[str], examples: Examples, size: int = FIXTURE_SIZE,
+                  seed: int = SPLIT_SEED) -> None:
+    """Write ``fixture_rows`` of a test set as text<TAB>label-name lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        for i in index:
-            handle.write(f"{_clean(examples.texts[i])}\t{label_names[examples.labels[i]]}\n")
+        for text, label in fixture_rows(label_names, examples, size, seed):
+            handle.write(f"{text}\t{label}\n")
 
 
 def read_fixture(path: str | Path) -> list[tuple[str, str]]:
@@ -252,22 +271,28 @@ def read_fixture(path: str | Path) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------------------- evaluation
 
-def encode_for(bundle: Bundle, texts: list[str]) -> list[list[int]]:
-    """Token ids exactly as ``Predictor`` feeds them (empty texts become one <unk>)."""
-    tokenizer = Tokenizer(bundle.tokenizer_config)
-    enc = bundle.encoding
-    out = []
-    for text in texts:
-        ids = truncate(text_to_indices(text, tokenizer, bundle.vocab)[1], enc.max_len, enc.truncation)
-        out.append(ids or [1])
-    return out
-
-
 def evaluate_texts(bundle: Bundle, texts: list[str], labels: list[str] | list[int]) -> dict:
-    """Metrics of ``bundle`` on raw texts; labels are class names or indices."""
-    index = [bundle.label_names.index(y) if isinstance(y, str) else int(y) for y in labels]
-    data = EncodedExamples(encode_for(bundle, list(texts)), index)
-    metrics = evaluate(bundle.model, data, 256, bundle.batch_padding, torch.device("cpu"))
+    """Metrics of ``bundle`` on raw texts, measured by the Dataset page's own pipeline
+    (``dataset_view.predict_dataset``), so a stored figure is the one that page shows.
+
+    Args:
+        bundle: the model bundle.
+        texts: raw texts, as the app reads them (no cleaning here: the bundle's tokenizer does its own).
+        labels: class names or indices into ``bundle.label_names``.
+
+    Returns:
+        ``accuracy``, ``macro_f1``, ``loss`` (mean -log p(gold)), ``count`` and ``confusion``
+        (``[true][predicted]`` counts).
+    """
+    from .dataset_view import predict_dataset
+
+    names = list(bundle.label_names)
+    gold = [names.index(y) if isinstance(y, str) else int(y) for y in labels]
+    table = predict_dataset(bundle, list(texts), gold).table
+    predicted = table["prediction"].map(names.index).to_numpy()
+    p_gold = np.maximum(table["p_gold"].to_numpy(np.float64), np.finfo(np.float32).tiny)  # (N,)
+    loss = float(-np.log(p_gold).mean()) if len(p_gold) else 0.0
+    metrics = classification_metrics(np.asarray(gold), predicted, len(names), loss)
     return {"accuracy": metrics.accuracy, "macro_f1": metrics.macro_f1, "loss": metrics.loss,
             "count": metrics.count, "confusion": metrics.confusion}
 
@@ -276,6 +301,13 @@ def evaluate_fixture(bundle: Bundle, eval_set: str, fixture_dir: str | Path = FI
     """Metrics of ``bundle`` on the held-out fixture slice of ``eval_set``."""
     rows = read_fixture(fixture_path(eval_set, fixture_dir))
     return evaluate_texts(bundle, [r[0] for r in rows], [r[1] for r in rows])
+
+
+def _fixture_metrics(bundle: Bundle, eval_set: str, fixture: Path) -> dict:
+    """A card's ``fixture_metrics`` entry: the file and the metrics on it, without the confusion matrix."""
+    measured = evaluate_fixture(bundle, eval_set, fixture.parent)
+    return {"file": str(fixture.relative_to(ROOT)) if fixture.is_relative_to(ROOT) else str(fixture),
+            **{k: v for k, v in measured.items() if k != "confusion"}}
 
 
 def check_demo(bundle: Bundle, demo: list[tuple[str, str]]) -> list[dict]:
@@ -289,12 +321,26 @@ def check_demo(bundle: Bundle, demo: list[tuple[str, str]]) -> list[dict]:
 
 # ---------------------------------------------------------------------------- build
 
-def _markdown(card: dict) -> str:
-    m = card["metrics"]
-    lines = [f"# {card['title']} (`{card['name']}`)", "", card["summary"], "",
-             "## Evaluation", "", "| set | examples | accuracy | macro-F1 |", "|---|---|---|---|"]
-    for key, v in m.items():
+def _evaluation_lines(card: dict) -> list[str]:
+    """A card's Markdown Evaluation section: how it was measured, the command, one row per set."""
+    lines = ["## Evaluation", "", f"Measured {card['measured']}. Measure again: "
+             f"`{MEASURE_COMMAND} --only {card['name']}`.", "",
+             "| set | examples | accuracy | macro-F1 |", "|---|---|---|---|"]
+    for key, v in card["metrics"].items():
         lines.append(f"| {EVAL_SETS[key][1]} | {v['count']:,} | {v['accuracy']:.2%} | {v['macro_f1']:.4f} |")
+    return lines
+
+
+def _remeasured_markdown(markdown: str, card: dict) -> str:
+    """A card's Markdown (as an earlier build wrote it) with its Evaluation section and file size anew."""
+    head, rest = markdown.split("## Evaluation", 1)
+    rest = re.sub(r"stored float16 \(\d+\.\d+ MB\)", f"stored float16 ({card['file_bytes'] / 1e6:.2f} MB)",
+                  rest[rest.index("\n## "):])
+    return head + "\n".join(_evaluation_lines(card)) + "\n" + rest
+
+
+def _markdown(card: dict) -> str:
+    lines = [f"# {card['title']} (`{card['name']}`)", "", card["summary"], "", *_evaluation_lines(card)]
     lines += ["", "## Training data", ""] + [f"- {n}" for n in card["data"]["notes"]]
     lines += [f"- training examples {card['data']['train']:,}, validation {card['data']['validation']:,}", "",
               "## Model and training", "",
@@ -377,8 +423,7 @@ def build_one(recipe: Recipe, data: BuildData, out_dir: Path, fixture_dir: Path,
         fixture = fixture_path(key, fixture_dir)
         if not fixture.exists():
             write_fixture(fixture, labels, examples)
-        fixtures[key] = {"file": str(fixture.relative_to(ROOT)) if fixture.is_relative_to(ROOT) else str(fixture),
-                         **{k: v for k, v in evaluate_fixture(bundle, key, fixture_dir).items() if k != "confusion"}}
+        fixtures[key] = _fixture_metrics(bundle, key, fixture)
         say(f"{recipe.name}: {key} accuracy {metrics[key]['accuracy']:.4f} macro-F1 {metrics[key]['macro_f1']:.4f} "
             f"({time.perf_counter() - t0:.0f}s)")
     demo = check_demo(bundle, recipe.demo)
@@ -405,6 +450,7 @@ def build_one(recipe: Recipe, data: BuildData, out_dir: Path, fixture_dir: Path,
         "split_seed": SPLIT_SEED,
         "metrics": metrics,
         "fixture_metrics": fixtures,
+        "measured": MEASURED,
         "demo": demo,
         "demo_all_correct": all(d["ok"] for d in demo),
         "best_epoch": fit.best_epoch,
@@ -455,6 +501,89 @@ def build_pretrained(mirror, out_dir: str | Path = DEFAULT_DIR, only: list[str] 
     return cards
 
 
+def _store_figures(path: Path, figures: dict) -> None:
+    """Write new figures into a bundle's description (``card`` and ``metrics.eval_sets``); the
+    stored tensors are written back as read, byte for byte."""
+    from safetensors.torch import load_file, save_file
+
+    meta = read_metadata(path)
+    meta["card"] = {**meta.get("card", {}), **figures}
+    meta["metrics"] = {**meta.get("metrics", {}), "eval_sets": figures["metrics"]}
+    tmp = path.with_name(f".tmp-{path.name}")
+    try:
+        save_file(load_file(path), tmp, metadata={METADATA_KEY: json.dumps(meta, separators=(",", ":"))})
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)  # a crash mid-write never destroys the shipped file
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def measure_pretrained(mirror, out_dir: str | Path = DEFAULT_DIR, only: list[str] | None = None,
+                       progress: ProgressFn | None = None, fixture_dir: str | Path = FIXTURE_DIR) -> list[dict]:
+    """Measure the shipped bundles again, the way the app reads text, and store the figures.
+
+    Each evaluation set is loaded as the Dataset page loads it (``dataset_view.load_eval_set``) and
+    measured with ``evaluate_texts``; its held-out fixture is rewritten as that set's seeded sample.
+    The card (``.card.json``, ``.md``), the bundle's description (weights untouched) and ``README.md``
+    get the new figures.
+
+    Args:
+        mirror: the dataset mirror folder (default ``GATESCOPE_DATA_MIRROR``).
+        out_dir: the folder of shipped bundles and cards.
+        only: model names to measure (default: every shipped recipe found in ``out_dir``).
+        progress: called with one-line progress messages.
+        fixture_dir: where the held-out fixture slices are written.
+
+    Returns:
+        The updated model cards.
+
+    Raises:
+        ValueError: no mirror (the figures are of whole sets, never of the 200-example samples), or an
+            unknown model name.
+    """
+    from .data.download import resolve_mirror
+    from .dataset_view import load_eval_set
+
+    mirror = resolve_mirror(mirror)
+    if mirror is None:
+        raise ValueError("measuring needs the dataset mirror (--mirror DIR or GATESCOPE_DATA_MIRROR): "
+                         "a card's figures are of whole evaluation sets")
+    torch.set_num_threads(1)  # as the build: deterministic on a shared machine
+    say = progress or (lambda _m: None)
+    out_dir, fixture_dir = Path(out_dir), Path(fixture_dir)
+    names = list(only or [n for n in RECIPES if (out_dir / f"{n}.safetensors").is_file()])
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown pretrained model(s) {unknown}; valid: {', '.join(RECIPES)}")
+    sets: dict = {}
+    cards = []
+    for name in names:
+        path = pretrained_path(name, out_dir)
+        bundle = load_checkpoint(path)
+        metrics, fixtures = {}, {}
+        for key in RECIPES[name].eval_sets:
+            if key not in sets:
+                sets[key] = load_eval_set(key, mirror)
+                write_fixture(fixture_path(key, fixture_dir), sets[key].label_names,
+                              Examples(sets[key].texts, sets[key].labels))
+            labelled = sets[key]
+            t0 = time.perf_counter()
+            metrics[key] = evaluate_texts(bundle, labelled.texts, labelled.for_model(bundle.label_names))
+            fixtures[key] = _fixture_metrics(bundle, key, fixture_path(key, fixture_dir))
+            say(f"{name}: {key} accuracy {metrics[key]['accuracy']:.4f} macro-F1 {metrics[key]['macro_f1']:.4f} "
+                f"on {metrics[key]['count']:,} ({time.perf_counter() - t0:.0f}s)")
+        figures = {"metrics": metrics, "fixture_metrics": fixtures, "measured": MEASURED}
+        _store_figures(path, figures)
+        card_path = out_dir / f"{name}.card.json"
+        card = {**json.loads(card_path.read_text(encoding="utf-8")), **figures, "file_bytes": path.stat().st_size}
+        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        markdown = out_dir / f"{name}.md"
+        markdown.write_text(_remeasured_markdown(markdown.read_text(encoding="utf-8"), card), encoding="utf-8")
+        cards.append(card)
+    write_index(out_dir)
+    return cards
+
+
 def _target_lines(cards: list[dict]) -> list[str]:
     lines = ["| set | target | best shipped model | reached |", "|---|---|---|---|"]
     for key, target in TARGETS.items():
@@ -477,6 +606,9 @@ def write_index(out_dir: str | Path = DEFAULT_DIR) -> Path:
              "Shipped bundles (float16 safetensors). Rebuild all of them, deterministically from their seeds, with",
              "`python scripts/build_pretrained.py --mirror ../shared/datasets` (training times below, measured on 2 shared CPU cores; plus ~10 min of tokenization and evaluation).",
              "Load one with `sentiment_core.pretrained.load_pretrained(name)`.", "",
+             f"Every accuracy below (and on Home, from the cards) is measured {MEASURED}, so the Dataset page "
+             f"shows the same figure on the same set. Measure them again, weights untouched, with `{MEASURE_COMMAND}`.",
+             "",
              "| model | architecture | " + " | ".join(EVAL_SETS[k][1] for k in keys) + " | size | training |",
              "|---|---|" + "---|" * len(keys) + "---|---|"]
     for c in cards:
@@ -488,11 +620,15 @@ def write_index(out_dir: str | Path = DEFAULT_DIR) -> Path:
         lines.append(f"| [{c['name']}]({c['name']}.md) | {c['architecture']} | " + " | ".join(cells)
                      + f" | {c['file_bytes'] / 1e6:.1f} MB | {c['training_seconds'] / 60:.1f} min |")
     lines += ["", f"Hardware: {cards[0]['hardware'] if cards else HARDWARE}.",
-              "Accuracy is measured on the float16 weights that ship. Each card (`<name>.card.json`, `<name>.md`) "
+              "Each card (`<name>.card.json`, `<name>.md`) "
               "lists data, split, configuration, demo-sentence results and known weaknesses.", "",
               *_target_lines(cards), "",
               "Measured alternatives that were not shipped (every shipped movie model gets all eight demo "
-              "sentences right; the BiLSTM shipped is the only candidate that reached the IMDb target):", "", *[f"- {a}" for a in ALTERNATIVES], ""]
+              "sentences right; the BiLSTM shipped is the only candidate that reached the IMDb target). The first "
+              "line is measured as the table above; the others were measured earlier, when the loader removed "
+              "IMDb's <br /> tags, which flatters the models whose tokenizer does not clean text (the shipped LSTM: "
+              "88.63% with the tags removed, against its figure above as written):", "",
+              *[f"- {a}" for a in ALTERNATIVES], ""]
     path = out_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -514,10 +650,10 @@ class PretrainedInfo:
     size_bytes: int
     card: dict
 
-    def headline(self) -> str:
-        """E.g. ``BiLSTM: IMDb 89.1%, SST-2 86.0%``."""
-        short = {"imdb_test": "IMDb", "sst2_dev": "SST-2", "rt_test": "RT", "airline_test": "airline"}
-        return f"{self.title}: " + ", ".join(f"{short.get(k, k)} {v['accuracy']:.1%}" for k, v in self.metrics.items())
+
+def headline(title: str, metrics: dict) -> str:
+    """A shipped model's title and its test accuracies, e.g. ``LSTM …: IMDb 87.3%, SST-2 84.3%, RT 82.0%``."""
+    return f"{title}: " + ", ".join(f"{SHORT_NAMES.get(k, k)} {v['accuracy']:.1%}" for k, v in metrics.items())
 
 
 def list_pretrained(dir: str | Path = DEFAULT_DIR) -> list[PretrainedInfo]:

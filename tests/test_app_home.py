@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from browser.app_support import app_env, open_page, tiny_pretrained_dir
 
 from sentiment_core.settings import EXAMPLES
@@ -73,3 +74,22 @@ def test_home_gate_chart_fits_a_phone_and_names_the_direction_of_a_bidirectional
     assert "title" not in spec["layout"] or not spec["layout"]["title"].get("text")
     assert spec["data"][0]["colorbar"]["orientation"] == "h"
     assert any("**forward** direction" in c.value for c in at.caption)
+
+
+def test_home_quotes_the_figures_the_dataset_page_measures(monkeypatch, tmp_path):
+    """Issue 23 item 5: Home said IMDb 88.6 % for the LSTM, measured on reviews with their <br /> tags
+    removed, while the Dataset page measured 87.3 % on the reviews as written. Home now quotes the card's
+    figures, and the card says they are measured as the Dataset page reads the sets."""
+    from browser.app_support import shared_pretrained_dir
+
+    from sentiment_core.checkpoint import read_metadata
+    from sentiment_core.pretrained import MEASURED, headline
+
+    app_env(monkeypatch, tmp_path)
+    card = read_metadata(shared_pretrained_dir() / "lstm.safetensors")["card"]
+    if not card["metrics"]:
+        pytest.skip("no shipped models here: the stand-ins have no measured figures")
+    at = open_page("home", run=False, query={"model": "lstm"}).run()
+    caption = next(c.value for c in at.caption if "IMDb" in c.value)
+    assert headline(card["title"], card["metrics"]) in caption and "as the **Dataset** page measures it" in caption
+    assert card["measured"] == MEASURED
