@@ -7,8 +7,11 @@ PyTorch) and how to reproduce them with ``models.model_summary``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
 
+from . import settings
 from .models import ModelConfig, model_summary
 
 
@@ -166,3 +169,70 @@ def checked_count(recipe: Recipe, check: ParamCheck) -> int:
     if check.rows == "trainable":
         return sum(r.count for r in rows if r.trainable)
     return sum(r.count for r in rows if r.layer.startswith(check.rows))
+
+
+# The data settings that make a dataset's split (the synthetic sets' options do not apply to a recipe).
+SPLIT_FIELDS = ("name", "max_examples", "source", "split_seed", "leave_out", "test_share", "val_share")
+
+
+def recipe_settings(recipe: Recipe) -> dict[str, dict]:
+    """The settings groups a recipe trains with: GateScope's defaults, then the recipe's own."""
+    base = settings.defaults()
+    groups = {group: {**base[group], **getattr(recipe, group)} for group in ("model", "train", "encoding", "vocab")}
+    groups["data"] = {**base["data"], "name": recipe.dataset, **recipe.data}
+    groups["tokenizer"] = dict(base["tokenizer"])
+    return groups
+
+
+def _as_recorded(groups: Mapping[str, Mapping]) -> dict[str, dict]:
+    """Settings groups as a run's config.json records them (through the classes that check them)."""
+    from .encoding import EncodingConfig
+    from .pipeline import VocabConfig
+    from .text import TokenizerConfig
+    from .trainer import TrainConfig
+
+    model = ModelConfig(vocab_size=2, num_classes=2, **groups["model"]).to_dict()
+    return {"data": {k: groups["data"][k] for k in SPLIT_FIELDS},
+            "model": {k: v for k, v in model.items() if k not in ("vocab_size", "num_classes", "pad_idx")},
+            "train": {k: v for k, v in TrainConfig.from_dict(dict(groups["train"])).to_dict().items() if k != "device"},
+            "encoding": EncodingConfig.from_dict(dict(groups["encoding"])).to_dict(),
+            "vocab": asdict(VocabConfig(**groups["vocab"])),
+            "tokenizer": TokenizerConfig(**groups["tokenizer"]).to_dict()}
+
+
+def _said(value: Any) -> str:
+    """A setting's value as a sentence says it: on/off, none, 0.001."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value in ("", None) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+    return got == want
+
+
+def differences(recipe: Recipe, config: Mapping) -> list[str]:
+    """How a run differs from ``recipe``: empty when the run is the recipe.
+
+    Every setting the run records is compared (model, training, text, vocabulary, tokenizer and
+    the dataset's split), the defaults a recipe leaves alone included.
+
+    Args:
+        recipe: the tutorial the run started from.
+        config: the run's config.json content.
+
+    Returns:
+        One line per setting, e.g. ``"Hidden size: 32 (the tutorial: 40)"``, in the spec's words.
+    """
+    specs = settings.specs()
+    lines = []
+    for group, wanted in _as_recorded(recipe_settings(recipe)).items():
+        recorded = config.get(group) or {}
+        for name, want in wanted.items():
+            got = recorded.get(name)
+            if not _same(got, want):
+                spec = specs.get(group, {}).get(name)
+                lines.append(f"{spec.label if spec else name.replace('_', ' ')}: {_said(got)} (the tutorial: {_said(want)})")
+    return lines

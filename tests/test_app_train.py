@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from browser.app_support import SMALL_DATA, app_env, open_page, shown, wait_for
+from sentiment_core.settings import defaults as settings_defaults
 
 
 def params(at) -> str:
@@ -23,7 +24,26 @@ def test_summary_follows_the_sliders(monkeypatch, tmp_path):
     assert at.query_params["hidden_dim"] == ["64"] or at.query_params["hidden_dim"] == "64"
     at.toggle(key="m_bidirectional").set_value(True).run()
     assert at.metric[0].label == "BiGRU parameters"
-    assert any("No runs yet" in i.value for i in at.info)
+    # it names what Start would train, not "a small LSTM on the synthetic set" whatever the data
+    assert any("No runs yet. Press **Start training** to train this BiGRU on Synthetic negation (300 sentences), "
+               "239 training examples." in shown(i.value) for i in at.info), [i.value for i in at.info]
+
+
+def test_no_runs_yet_names_an_uploaded_file_not_the_synthetic_set(monkeypatch, tmp_path):
+    app_env(monkeypatch, tmp_path)
+    content = "text,label\n" + "".join(f"{w} film {i},{l}\n" for i in range(40) for w, l in
+                                         (("good", "positive"), ("bad", "negative")))
+    from sentiment_core.data.upload import upload_sha
+
+    data = {**settings_defaults()["data"], "name": "upload", "filename": "<b>reviews</b>.csv",
+            "sha": upload_sha(content.encode()), "text_column": "text", "label_column": "label"}
+    at = open_page("train", run=False, state={"gs_data": data, "gs_upload": {
+        "bytes": content.encode(), "filename": "<b>reviews</b>.csv", "sha": data["sha"]}})
+    at.run()
+    assert not at.exception
+    told = [i.value for i in at.info if "No runs yet" in i.value]
+    assert told and "synthetic" not in told[0].lower(), told
+    assert "<b>" not in told[0] and "reviews" in shown(told[0])  # the file name, escaped
 
 
 def test_link_reopens_the_same_setup(monkeypatch, tmp_path):
@@ -148,3 +168,39 @@ def test_a_double_click_on_start_queues_one_run(monkeypatch, tmp_path):
     start()  # the same click again while the first run is still queued or running
     assert not at.exception
     assert len(runs.list_runs(runs_dir)) == 1
+
+
+def _recipe_run(root, recipe_key: str, **changes) -> str:
+    """A finished run started from a tutorial recipe (its settings, on the small synthetic set, so
+    that it trains in seconds), with ``changes`` to its settings groups."""
+    from browser.app_support import small_splits
+    from sentiment_core import runs
+    from sentiment_core.recipes import RECIPES, recipe_settings
+
+    groups = recipe_settings(RECIPES[recipe_key])
+    for group, values in changes.items():
+        groups[group] = {**groups[group], **values}
+    queue = runs.RunQueue(root, max_concurrent=1, executor="thread")
+    try:
+        name = queue.submit(runs.RunRequest(small_splits(), groups["model"], groups["train"],
+                                            {**groups["data"], "recipe": recipe_key, "label": "recipe"},
+                                            encoding=groups["encoding"], tokenizer=groups["tokenizer"],
+                                            vocab=groups["vocab"], label=recipe_key.replace("_", "-")))
+        queue.wait(name, 120)
+    finally:
+        queue.close()
+    return name
+
+
+def test_the_tutorials_result_is_set_beside_a_run_only_when_it_is_the_recipe(monkeypatch, tmp_path):
+    runs_dir = app_env(monkeypatch, tmp_path)
+    same = _recipe_run(runs_dir, "airline_simple_rnn")
+    changed = _recipe_run(runs_dir, "airline_simple_rnn", model={"cell": "lstm", "hidden_dim": 32})
+    for name, is_recipe in ((same, True), (changed, False)):
+        at = open_page("train", query={"run": name})
+        assert not at.exception
+        told = " ".join(shown(i.value) for i in at.info)
+        assert ("the tutorial reports: about 89 % accuracy" in told) is is_recipe, told
+        if not is_recipe:  # it says why, instead of comparing an LSTM with the tutorial's RNN
+            assert "is not the tutorial's setup" in told
+            assert "Cell: lstm (the tutorial: rnn); Hidden size: 32 (the tutorial: 40)" in told

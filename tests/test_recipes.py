@@ -41,3 +41,35 @@ def test_keras_counting_drops_one_bias_per_gate_for_rnn_and_lstm_only():
     assert pytorch - keras == 2 * 4 * 24  # two directions x 4 gates x 24 units
     gru = recipe_config(sarcasm, 2000, cell="gru")
     assert sum(r.count for r in model_summary(gru)) == sum(r.count for r in model_summary(gru, keras_biases=True))
+
+
+def _recorded(recipe, **changes):
+    """config.json of a run started from ``recipe`` (the run module's own check writes it)."""
+    from conftest import rule_splits
+    from sentiment_core import runs
+    from sentiment_core.recipes import recipe_settings
+
+    groups = recipe_settings(recipe)
+    for group, values in changes.items():
+        groups[group] = {**groups[group], **values}
+    return runs.validate_request(runs.RunRequest(
+        rule_splits(60), groups["model"], groups["train"], {**groups["data"], "recipe": recipe.key},
+        encoding=groups["encoding"], tokenizer=groups["tokenizer"], vocab=groups["vocab"]))
+
+
+@pytest.mark.parametrize("key", list(RECIPES))
+def test_a_run_with_the_recipes_settings_is_the_recipe(key):
+    from sentiment_core.recipes import differences
+
+    assert differences(RECIPES[key], _recorded(RECIPES[key])) == []
+
+
+def test_a_changed_run_names_what_differs_from_the_recipe():
+    from sentiment_core.recipes import differences
+
+    recipe = RECIPES["airline_simple_rnn"]
+    lines = differences(recipe, _recorded(recipe, model={"cell": "lstm", "hidden_dim": 32},
+                                          data={"leave_out": ""}, tokenizer={"lowercase": False}))
+    assert sorted(lines) == ["Cell: lstm (the tutorial: rnn)", "Hidden size: 32 (the tutorial: 40)",
+                             "Leave out classes: none (the tutorial: neutral)", "Lowercase: off (the tutorial: on)"]
+    assert differences(recipe, _recorded(recipe, train={"lr": 0.001})) == ["Learning rate: 0.001 (the tutorial: 0.003)"]

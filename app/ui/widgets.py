@@ -37,8 +37,10 @@ def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, 
         disabled: greyed out.
         help: overrides ``spec.help``.
         value: the starting value when the session has none for ``key`` (default: the spec's).
-            Never write the key into the session before calling this: the widget is always drawn
-            from its current value, passed as the widget's own default.
+            Code that changes a drawn widget's value writes ``st.session_state[key]`` (in a
+            callback, or before this call) and never deletes the key: Streamlit sends a written
+            value to the browser, while after a delete the browser keeps showing its old value
+            and sends it back with the next click.
 
     Returns:
         The widget's value.
@@ -50,11 +52,12 @@ def widget(spec: ParamSpec, key: str, container=None, label: str | None = None, 
     if key in st.session_state:
         current = _clamp(spec, st.session_state[key])
         if current != st.session_state[key]:
-            del st.session_state[key]  # out of range: start again from the clamped value
+            st.session_state[key] = current  # out of range: shown (and used) as the clamped value
     else:
         current = _clamp(spec, spec.default if value is None else value)
-    # Always drawn from the current value: a widget drawn again after the page stopped above it
-    # (its session value kept) would otherwise show its own default while training used the value.
+    # Always drawn from the current value too: a widget drawn again after the page stopped above it
+    # (its session value kept, the browser's copy gone) would otherwise show its own default while
+    # training used the value.
     start = {"index": list(spec.choices).index(current)} if spec.choices is not None else {"value": current}
     if isinstance(spec.default, bool):
         return where.toggle(label, **start, **common)

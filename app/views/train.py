@@ -7,13 +7,13 @@ from ui import classroom as classroom_ui
 from ui import datasets, frame, state, widgets
 from ui import timelapse as timelapse_ui
 
-from sentiment_core import classroom, plots, report, runs, settings
+from sentiment_core import classroom, plots, recipes, report, runs, settings
 from sentiment_core.data import selection
 from sentiment_core.embeddings import (GLOVE_DIM, VECTOR_SUFFIXES, load_vectors, resolve_vector_file,
                                        save_vector_upload, vector_files)
 from sentiment_core.errors import GateScopeError
 from sentiment_core.models import ModelConfig, model_summary
-from sentiment_core.recipes import RECIPES, checked_count
+from sentiment_core.recipes import RECIPES, checked_count, recipe_settings
 from sentiment_core.settings import PageField
 from sentiment_core.text import plain
 
@@ -51,18 +51,41 @@ top[0].markdown(f"**Dataset:** {plain(selection.data_label(data))}" + (
     f"classes: {plain(', '.join(splits.label_names))}" if splits else ""))
 frame.link("data", "Change dataset", "📚", top[1])
 
-# ---------------------------------------------------------------- start from a tutorial
+# ---------------------------------------------------------------- the settings' widgets
+# Each spec widget of this page and the setting it shows: (group, field, widget key). Read after
+# the widgets (the settings follow them), written before them when code changes a setting.
+FORM = ([("model", n, f"m_{n}") for n in settings.MODEL_FIELDS if n not in ("embeddings", "freeze_embeddings",
+                                                                               "vectors")]
+        + [("train", n, f"t_{n}") for n in settings.TRAIN_FIELDS]
+        + [("encoding", n, f"d_{n}") for n in settings.ENCODING_FIELDS]
+        + [("vocab", n, f"v_{n}") for n in settings.VOCAB_FIELDS])
+
+
+def show_settings(groups: dict[str, dict]) -> None:
+    """Make the page's widgets show ``groups`` (settings groups by name), in the browser too.
+
+    Writes each widget's key: Streamlit sends a written value to the browser, while a deleted key
+    left the browser showing (and sending back with the next click) its old value.
+    """
+    values = {key: groups[group][field] for group, field, key in FORM}
+    values["m_embedding_choice"] = settings.embedding_choice(groups["model"])
+    values["m_vectors"] = groups["model"].get("vectors", "")
+    for group, group_values in groups.items():
+        state.set_group(group, group_values)
+    for key in [k for k in st.session_state if k.startswith(("m_", "t_", "d_", "v_")) and k not in values]:
+        del st.session_state[key]  # other pages' widgets (Data's), not drawn here: they redraw from the groups
+    st.session_state.update(values)
+
+
 def apply_recipe() -> None:
-    """Button callback: the chosen tutorial's settings replace the page's (widgets redraw from them)."""
+    """Button callback: the chosen tutorial's settings replace the page's."""
     recipe = RECIPES[st.session_state["gs_recipe"]]
-    base = settings.defaults()
-    for group in ("model", "train", "encoding", "vocab"):
-        state.set_group(group, {**base[group], **getattr(recipe, group)})
-    state.set_group("data", {**base["data"], "name": recipe.dataset, **recipe.data})
-    for key in [k for k in st.session_state if k.startswith(("m_", "t_", "d_", "v_"))]:
-        del st.session_state[key]
+    show_settings(recipe_settings(recipe))
     st.session_state["gs_run_label"] = recipe.key.replace("_", "-")
     st.session_state["gs_applied_recipe"] = recipe.key
+
+
+# ---------------------------------------------------------------- start from a tutorial
 
 
 with st.expander("📖 Start from a tutorial", expanded=bool(st.session_state.get("gs_applied_recipe"))):
@@ -158,8 +181,8 @@ with settings_col:
                     reason = str(error) if path is None else str(error).replace(str(path), st.session_state["m_vectors"])
                     vector_error = f"This word-vector file cannot be used: {reason}"
                     st.error(plain(vector_error))
-        if fixed_dim is not None and st.session_state.get("m_emb_dim", fixed_dim) != fixed_dim:
-            del st.session_state["m_emb_dim"]  # shown as ModelConfig will build it
+        if fixed_dim is not None:
+            st.session_state["m_emb_dim"] = fixed_dim  # shown as ModelConfig will build it
         widgets.widget(ms["emb_dim"], "m_emb_dim", c1, disabled=fixed_dim is not None,
                        value=fixed_dim if fixed_dim is not None else model_opts["emb_dim"],
                        help=ms["emb_dim"].help + (f" (fixed at {fixed_dim} by the vectors)" if fixed_dim else ""))
@@ -200,14 +223,16 @@ with tab_train:  # the run's probe sentences (training time-lapse)
     probe_error = timelapse_ui.probe_editor()
 
 # write the widget values back to the shared settings (the frame puts them in the URL)
-model_opts = {n: st.session_state[f"m_{n}"] for n in settings.MODEL_FIELDS
-              if n not in ("embeddings", "freeze_embeddings", "vectors")}
+shown = {group: {} for group in ("model", "train", "encoding", "vocab")}
+for group, field, key in FORM:
+    shown[group][field] = st.session_state[key]
+model_opts = shown["model"]
 model_opts["vectors"] = st.session_state.get("m_vectors", state.group("model").get("vectors", ""))
 model_opts["cell"] = model_opts["cell"] or state.group("model")["cell"]  # a deselected cell keeps the last one
 model_opts = settings.apply_embedding_choice(model_opts, st.session_state["m_embedding_choice"])
-train_opts = {n: st.session_state[f"t_{n}"] for n in settings.TRAIN_FIELDS}
-encoding = {n: st.session_state[f"d_{n}"] for n in settings.ENCODING_FIELDS}
-vocab_opts = {**vocab_opts, **{n: st.session_state[f"v_{n}"] for n in settings.VOCAB_FIELDS}}
+train_opts = shown["train"]
+encoding = shown["encoding"]
+vocab_opts = {**vocab_opts, **shown["vocab"]}
 for group, values in (("model", model_opts), ("train", train_opts), ("encoding", encoding), ("vocab", vocab_opts)):
     state.set_group(group, values)
 
@@ -278,7 +303,7 @@ if start and splits is not None and not repeated_start():
                   **({"recipe": st.session_state["gs_applied_recipe"]}
                      if st.session_state.get("gs_applied_recipe") else {})},
             tokenizer=tokenizer_opts, vocab=vocab_opts, label=runs.slugify(label),
-            timelapse={"probes": st.session_state["tl_probes"]}))
+            timelapse={"probes": st.session_state["tl_probes"]}, upload=datasets.upload_bytes(data)))
         st.session_state["gs_last_start"] = (time.monotonic(), name)
         state.remember("gs_show_run", name)  # the new run is shown (and live) at once
         st.toast(f"Queued {plain(name)}")
@@ -289,7 +314,9 @@ if start and splits is not None and not repeated_start():
 # ---------------------------------------------------------------- runs
 all_runs = classroom.visible_runs(viewer, queue=queue)
 if not all_runs:
-    st.info("No runs yet. Press **Start training**: a small LSTM on the synthetic set takes a few seconds.")
+    model_name = ("Bi" if model_opts["bidirectional"] else "") + model_opts["cell"].upper()
+    st.info(f"No runs yet. Press **Start training** to train this {model_name} on "
+            f"{plain(selection.data_label(data))}" + (f", {len(splits.train):,} training examples." if splits else "."))
     state.stop()
 
 names = [r.name for r in all_runs]
@@ -417,12 +444,17 @@ def show_run(name: str) -> None:
         m[1].metric("Test macro-F1", f"{result['test_macro_f1']:.3f}")
         m[2].metric("Best epoch", result.get("best_epoch") or "–")
         m[3].metric("Time per epoch", fmt_seconds(result.get("seconds_per_epoch")))
-        recipe_key = cfg.get("data", {}).get("recipe")
-        if recipe_key in RECIPES:
-            st.info(f"**{RECIPES[recipe_key].title}** — the tutorial reports: {RECIPES[recipe_key].published}. "
+        recipe = RECIPES.get(cfg.get("data", {}).get("recipe"))
+        differ = recipes.differences(recipe, cfg) if recipe is not None else []
+        if recipe is not None and not differ:
+            st.info(f"**{recipe.title}** — the tutorial reports: {recipe.published}. "
                     f"This run: test accuracy {result['test_accuracy']:.1%}"
                     + (f", validation accuracy {result['val_accuracy']:.1%}" if result.get("val_accuracy") else "")
                     + f", {fmt_seconds(result.get('seconds_per_epoch'))} per epoch.", icon="📖")
+        elif recipe is not None:  # started from a tutorial, then changed: its result is not this run's
+            st.info(f"Started from **{recipe.title}**, but this run is not the tutorial's setup, so the "
+                    "tutorial's result is not set beside it. It differs in: "
+                    + "; ".join(plain(line) for line in differ) + ".", icon="📖")
         left, right = st.columns([1, 1])
         left.plotly_chart(plots.confusion_matrix(result["test"]["confusion"], cfg.get("label_names", [])),
                           width="stretch", key=f"cm_{name}", config=plots.CHART_CONFIG)
