@@ -135,3 +135,17 @@ def test_show_to_the_class_confirms_what_the_class_sees(runs_dir, monkeypatch):
     assert not any("<b>" in s for s in success)  # escaped, never HTML
     button(at, "Clear").click().run()
     assert any("no longer see a class sentence" in s.value for s in at.success)
+
+
+def test_stop_shows_in_the_same_rerun_as_start(runs_dir):
+    """A student can stop a run the moment it is queued: Stop is drawn by the Start click's own
+    rerun, not by a later refresh (on a loaded server those came 12-30 s apart)."""
+    at = train_page()
+    at.slider(key="t_epochs").set_value(50).run()
+    next(b for b in at.button if "Start" in b.label).click().run()
+    assert not at.exception
+    name = at.session_state["gs_show_run"]
+    assert runs.load_run(name, runs_dir).state in runs.ACTIVE_STATES
+    assert "⏹ Stop" in [b.label for b in at.button]
+    button(at, "⏹ Stop").click().run()
+    runs.shared_queue().wait(name, 60)
