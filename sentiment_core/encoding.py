@@ -11,6 +11,10 @@ from .text import Tokenizer
 from .vocab import PAD_IDX, PAD_TOKEN, UNK_IDX, Vocab
 
 SIDES = ("pre", "post")
+# What a word the vocabulary lacks becomes: ``unk`` the <unk> row (an imported tutorial's own <unk> or
+# <OOV> vector, or a zero vector when its vocabulary had none), ``pad`` index 0, the padding row (the UCI
+# and IMDb-RNN chapters' vocab_to_int.get(word, 0)), ``skip`` left out (Keras' Tokenizer without oov_token).
+UNKNOWN_POLICIES = ("unk", "pad", "skip")
 
 ENCODING_SPEC = {
     "max_len": ParamSpec(200, "Longest sequence fed to the network; longer texts are cut.",
@@ -32,18 +36,44 @@ class EncodingConfig:
         padding: ``post`` or ``pre``; only unpacked models see the difference
             (``trainer.effective_padding``).
         truncation: ``post`` keeps the first ``max_len`` tokens, ``pre`` the last.
+        fixed_length: an unpacked model reads every text padded to exactly ``max_len`` on the
+            ``padding`` side, as the tutorials' ``pad_features`` / ``pad_sequences`` feed it; off,
+            it reads each text at its own length (no padding). A packed model never reads pads.
+        unknown: what a word the vocabulary lacks becomes (``UNKNOWN_POLICIES``).
     """
 
     max_len: int = ENCODING_SPEC["max_len"].default
     padding: str = ENCODING_SPEC["padding"].default
     truncation: str = ENCODING_SPEC["truncation"].default
+    fixed_length: bool = False
+    unknown: str = "unk"
 
     def __post_init__(self) -> None:
         for name, spec in ENCODING_SPEC.items():
             spec.validate(name, getattr(self, name))
+        if not isinstance(self.fixed_length, bool):
+            raise ValueError("fixed_length must be true or false")
+        if self.unknown not in UNKNOWN_POLICIES:
+            raise ValueError(f"unknown-word policy {self.unknown!r}; valid: {', '.join(UNKNOWN_POLICIES)}")
+
+    def describe(self, packed: bool) -> str:
+        """How indices are cut and padded, in one plain sentence (shown on Explain)."""
+        unknown = {"unk": "Unknown words read as <unk>", "pad": "Unknown words read as index 0 (the padding vector)",
+                   "skip": "Unknown words are left out"}[self.unknown]
+        cut = "keeping the beginning" if self.truncation == "post" else "keeping the end"
+        if packed:
+            pads = "padding is never read (packed)"
+        elif self.fixed_length:
+            pads = f"every text is padded to {self.max_len} tokens {'before' if self.padding == 'pre' else 'after'} it"
+        else:
+            pads = "each text is read at its own length, without padding"
+        return f"{unknown}; texts longer than {self.max_len} tokens are cut, {cut}; {pads}."
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, without ``fixed_length`` and ``unknown`` at their defaults (records written
+        before they existed read the same)."""
+        return {k: v for k, v in asdict(self).items()
+                if not (k == "fixed_length" and not v) and not (k == "unknown" and v == "unk")}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "EncodingConfig":
@@ -68,16 +98,30 @@ def split_encoding_options(options: Mapping) -> tuple[dict, dict]:
     return rest, {k: v for k, v in options.items() if k in ENCODING_SPEC}
 
 
-def text_to_indices(text: str, tokenizer: Tokenizer, vocab: Vocab) -> tuple[list[str], list[int]]:
-    """Tokenize ``text`` and look tokens up. A literal ``<pad>`` typed by a user maps to
-    ``<unk>`` so it can never be mistaken for padding.
+def text_to_indices(text: str, tokenizer: Tokenizer, vocab: Vocab, unknown: str = "unk") -> tuple[list[str], list[int]]:
+    """Tokenize ``text`` and look tokens up (``lookup``).
 
     Returns:
-        The tokens and their indices.
+        The tokens and their indices (without the tokens ``unknown="skip"`` leaves out).
     """
-    tokens = tokenizer(text)
-    ids = [UNK_IDX if t == PAD_TOKEN else i for t, i in zip(tokens, vocab.lookup_indices(tokens))]
+    tokens, ids, _ = lookup(tokenizer(text), vocab, unknown)
     return tokens, ids
+
+
+def lookup(tokens: list[str], vocab: Vocab, unknown: str = "unk") -> tuple[list[str], list[int], list[bool]]:
+    """Indices of ``tokens`` under an unknown-word policy (``UNKNOWN_POLICIES``). A literal ``<pad>``
+    typed by a user is an unknown word, so it can never be mistaken for padding.
+
+    Returns:
+        The tokens kept, their indices, and whether each is unknown to the vocabulary.
+    """
+    ids = vocab.lookup_indices(tokens)
+    flags = [t == PAD_TOKEN or i == UNK_IDX for t, i in zip(tokens, ids)]
+    if unknown == "skip":
+        kept = [k for k, flag in enumerate(flags) if not flag]
+        return [tokens[k] for k in kept], [ids[k] for k in kept], [False] * len(kept)
+    fill = PAD_IDX if unknown == "pad" else UNK_IDX
+    return list(tokens), [fill if flag else i for i, flag in zip(ids, flags)], flags
 
 
 def truncate(ids: list[int], max_len: int, side: str = "post") -> list[int]:

@@ -1,31 +1,57 @@
 """Batched prediction with the edge cases a user will type: empty text, only unknown
-words, and text longer than the model's maximum length."""
+words, and text longer than the model's maximum length.
+
+``Predictor.encode`` is the one place a bundle's text becomes the ids its model reads (the
+bundle's tokenizer, unknown-word policy, truncation and fixed-length padding), and
+``Predictor.batches`` the one place those ids become batches: every text's probabilities are the
+same alone and in any batch (a packed model never reads pads; an unpacked one reads its text at a
+fixed length or at its own length, never padded to a longer neighbour)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
+import numpy as np
 import torch
 
 from .checkpoint import Bundle
-from .encoding import text_to_indices, truncate
+from .encoding import lookup, truncate
 from .text import Tokenizer
-from .trainer import EncodedExamples, predict_logits
-from .vocab import UNK_IDX
+from .trainer import EncodedExamples, collate, make_batches
+from .vocab import PAD_IDX, PAD_TOKEN, UNK_IDX
 
 
 @dataclass
 class EncodedText:
     """One text as the model sees it."""
 
-    tokens: list[str]          # tokens actually fed (after truncation)
+    tokens: list[str]          # the text's tokens fed (after truncation), without padding
     ids: list[int]
     total_tokens: int          # before truncation
     truncated: bool
-    unknown: list[bool]        # per fed token: mapped to <unk>
+    unknown: list[bool]        # per fed token: not in the vocabulary
+    pad_before: int = 0        # <pad> positions the model reads before the text (fixed-length, pre)
+    pad_after: int = 0         # ... and after it (fixed-length, post)
+    skipped: int = 0           # unknown words left out (unknown-word policy ``skip``)
 
     @property
     def unknown_share(self) -> float:
         return sum(self.unknown) / len(self.unknown) if self.unknown else 0.0
+
+    @property
+    def fed_ids(self) -> list[int]:
+        """(T,) the ids the model reads, fixed-length padding included."""
+        return [PAD_IDX] * self.pad_before + self.ids + [PAD_IDX] * self.pad_after
+
+    @property
+    def fed_tokens(self) -> list[str]:
+        """(T,) the tokens of ``fed_ids``."""
+        return [PAD_TOKEN] * self.pad_before + self.tokens + [PAD_TOKEN] * self.pad_after
+
+
+def describe_reading(bundle: Bundle) -> str:
+    """How a bundle reads text, in plain sentences (tokenizer, unknown words, cutting, padding)."""
+    return f"{bundle.tokenizer_config.describe()} {bundle.encoding.describe(bundle.model.config.packed)}"
 
 
 @dataclass
@@ -67,14 +93,56 @@ class Predictor:
         return next(self.bundle.model.parameters()).device
 
     def encode(self, text: str) -> EncodedText:
-        """Tokenize, look up and truncate one text the way training did."""
-        tokens, ids = text_to_indices(text, self.tokenizer, self.bundle.vocab)
+        """Tokenize, look up, truncate and pad one text the way the bundle records
+        (``TokenizerConfig``, ``EncodingConfig``)."""
         enc = self.bundle.encoding
+        all_tokens = self.tokenizer(text)
+        tokens, ids, unknown = lookup(all_tokens, self.bundle.vocab, enc.unknown)
         kept = truncate(list(range(len(ids))), enc.max_len, enc.truncation)
-        fed_tokens = [tokens[i] for i in kept]
-        fed_ids = [ids[i] for i in kept]
-        return EncodedText(fed_tokens, fed_ids, len(tokens), len(tokens) > len(kept),
-                           [i == UNK_IDX for i in fed_ids])
+        pads = enc.max_len - len(kept) if enc.fixed_length and not self.bundle.model.config.packed else 0
+        return EncodedText([tokens[i] for i in kept], [ids[i] for i in kept], len(tokens), len(tokens) > len(kept),
+                           [unknown[i] for i in kept], pads if enc.padding == "pre" else 0,
+                           pads if enc.padding == "post" else 0, len(all_tokens) - len(tokens))
+
+    def batches(self, encoded: list[EncodedText], batch_size: int = 128
+                ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """Batches whose answers do not depend on their neighbours.
+
+        Texts of similar length go together; an unpacked model's batches hold texts of one length
+        only, so no text is padded beyond what ``encode`` fed (a packed model never reads pads).
+        An empty text is fed as a single ``<unk>`` so the model still returns a distribution.
+
+        Args:
+            encoded: texts from ``encode``.
+            batch_size: texts per forward pass at most.
+
+        Yields:
+            (B,) positions in ``encoded``, (B, T) ids on the model's device, (B,) lengths.
+        """
+        data = EncodedExamples([e.fed_ids or [UNK_IDX] for e in encoded], [0] * len(encoded))
+        lengths = data.lengths()
+        for index in make_batches(lengths, batch_size, shuffle=False, bucketing=True):
+            groups = [index]
+            if not self.bundle.model.config.packed:
+                index = index[np.argsort(lengths[index], kind="stable")]
+                groups = np.split(index, np.flatnonzero(np.diff(lengths[index])) + 1)
+            for group in groups:
+                ids, batch_lengths, _ = collate(data, group, self.bundle.batch_padding)
+                yield group, ids.to(self.device), batch_lengths
+
+    def probabilities(self, encoded: list[EncodedText], batch_size: int = 128) -> torch.Tensor:
+        """(N, C) float32 class probabilities of encoded texts, in order, on the CPU."""
+        model = self.bundle.model
+        out = torch.empty((len(encoded), model.config.num_classes), dtype=torch.float32)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for index, ids, lengths in self.batches(encoded, batch_size):
+                    out[torch.from_numpy(index)] = torch.softmax(model(ids, lengths).float(), dim=1).cpu()
+        finally:
+            model.train(was_training)
+        return out
 
     def predict(self, texts: list[str], batch_size: int = 128) -> list[Prediction]:
         """Predict many texts at once.
@@ -84,22 +152,23 @@ class Predictor:
             batch_size: examples per forward pass.
 
         Returns:
-            One prediction per text, in order.
+            One prediction per text, in order; each the same as the text alone would get.
         """
         encoded = [self.encode(t if isinstance(t, str) else str(t)) for t in texts]
-        # An empty text is fed as a single <unk> so the model still returns a distribution.
-        data = EncodedExamples([e.ids or [UNK_IDX] for e in encoded], [0] * len(encoded))
-        probs = torch.softmax(predict_logits(self.bundle.model, data, batch_size, self.bundle.batch_padding, self.device), dim=1)
+        probs = self.probabilities(encoded, batch_size)
         names = self.bundle.label_names
         results = []
         for text, enc, p in zip(texts, encoded, probs.tolist()):
             notes = []
-            if not enc.tokens:
+            if not enc.tokens and not enc.skipped:
                 notes.append("The text is empty: there is nothing to classify, so the probabilities are "
-                             "what the model says about a single unknown word.")
-            elif all(enc.unknown):
+                             "what the model says about " + ("padding alone." if enc.fed_ids else "a single unknown word."))
+            elif all(enc.unknown):  # also when every word was left out
                 notes.append("None of these words are in the model's vocabulary: the prediction carries "
                              "no information about the text. Try words from the training data.")
+            if enc.skipped:
+                notes.append(f"{enc.skipped} word(s) not in the model's vocabulary were left out, as the "
+                             "tutorial's own tokenizer leaves them out.")
             if enc.truncated:
                 notes.append(f"The text has {enc.total_tokens} tokens; the model reads at most "
                              f"{self.bundle.encoding.max_len}, so it was cut "

@@ -1,5 +1,7 @@
 """Text as a reader sees it: cleaning (HTML breaks and tags, entities, Unicode forms and curly
-quotes), sentence-aware word tokenizing, and the other tokenizers (tweet, whitespace).
+quotes), sentence-aware word tokenizing, the other tokenizers (tweet, whitespace), and the
+tutorials' own rules for imported models (torchtext's ``basic_english``, Keras' ``Tokenizer``
+and the chapters' punctuation strip, as ``chars``; NLTK's English stopword list).
 
 Only NLTK pieces that need no downloaded data are used, so everything works offline: the word
 tokenizer expects one sentence at a time (``nltk.word_tokenize`` splits sentences first with
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 import string
 import sys
 import unicodedata
@@ -49,6 +52,17 @@ TOKENIZER_SPEC = {
 }
 # What bundles saved before cleaning and sentence splitting existed did: their numbers stay.
 LEGACY_TOKENIZER = {"clean": False, "split_sentences": False}
+# Tokenizers of the tutorials an imported model may read with (``importers.TEXT_PRESETS``); the Data
+# and Train pages offer ``TOKENIZER_KINDS`` only.
+#   basic_english: torchtext's get_tokenizer("basic_english"), its documented regular expressions;
+#   chars: character rules: ``strip_chars`` deleted, ``filters`` turned into ``split``, then split on it
+#          (Keras' Tokenizer, text_to_word_sequence) or on any whitespace (the UCI/IMDb chapters).
+IMPORT_TOKENIZER_KINDS = ("basic_english", "chars")
+ALL_TOKENIZER_KINDS = TOKENIZER_KINDS + IMPORT_TOKENIZER_KINDS
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'  # Keras Tokenizer's default filters
+MAX_CHAR_RULE = 256  # characters in strip_chars, filters or split (read from a bundle or a tokenizer file)
+STOPWORD_LISTS = ("gatescope", "nltk_english")
+_IMPORT_DEFAULTS = {"strip_chars": "", "filters": "", "split": "", "stopwords": "gatescope"}
 
 # Negations and contrast words carry sentiment ("not good", "good but boring"); they are
 # kept even when stopwords are removed unless ``keep_negations`` is turned off.
@@ -72,6 +86,26 @@ ENGLISH_STOPWORDS = frozenset(
     just don should now d ll m o re ve y ain aren couldn didn doesn hadn hasn haven isn ma
     mightn mustn needn shan shouldn wasn weren won wouldn n't 's 're 've 'll 'd 'm""".split()
 )
+
+
+
+@lru_cache(maxsize=None)
+def stopword_list(name: str) -> frozenset[str]:
+    """A named stopword list: ``gatescope`` (``ENGLISH_STOPWORDS``) or ``nltk_english`` (NLTK's 179
+    English words, shipped as ``text_data/nltk_english_stopwords.txt`` with its source)."""
+    if name == "gatescope":
+        return ENGLISH_STOPWORDS
+    if name not in STOPWORD_LISTS:
+        raise ValueError(f"unknown stopword list {name!r}; valid: {', '.join(STOPWORD_LISTS)}")
+    lines = (Path(__file__).parent / "text_data" / f"{name}_stopwords.txt").read_text("utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+# torchtext's basic_english (torchtext/data/utils.py): after lowercasing, these substitutions in
+# order, then a split on whitespace.
+_BASIC_ENGLISH = [(re.compile(p), r) for p, r in zip(
+    [r"\'", r"\"", r"\.", r"<br \/>", r",", r"\(", r"\)", r"\!", r"\?", r"\;", r"\:", r"\s+"],
+    [" '  ", "", " . ", " ", " , ", " ( ", " ) ", " ! ", " ? ", " ", " ", " "])]
 
 _PUNCT_TOKEN = re.compile(rf"^[{re.escape(string.punctuation)}“”‘’…–—`´]+$")
 _LINE_BREAK = re.compile(r"<\s*(?:br|p|/p|div|/div|li)\b[^<>]{0,200}>", re.IGNORECASE)
@@ -126,14 +160,20 @@ class TokenizerConfig:
 
     Attributes:
         kind: ``nltk`` (Treebank-style, splits "don't" into "do" + "n't"), ``tweet``
-            (keeps @handles, #tags, emoticons), or ``whitespace``.
+            (keeps @handles, #tags, emoticons), ``whitespace``, or, for imported tutorial
+            models, ``basic_english`` (torchtext's) or ``chars`` (``IMPORT_TOKENIZER_KINDS``).
         lowercase: lowercase before tokenizing.
         strip_punctuation: drop tokens made only of punctuation.
-        remove_stopwords: drop common English function words.
+        remove_stopwords: drop the words of ``stopwords``.
         clean: apply ``clean_text`` first (stored in every bundle, so training, prediction, the
             app and the API read text the same way).
         split_sentences: with ``nltk``, split sentences before words.
         keep_negations: with ``remove_stopwords``, keep negations and contrast words.
+        strip_chars: characters deleted before tokenizing ("great!" -> "great": the UCI and
+            IMDb-RNN chapters delete ``string.punctuation``).
+        filters: with ``chars``, characters that become ``split`` (Keras' ``Tokenizer(filters=)``).
+        split: with ``chars``, the separator; empty: any run of whitespace (``str.split()``).
+        stopwords: the list ``remove_stopwords`` uses (``STOPWORD_LISTS``).
     """
 
     kind: str = TOKENIZER_SPEC["kind"].default
@@ -143,18 +183,62 @@ class TokenizerConfig:
     clean: bool = TOKENIZER_SPEC["clean"].default
     split_sentences: bool = TOKENIZER_SPEC["split_sentences"].default
     keep_negations: bool = True
+    strip_chars: str = ""
+    filters: str = ""
+    split: str = ""
+    stopwords: str = "gatescope"
 
     def __post_init__(self) -> None:
-        if self.kind not in TOKENIZER_KINDS:
-            raise ValueError(f"unknown tokenizer {self.kind!r}; valid: {', '.join(TOKENIZER_KINDS)}")
+        if self.kind not in ALL_TOKENIZER_KINDS:
+            raise ValueError(f"unknown tokenizer {self.kind!r}; valid: {', '.join(ALL_TOKENIZER_KINDS)}")
+        for name in ("strip_chars", "filters", "split"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > MAX_CHAR_RULE:
+                raise ValueError(f"{name} must be text of at most {MAX_CHAR_RULE} characters")
+        if self.stopwords not in STOPWORD_LISTS:
+            raise ValueError(f"unknown stopword list {self.stopwords!r}; valid: {', '.join(STOPWORD_LISTS)}")
+
+    def describe(self) -> str:
+        """How text is read, in one plain sentence (shown on Explain)."""
+        case = "lowercased, " if self.lowercase else ""
+        strip = f"these characters deleted: {self.strip_chars!r}, " if self.strip_chars else ""
+        if self.kind == "basic_english":
+            how = "torchtext's basic_english tokenizer (punctuation . , ( ) ! ? and ' kept as tokens)"
+        elif self.kind == "chars" and self.filters:
+            sep = "any whitespace" if not self.split else repr(self.split)
+            how = f"the Keras Tokenizer: these filters become separators {self.filters!r}, split on {sep}"
+        elif self.kind == "chars":
+            how = "a split on whitespace" if not self.split else f"a split on {self.split!r}"
+        else:
+            how = {"nltk": "GateScope's word tokenizer (NLTK Treebank rules)", "tweet": "NLTK's tweet tokenizer",
+                   "whitespace": "a split on whitespace"}[self.kind]
+        extras = [text for on, text in (
+            (self.clean, "HTML and Unicode cleaned first"),
+            (self.strip_punctuation, "punctuation-only tokens dropped"),
+            (self.remove_stopwords, f"{'NLTK' if self.stopwords == 'nltk_english' else 'GateScope'}'s English "
+                                    f"stopwords removed{' (negations kept)' if self.keep_negations else ''}"),
+        ) if on]
+        return f"Text is {case}{strip}then read with {how}" + (f"; {', '.join(extras)}" if extras else "") + "."
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, without an imported tutorial's rules left at their defaults (so run configs and
+        bundles of GateScope's own tokenizers read as they did before those rules existed)."""
+        return {k: v for k, v in asdict(self).items() if k not in _IMPORT_DEFAULTS or v != _IMPORT_DEFAULTS[k]}
 
 
 @lru_cache(maxsize=None)
 def _nltk_tokenizer() -> NLTKWordTokenizer:
     return NLTKWordTokenizer()
+
+
+@lru_cache(maxsize=64)
+def _deletion(chars: str) -> dict:
+    return str.maketrans("", "", chars)
+
+
+@lru_cache(maxsize=64)
+def _separator(filters: str, split: str) -> dict:
+    return str.maketrans(dict.fromkeys(filters, split))
 
 
 @lru_cache(maxsize=None)
@@ -172,6 +256,8 @@ class Tokenizer:
         cfg = self.config
         if cfg.clean:
             text = clean_text(text)
+        if cfg.strip_chars:
+            text = text.translate(_deletion(cfg.strip_chars))
         if cfg.kind == "nltk" and cfg.split_sentences:  # sentences on the original case: capitals are cues
             words = _nltk_tokenizer()
             tokens = [t for sentence in split_sentences(text)
@@ -183,8 +269,14 @@ class Tokenizer:
             tokens = _nltk_tokenizer().tokenize(text)
         elif cfg.kind == "tweet":
             tokens = _tweet_tokenizer().tokenize(text)
-        else:
+        elif cfg.kind == "basic_english":
+            for pattern, replacement in _BASIC_ENGLISH:
+                text = pattern.sub(replacement, text)
             tokens = text.split()
+        elif cfg.kind == "chars" and cfg.split:  # Keras' text_to_word_sequence
+            tokens = [t for t in text.translate(_separator(cfg.filters, cfg.split)).split(cfg.split) if t]
+        else:  # whitespace, or chars without a separator (filters become spaces)
+            tokens = (text.translate(_separator(cfg.filters, " ")) if cfg.filters else text).split()
         return self._filter(tokens)
 
     def _filter(self, tokens: list[str]) -> list[str]:
@@ -192,10 +284,8 @@ class Tokenizer:
         if cfg.strip_punctuation:
             tokens = [t for t in tokens if not _PUNCT_TOKEN.match(t)]
         if cfg.remove_stopwords:
-            tokens = [
-                t for t in tokens
-                if t.lower() not in ENGLISH_STOPWORDS or (cfg.keep_negations and t.lower() in NEGATIONS)
-            ]
+            stop = stopword_list(cfg.stopwords)
+            tokens = [t for t in tokens if t.lower() not in stop or (cfg.keep_negations and t.lower() in NEGATIONS)]
         return tokens
 
     def tokenize_many(self, texts: list[str]) -> list[list[str]]:

@@ -18,9 +18,12 @@ CASES = [
     (ModelConfig, MODEL_SPEC, {"vocab_size": "from the data", "num_classes": "from the data",
                                "pad_idx": "fixed by the vocabulary"}),
     (TrainConfig, TRAIN_SPEC, {}),
-    (EncodingConfig, ENCODING_SPEC, {}),
+    (EncodingConfig, ENCODING_SPEC, {"fixed_length": "an imported tutorial's padding (importers.TEXT_PRESETS)",
+                                     "unknown": "an imported tutorial's unknown-word policy"}),
     (VocabConfig, VOCAB_SPEC, {}),
-    (TokenizerConfig, TOKENIZER_SPEC, {"keep_negations": "only matters with remove_stopwords; no widget"}),
+    (TokenizerConfig, TOKENIZER_SPEC, {"keep_negations": "only matters with remove_stopwords; no widget",
+                                       **dict.fromkeys(("strip_chars", "filters", "split", "stopwords"),
+                                                       "an imported tutorial's tokenizer (importers.TEXT_PRESETS)")}),
     (TimelapseConfig, TIMELAPSE_SPEC, {}),
 ]
 

@@ -118,8 +118,12 @@ def _from_text(bundle: Bundle, text: str) -> ExplainInput:
         kept = "beginning" if enc.truncation == "post" else "end"
         notes.append(f"The text has {encoded.total_tokens} tokens; the model reads at most {enc.max_len}, "
                      f"so only the {kept} ({enc.max_len} tokens) is explained.")
-    return ExplainInput(encoded.tokens, encoded.ids, encoded.unknown, encoded.truncated,
-                        encoded.total_tokens, notes)
+    pads = encoded.pad_before + encoded.pad_after
+    if pads:
+        notes.append(f"This model reads every text padded to {bundle.encoding.max_len} tokens, as its tutorial fed "
+                     f"it, so its {pads} <pad> tokens are explained as ordinary steps.")
+    unknown = [False] * encoded.pad_before + encoded.unknown + [False] * encoded.pad_after
+    return ExplainInput(encoded.fed_tokens, encoded.fed_ids, unknown, encoded.truncated, encoded.total_tokens, notes)
 
 
 def _from_ids(model: SentimentRNN, bundle: Bundle | None, ids) -> ExplainInput:
