@@ -15,6 +15,10 @@ file of tokens in index order (torchtext's ``itos``), or a Keras ``tokenizer.to_
 
 Embedding rows are reordered so that ``<pad>`` is 0 and ``<unk>`` is 1, as GateScope's
 vocabulary needs; a model is unchanged by the reordering (each word keeps its vector).
+
+How the tutorial read text is chosen as a preset (``TEXT_PRESETS``, one per tutorial family) and
+recorded in the bundle: its tokenizer (``TokenizerConfig``), unknown-word policy, truncation and
+fixed-length padding (``EncodingConfig``), which ``Predictor.encode`` applies everywhere.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+import string
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,11 +40,11 @@ import torch
 
 from .checkpoint import Bundle, library_versions
 from .data.types import check_label_names
-from .encoding import ENCODING_SPEC, EncodingConfig
+from .encoding import ENCODING_SPEC, UNKNOWN_POLICIES, EncodingConfig
 from .errors import CheckpointError
 from .files import parse_json, read_named_file
 from .models import GATES_PER_CELL, MAX_PARAMETERS, MAX_VOCAB_SIZE, MODEL_SPEC, ModelConfig, build_model
-from .text import TokenizerConfig
+from .text import KERAS_FILTERS, STOPWORD_LISTS, TokenizerConfig
 from .vocab import PAD_TOKEN, UNK_TOKEN, Vocab
 
 TORCH_SUFFIXES = (".pt", ".pth", ".pkl", ".bin")
@@ -68,6 +73,48 @@ class ModelImportError(CheckpointError):
     """The file cannot be imported; the message says what to change."""
 
 
+@dataclass(frozen=True)
+class TextPreset:
+    """How one tutorial family reads text: its tokenizer and what its code does with the ids.
+
+    Attributes:
+        title: the tutorials it reproduces.
+        tokenizer: ``TokenizerConfig`` fields.
+        unknown: the unknown-word policy (``UNKNOWN_POLICIES``); ``keras``: from the tokenizer's
+            ``oov_token``.
+        fixed_length: every text padded to ``max_len`` (``EncodingConfig.fixed_length``).
+        padding: the side pads go on.
+        truncation: the end long texts lose; None: ``post`` for PyTorch, ``pre`` for Keras.
+    """
+
+    title: str
+    tokenizer: dict
+    unknown: str
+    fixed_length: bool
+    padding: str
+    truncation: str | None
+
+
+_TUTORIAL_TEXT = dict(clean=False, split_sentences=False)  # the tutorials read text as written
+TEXT_PRESETS = {
+    "whitespace": TextPreset("GateScope's first importer (whitespace split, punctuation-only tokens dropped)",
+                             dict(kind="whitespace", strip_punctuation=True), "unk", False, "pre", None),
+    "gatescope": TextPreset("GateScope's own tokenizer (as its trained models read text)", {}, "unk", False, "post", None),
+    "chapters": TextPreset("the UCI LSTM and IMDb RNN chapters (punctuation deleted, vocab_to_int.get(word, 0), "
+                           "pad_features: zeros before the text, cut after max_len)",
+                           dict(kind="chars", strip_chars=string.punctuation, **_TUTORIAL_TEXT), "pad", True, "pre", "post"),
+    "keras": TextPreset("Keras' Tokenizer and pad_sequences (settings read from tokenizer.to_json())",
+                        dict(kind="chars", filters=KERAS_FILTERS, split=" ", **_TUTORIAL_TEXT), "keras", True, "pre", "pre"),
+    "sarcasm": TextPreset("the sarcasm-style BiLSTM (punctuation deleted, NLTK's English stopwords removed, <OOV>, "
+                          "padded and cut after the text)",
+                          dict(kind="chars", strip_chars=string.punctuation, remove_stopwords=True,
+                               stopwords="nltk_english", keep_negations=False, **_TUTORIAL_TEXT), "unk", True, "post", "post"),
+    "torchtext": TextPreset("torchtext's basic_english tokenizer and vocabulary (<unk>; each text at its own length)",
+                            dict(kind="basic_english", **_TUTORIAL_TEXT), "unk", False, "post", "post"),
+}
+STOPWORD_CHOICES = ("none", *STOPWORD_LISTS)
+
+
 @dataclass
 class ImportOptions:
     """What the weights cannot say.
@@ -76,22 +123,33 @@ class ImportOptions:
         head_input: what the classifier reads (``HEAD_INPUTS``); None: ``mean`` for an fc1 -> fc2
             head, ``final`` otherwise.
         max_len: tokens fed at most (the tutorial's sequence length).
-        padding: ``pre`` or ``post``; the tutorials pad before the text.
-        truncation: which end long texts lose; None: ``post`` for PyTorch, ``pre`` for Keras
-            (``pad_sequences``' default).
+        padding: ``pre`` or ``post``; None: the preset's.
+        truncation: which end long texts lose; None: the preset's, else ``post`` for PyTorch,
+            ``pre`` for Keras (``pad_sequences``' default).
         labels: class names in output order; None: ``negative, positive`` for two classes.
         packed: the model skipped padding with packed sequences (off: pads are read, the
             tutorials' way).
-        lowercase: the tutorial lowercased its text.
+        lowercase: the tutorial lowercased its text; None: the preset's (yes for every preset
+            but a Keras tokenizer saved with ``lower=False``).
+        preset: how the tutorial read text (``TEXT_PRESETS``); None: ``keras`` for a Keras
+            ``tokenizer.to_json()`` vocabulary, else ``whitespace``.
+        fixed_length: pad every text to ``max_len``; None: the preset's.
+        unknown: what an unknown word becomes (``UNKNOWN_POLICIES``); None: the preset's.
+        stopwords: the stopword list removed (``STOPWORD_CHOICES``; ``none`` keeps every word);
+            None: the preset's.
     """
 
     head_input: str | None = None
     max_len: int = ENCODING_SPEC["max_len"].default
-    padding: str = "pre"
+    padding: str | None = None
     truncation: str | None = None
     labels: list[str] | None = None
     packed: bool = False
-    lowercase: bool = True
+    lowercase: bool | None = None
+    preset: str | None = None
+    fixed_length: bool | None = None
+    unknown: str | None = None
+    stopwords: str | None = None
 
 
 @dataclass
@@ -214,9 +272,6 @@ def _reorder(itos: list[str | None], rows: int, notes: list[str]) -> tuple[list[
             continue
         words.append(token)
         source_rows.append(row)
-    if unk_row is None:
-        notes.append("The tutorial's vocabulary has no unknown-word token: words it never saw read as a "
-                     "zero vector here (the tutorial's own code would have failed on them).")
     if pad_row is None:
         notes.append("No padding index found (no '' / <pad> token and nothing at index 0): padding reads "
                      "as a zero vector.")
@@ -696,6 +751,7 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
     """``import_model`` once the options and the file's existence are checked."""
     notes: list[str] = []
     tokens = read_vocabulary(vocabulary)
+    options, tokenizer, tokens = _text_settings(options, vocabulary, tokens)
     suffix = weights.suffix.lower()
     if suffix in TORCH_SUFFIXES:
         layers, framework = _torch_layers(load_state_dict(weights), weights.name), "pytorch"
@@ -730,9 +786,11 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
     model.eval()
     truncation = options.truncation or ("pre" if framework == "keras" else "post")
     try:
-        encoding = EncodingConfig(max_len=options.max_len, padding=options.padding, truncation=truncation)
+        encoding = EncodingConfig(max_len=options.max_len, padding=options.padding, truncation=truncation,
+                                  fixed_length=options.fixed_length, unknown=options.unknown)
     except ValueError as error:
         raise ModelImportError(f"encoding: {error}") from None
+    notes.append(_unknown_note(encoding.unknown, has_unk_row=source_rows[1] is not None))
     if framework == "keras":
         notes.append("Keras' SimpleRNN and LSTM keep one bias per gate: it was put on PyTorch's input side "
                      "(bias_ih) and bias_hh set to zero, which computes the same gates.")
@@ -741,12 +799,101 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
                  f"{'sigmoid output (P(' + positive_label(options, config) + '))' if config.output == 'sigmoid' else 'softmax output'}.")
     bundle = Bundle(
         model=model, vocab=Vocab(itos), label_names=list(options.labels or _default_labels(config)),
-        tokenizer_config=TokenizerConfig(kind="whitespace", lowercase=options.lowercase, strip_punctuation=True),
-        encoding=encoding,
-        card={"imported_from": weights.name, "framework": framework, "import_notes": notes},
+        tokenizer_config=tokenizer, encoding=encoding,
+        card={"imported_from": weights.name, "framework": framework, "import_notes": notes,
+              "tutorial_embedding_rows": int(layers.embedding.shape[0]),
+              "text_preset": options.preset, "text_preset_title": TEXT_PRESETS[options.preset].title},
         versions=library_versions(),
     )
     return ImportedModel(bundle, notes)
+
+
+def keras_tokenizer_settings(path: str | Path) -> dict | None:
+    """The settings of a Keras ``tokenizer.to_json()`` file (filters, lower, split, char_level,
+    oov_token, num_words), or None when the file is another kind of vocabulary."""
+    path = Path(path)
+    text = read_named_file(path, MAX_TEXT_FILE_BYTES, "the vocabulary", ModelImportError).decode("utf-8", errors="replace")
+    if text.lstrip()[:1] != "{":
+        return None
+    data = _parse(text, path.name, "save the tokenizer with open(path, 'w').write(tokenizer.to_json())")
+    if not isinstance(data, dict) or data.get("class_name") != "Tokenizer" or not isinstance(data.get("config"), dict):
+        return None
+    return {k: data["config"].get(k) for k in ("filters", "lower", "split", "char_level", "oov_token", "num_words")}
+
+
+def _text_settings(options: ImportOptions, vocabulary: str | Path, tokens: list[str | None]
+                   ) -> tuple[ImportOptions, TokenizerConfig, list[str | None]]:
+    """The options with the preset's text settings filled in, the tokenizer, and the vocabulary as
+    the tutorial's code used it (a Keras tokenizer's ``num_words`` words; its ``oov_token`` as <unk>).
+
+    Raises:
+        ModelImportError: an unknown preset, policy or stopword list, or Keras settings GateScope
+            cannot read with (``char_level``, over-long filters).
+    """
+    keras = keras_tokenizer_settings(vocabulary)
+    name = options.preset or ("keras" if keras else "whitespace")
+    if name not in TEXT_PRESETS:
+        raise ModelImportError(f"unknown text preset {name!r}; valid: {', '.join(TEXT_PRESETS)}")
+    preset = TEXT_PRESETS[name]
+    fields, unknown = dict(preset.tokenizer), preset.unknown
+    if name == "keras":
+        keras = keras or {}
+        if keras.get("char_level"):
+            raise ModelImportError("this Keras tokenizer reads characters (char_level=True); GateScope reads words")
+        for key, field_name in (("filters", "filters"), ("lower", "lowercase"), ("split", "split")):
+            if keras.get(key) is not None:
+                fields[field_name] = keras[key]
+        num_words, oov = _index(keras.get("num_words")), keras.get("oov_token")
+        if num_words:  # texts_to_sequences: a word of index >= num_words is the oov_token, or left out
+            tokens = tokens[:num_words]
+        if isinstance(oov, str) and oov in tokens:
+            tokens = [UNK_TOKEN if t == oov else t for t in tokens]
+        unknown = "unk" if any(t in UNK_NAMES for t in tokens) else "skip"
+    if options.lowercase is not None:
+        fields["lowercase"] = options.lowercase
+    if options.stopwords is not None:
+        if options.stopwords not in STOPWORD_CHOICES:
+            raise ModelImportError(f"unknown stopword list {options.stopwords!r}; valid: {', '.join(STOPWORD_CHOICES)}")
+        fields["remove_stopwords"] = options.stopwords != "none"
+        if options.stopwords != "none":
+            fields.update(stopwords=options.stopwords, keep_negations=False)
+    if options.unknown is not None and options.unknown not in UNKNOWN_POLICIES:
+        raise ModelImportError(f"unknown-word policy {options.unknown!r}; valid: {', '.join(UNKNOWN_POLICIES)}")
+    try:
+        tokenizer = TokenizerConfig(**fields)
+    except (TypeError, ValueError) as error:
+        raise ModelImportError(f"the tokenizer settings: {error}") from None
+    resolved = replace(options, preset=name, padding=options.padding or preset.padding,
+                       truncation=options.truncation or preset.truncation,
+                       fixed_length=preset.fixed_length if options.fixed_length is None else options.fixed_length,
+                       unknown=options.unknown or unknown)
+    return resolved, tokenizer, tokens
+
+
+def _unknown_note(unknown: str, has_unk_row: bool) -> str:
+    """What happens to a word the tutorial's vocabulary lacks, for the import notes."""
+    if unknown == "pad":
+        return "Words the vocabulary lacks read as index 0, the padding vector, as vocab_to_int.get(word, 0) does."
+    if unknown == "skip":
+        return "Words the vocabulary lacks are left out, as Keras' Tokenizer without an oov_token does."
+    if has_unk_row:
+        return "Words the vocabulary lacks read as its own unknown-word token's vector."
+    return ("The vocabulary has no unknown-word token: words it lacks read as a zero vector here; if the "
+            "tutorial's code read them otherwise, choose its preset or the unknown-word policy pad or skip.")
+
+
+def tutorial_config(bundle: Bundle) -> ModelConfig:
+    """The architecture as the tutorial's own code built it, to count its parameters.
+
+    An imported model's embedding has GateScope's rows (``<pad>`` and ``<unk>`` added where the
+    tutorial's vocabulary had none, rows no word used left out); the tutorial's table had
+    ``card["tutorial_embedding_rows"]``. Any other bundle's config is returned as it is.
+    """
+    rows = _index(bundle.card.get("tutorial_embedding_rows")) if isinstance(bundle.card, dict) else None
+    config = bundle.model_config
+    if rows is None or rows == config.vocab_size or not 2 <= rows <= MAX_VOCAB_SIZE:
+        return config
+    return replace(config, vocab_size=rows)
 
 
 def _default_labels(config: ModelConfig) -> list[str]:
