@@ -486,9 +486,13 @@ def length_histogram(lengths: Sequence[int], max_len: int, title: str | None = N
     fig = go.Figure(go.Histogram(x=arr, nbinsx=min(60, max(10, int(arr.max()) // 2 or 10)), marker_color="#56B4E9",
                                  hovertemplate="%{x} tokens: %{y} examples<extra></extra>", name="examples"))
     fig.add_vline(x=max_len, line=dict(color="#D55E00", width=3, dash="dash"))
-    fig.add_annotation(x=max_len, y=1, yref="paper", xanchor="left", showarrow=False,
-                       text=f" max_len = {max_len}<br> keeps {covered:.1%} uncut",
-                       font=dict(size=FONT_SIZE, color="#D55E00"), align="left", bgcolor="rgba(255,255,255,0.8)")
+    # on the side of the line with more room: past the middle of the axis, the text went off the plot
+    right = max_len > 0.5 * max(float(arr.max()), max_len)
+    fig.add_annotation(x=max_len, y=1, yref="paper", xanchor="right" if right else "left", showarrow=False,
+                       text=f"max_len = {max_len} <br>keeps {covered:.1%} uncut " if right else
+                       f" max_len = {max_len}<br> keeps {covered:.1%} uncut",
+                       font=dict(size=FONT_SIZE, color="#D55E00"), align="right" if right else "left",
+                       bgcolor="rgba(255,255,255,0.8)")
     fig.update_xaxes(title="tokens per example")
     fig.update_yaxes(title="examples")
     return style(fig, title, height, legend=False)

@@ -242,3 +242,11 @@ def test_unrolled_network_staggers_long_texts_and_keeps_the_percent():
     assert fig.layout.xaxis.range[1] - out.x[-1] >= 2.0  # half the label's width, in cells
     shape = next(a for a in fig.layout.annotations if a.text and a.text.startswith("(B, T, E)"))
     assert shape.x < 0 and shape.xanchor == "right"  # left of the first column, not on its arrow
+
+
+@pytest.mark.parametrize("lengths, max_len, side", [([3, 5, 9], 60, "right"), ([3, 50, 120], 20, "left")])
+def test_length_histogram_label_sits_on_the_side_with_room(lengths, max_len, side):
+    """Anchored left of a line near the axis' right end, "keeps 100.0% uncut" ran off the plot
+    (the Data page's synthetic set: lengths up to 9, max_len 60)."""
+    note = plots.length_histogram(lengths, max_len).layout.annotations[0]
+    assert note.xanchor == side and note.x == max_len
