@@ -17,12 +17,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .encoding import ENCODING_SPEC, SIDES, EncodingConfig
+from .encoding import ENCODING_SPEC, SIDES, UNKNOWN_POLICIES, EncodingConfig
 from .data.upload import MAX_UPLOAD_BYTES
 from .errors import GateScopeError
 from .files import read_named_file
 from .explain.spec import BASELINES, EXPLAIN_SPEC
-from .importers import HEAD_INPUT_HELP, HEAD_INPUTS, ImportOptions
+from .importers import HEAD_INPUT_HELP, HEAD_INPUTS, STOPWORD_CHOICES, TEXT_PRESETS, ImportOptions
 from .models import MODEL_SPEC, ModelConfig
 from .pipeline import VOCAB_SPEC, VocabConfig
 from .spec import ParamSpec
@@ -498,7 +498,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     options = ImportOptions(head_input=args.head_input, max_len=args.max_len, padding=args.padding,
                             truncation=args.truncation, labels=labels, packed=args.packed,
-                            lowercase=args.lowercase)
+                            lowercase=args.lowercase, preset=args.preset, fixed_length=args.fixed_length,
+                            unknown=args.unknown, stopwords=args.stopwords)
     imported = import_model(args.model_file, args.vocab, options)
     path = save_checkpoint(args.out, imported.bundle)
     for note in imported.notes:
@@ -634,15 +635,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what the classifier reads: " + "; ".join(f"{k}: {v}" for k, v in HEAD_INPUT_HELP.items())
                     + " (default: mean with two linear layers, else final)")
     im.add_argument("--max-len", type=int, default=ImportOptions.max_len, help="the tutorial's sequence length")
-    im.add_argument("--padding", choices=SIDES, default=ImportOptions.padding,
-                    help="where the tutorial put padding (default: pre, as the tutorials do)")
+    im.add_argument("--preset", choices=tuple(TEXT_PRESETS), default=None,
+                    help="how the tutorial read text: " + "; ".join(f"{k}: {v.title}" for k, v in TEXT_PRESETS.items())
+                    + " (default: keras for a tokenizer.to_json() vocabulary, else whitespace)")
+    im.add_argument("--padding", choices=SIDES, default=None,
+                    help="where the tutorial put padding (default: the preset's; pre for most)")
     im.add_argument("--truncation", choices=SIDES, default=None,
-                    help="which end long texts lose (default: post for PyTorch, pre for Keras)")
+                    help="which end long texts lose (default: the preset's, else post for PyTorch, pre for Keras)")
+    im.add_argument("--fixed-length", action=argparse.BooleanOptionalAction, default=None,
+                    help="the tutorial padded every text to --max-len (default: the preset's)")
+    im.add_argument("--unknown", choices=UNKNOWN_POLICIES, default=None,
+                    help="what a word the vocabulary lacks becomes: unk (its <unk>/<OOV> vector, or zeros), pad "
+                    "(index 0, the padding vector), skip (left out); default: the preset's")
+    im.add_argument("--stopwords", choices=STOPWORD_CHOICES, default=None,
+                    help="the stopword list the tutorial removed (none: every word kept; default: the preset's)")
     im.add_argument("--labels", help="class names in output order, comma-separated (default: negative,positive)")
     im.add_argument("--packed", action=argparse.BooleanOptionalAction, default=False,
                     help="the tutorial packed its sequences (skipped padding); default: pads are read")
-    im.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True,
-                    help="the tutorial lowercased its text (default: yes)")
+    im.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                    help="the tutorial lowercased its text (default: the preset's, yes but for a Keras lower=False)")
     im.set_defaults(func=cmd_import)
 
     rp = sub.add_parser("report", help="write a run's or a bundle's standalone HTML report (and its PyTorch script)",
