@@ -180,7 +180,9 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
             whole numbers from 0 to ``MAX_VOCAB_SIZE - 1``.
     """
     path = Path(path)
-    text = read_named_file(path, MAX_TEXT_FILE_BYTES, "the vocabulary", ModelImportError).decode("utf-8", errors="replace")
+    raw = read_named_file(path, MAX_TEXT_FILE_BYTES, "the vocabulary", ModelImportError)
+    _refuse_pickled_vocabulary(raw, path)
+    text = raw.decode("utf-8", errors="replace")
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
         advice = "save the vocabulary with json.dump(vocab_to_int, f) or json.dump(itos, f)"
         data = _parse(text, path.name, advice)
@@ -203,6 +205,22 @@ def read_vocabulary(path: str | Path) -> list[str | None]:
         raise ModelImportError(f"{path.name}: {len(lines):,} lines, more than the {MAX_VOCAB_SIZE:,} words a "
                                "GateScope model may have")
     return _unique_itos(lines, path.name)
+
+
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth")
+
+
+def _refuse_pickled_vocabulary(raw: bytes, path: Path) -> None:
+    """Refuse a vocabulary saved with ``pickle.dump`` or ``torch.save``, without unpickling it.
+
+    Pickles of protocol 2 and later start with ``0x80`` and the protocol number; ``torch.save``
+    writes a zip archive (``PK``); the suffix names the rest.
+    """
+    if (path.suffix.lower() in PICKLE_SUFFIXES or raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+            or raw[:4] == b"PK\x03\x04"):
+        raise ModelImportError(f"{path.name} is a pickled Python object (pickle.dump or torch.save): GateScope never "
+                               "unpickles a file, because that can run any code. Save it as JSON instead: "
+                               "json.dump(vocab_to_int, open('vocab.json', 'w'))")
 
 
 def _parse(text: str, name: str, advice: str) -> Any:
@@ -299,6 +317,8 @@ class _Layers:
     embedding: np.ndarray
     recurrent: list[list[_Recurrent]]
     linears: list[tuple[np.ndarray, np.ndarray]]  # (out, in) weight, (out,) bias, input to output
+    head_input: str | None = None  # what the head reads, where the file says (a Keras model's description)
+    masked: bool = False  # Keras' Embedding(mask_zero=True): padding steps are skipped
 
 
 def _cell_of(gate_rows: int, hidden: int, name: str) -> str:
@@ -379,7 +399,12 @@ def _check_recurrent(cell_of: str, w_ih: np.ndarray, w_hh: np.ndarray, biases: l
     return cell
 
 
-def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
+def _torch_layers(tensors: dict[str, torch.Tensor], name: str, notes: list[str]) -> _Layers:
+    """The layers of a PyTorch ``state_dict``, in its key order (the order the model defines its modules).
+
+    Several recurrent modules (``rnn1``, ``rnn2`` instead of ``num_layers=2``) are read as one
+    stack in definition order (or name order where only that chains their sizes).
+    """
     try:
         arrays = {k: v.detach().float().numpy() for k, v in tensors.items()}
     except (RuntimeError, TypeError) as error:  # sparse, quantized or complex tensors
@@ -389,13 +414,43 @@ def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
     if not recurrent_keys:
         raise ModelImportError(f"{name}: no recurrent layer found (expected names like lstm.weight_ih_l0); "
                            f"the file holds {', '.join(sorted(arrays)[:8])}")
-    modules = {m.group("module") for m, _ in recurrent_keys}
+    modules = list(dict.fromkeys(m.group("module") for m, _ in recurrent_keys))  # definition order
+    stacks = {module: _torch_module(module, recurrent_keys, arrays, name) for module in modules}
+    embeddings = [k for k, v in arrays.items() if v.ndim == 2 and k.endswith(".weight") and "embed" in k.lower()]
+    if len(embeddings) != 1:
+        raise ModelImportError(f"{name}: expected one embedding table (e.g. embedding.weight), found "
+                           f"{embeddings or 'none'}")
+    embedding = arrays[embeddings[0]]
     if len(modules) > 1:
-        raise ModelImportError(f"{name}: several recurrent modules ({', '.join(sorted(modules))}); GateScope "
-                           "imports models with one nn.RNN / nn.LSTM / nn.GRU")
-    module = modules.pop()
-    num_layers = 1 + max(int(m.group("layer")) for m, _ in recurrent_keys)
-    directions = 2 if any(m.group("reverse") for m, _ in recurrent_keys) else 1
+        modules = _first_chain([modules, sorted(modules, key=_natural)],
+                               lambda order: _stack_chains([stacks[m] for m in order], embedding.shape[1])) or modules
+        notes.append(f"The recurrent modules {' -> '.join(modules)} were read as one stack of "
+                     f"{sum(len(stacks[m]) for m in modules)} layers, each reading the one before (the order the "
+                     "model defines them in).")
+    recurrent = [row for module in modules for row in stacks[module]]
+    used = {embeddings[0], *(k for k in arrays for m in modules if k.startswith(m + "."))}
+    linears, linear_names = [], []
+    for key in arrays:
+        if key in used or not key.endswith(".weight") or arrays[key].ndim != 2:
+            continue
+        bias_key = key[: -len("weight")] + "bias"
+        weight = arrays[key]
+        linears.append((weight, arrays.get(bias_key, np.zeros(weight.shape[0], dtype=np.float32))))
+        linear_names.append(key[: -len(".weight")])
+        used.update({key, bias_key})
+    leftovers = sorted(set(arrays) - used)
+    if leftovers:
+        raise ModelImportError(f"{name}: weights GateScope cannot place: {', '.join(leftovers[:6])} (it imports "
+                           "embedding -> RNN/LSTM/GRU -> one or two linear layers)")
+    by_name = [linears[i] for i in sorted(range(len(linears)), key=lambda i: _natural(linear_names[i]))]
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name, by_name))
+
+
+def _torch_module(module: str, recurrent_keys: list, arrays: dict[str, np.ndarray], name: str) -> list[list[_Recurrent]]:
+    """One ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` module's layers and directions."""
+    keys = [m for m, _ in recurrent_keys if m.group("module") == module]
+    num_layers = 1 + max(int(m.group("layer")) for m in keys)
+    directions = 2 if any(m.group("reverse") for m in keys) else 1
     recurrent = []
     for layer in range(num_layers):
         row = []
@@ -410,44 +465,67 @@ def _torch_layers(tensors: dict[str, torch.Tensor], name: str) -> _Layers:
             cell = _check_recurrent(f"{module} layer {layer}{suffix}", w_ih, w_hh, [b_ih, b_hh], name)
             row.append(_Recurrent(cell, w_ih, w_hh, b_ih, b_hh))
         recurrent.append(row)
-    embeddings = [k for k, v in arrays.items() if v.ndim == 2 and k.endswith(".weight") and "embed" in k.lower()]
-    if len(embeddings) != 1:
-        raise ModelImportError(f"{name}: expected one embedding table (e.g. embedding.weight), found "
-                           f"{embeddings or 'none'}")
-    embedding = arrays[embeddings[0]]
-    used = {embeddings[0], *(k for k in arrays if k.startswith(module + "."))}
-    linears = []
-    for key in arrays:
-        if key in used or not key.endswith(".weight") or arrays[key].ndim != 2:
-            continue
-        bias_key = key[: -len("weight")] + "bias"
-        weight = arrays[key]
-        linears.append((weight, arrays.get(bias_key, np.zeros(weight.shape[0], dtype=np.float32))))
-        used.update({key, bias_key})
-    leftovers = sorted(set(arrays) - used)
-    if leftovers:
-        raise ModelImportError(f"{name}: weights GateScope cannot place: {', '.join(leftovers[:6])} (it imports "
-                           "embedding -> RNN/LSTM/GRU -> one or two linear layers)")
-    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name))
+    return recurrent
 
 
-def _chain_linears(linears: list[tuple[np.ndarray, np.ndarray]], recurrent: list[list[_Recurrent]],
-                   name: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Order linear layers from the recurrent output to the prediction by their shapes."""
+def _stack_chains(stacks: list[list[list[_Recurrent]]], emb_dim: int) -> bool:
+    """Whether each layer reads what the layer before it writes (the first reads the embedding)."""
+    width = emb_dim
+    for row in (row for stack in stacks for row in stack):
+        if any(d.weight_ih.shape[1] != width for d in row):
+            return False
+        width = sum(d.weight_hh.shape[1] for d in row)
+    return True
+
+
+def _first_chain(orders: list, chains) -> Any:
+    """The first of ``orders`` for which ``chains(order)`` holds, else None."""
+    return next((order for order in orders if chains(order)), None)
+
+
+def _chain_linears(linears: list[tuple[np.ndarray, np.ndarray]], recurrent: list[list[_Recurrent]], name: str,
+                   by_name: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Order linear layers from the recurrent output to the prediction.
+
+    Args:
+        linears: (out, in) weights and biases in the order the model defines them.
+        recurrent: the recurrent layers, whose last row's width the first linear layer reads.
+        name: the file's name, for messages.
+        by_name: the same layers in their names' order (``fc1`` before ``fc2``), tried second.
+
+    Returns:
+        The definition order if its shapes chain, else the name order, else the one order the
+        shapes allow; refused when none chains one or two layers.
+    """
     width = sum(d.weight_hh.shape[1] for d in recurrent[-1])
+
+    def chains(order: list) -> bool:
+        size = width
+        for weight, _ in order:
+            if weight.shape[1] != size:
+                return False
+            size = weight.shape[0]
+        return 1 <= len(order) <= 2
+
+    found = _first_chain([linears, by_name or linears, _chain_by_shapes(linears, width)], chains)
+    if found is None:
+        shapes = ", ".join(f"{w.shape[1]}->{w.shape[0]}" for w, _ in linears) or "none"
+        raise ModelImportError(f"{name}: expected one or two linear layers after the recurrent output of size "
+                               f"{width}, found {shapes}")
+    return list(found)
+
+
+def _chain_by_shapes(linears: list[tuple[np.ndarray, np.ndarray]], width: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The linear layers that follow one another by shape alone, from ``width`` on (stops where that is ambiguous)."""
     ordered, remaining = [], list(linears)
     while remaining:
         nxt = [lin for lin in remaining if lin[0].shape[1] == width]
         if len(nxt) != 1:
             break
         ordered.append(nxt[0])
-        remaining.remove(nxt[0])
+        remaining = [lin for lin in remaining if lin is not nxt[0]]
         width = nxt[0][0].shape[0]
-    if remaining or not 1 <= len(ordered) <= 2:
-        shapes = ", ".join(f"{w.shape[1]}->{w.shape[0]}" for w, _ in linears) or "none"
-        raise ModelImportError(f"{name}: expected one or two linear layers after the recurrent output of size "
-                           f"{sum(d.weight_hh.shape[1] for d in recurrent[-1])}, found {shapes}")
-    return ordered
+    return ordered if not remaining else []
 
 
 # ---------------------------------------------------------------- Keras HDF5
@@ -567,56 +645,86 @@ def _natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def _weight_groups(handle, name: str) -> list[tuple[str, list[np.ndarray]]]:
-    """Every group holding a layer's weights, with its arrays in Keras' order.
+_SKIPPED_GROUPS = ("optimizer", "optimizer_weights", "top_level_model_weights", "vars")
+_KERAS_WEIGHT_RANK = {"embeddings": 0, "kernel": 0, "recurrent_kernel": 1, "bias": 2}
 
+
+def _dataset_order(path: str) -> tuple:
+    """Sort key of a dataset inside one layer's group, for files without ``weight_names``.
+
+    A Bidirectional layer's forward weights come before its backward ones; within a cell Keras'
+    order is kernel, recurrent kernel, bias (Keras 2 names end in ``:0``, Keras 3's do not;
+    ``.keras`` files number them ``vars/0``, ``vars/1``, ...).
+    """
+    folder, _, leaf = path.rpartition("/")
+    leaf = leaf.split(":")[0]
+    rank = int(leaf) if leaf.isdigit() else _KERAS_WEIGHT_RANK.get(leaf, 9)
+    return ("backward" in folder, _natural(folder), rank, leaf)
+
+
+def _weight_groups(handle, name: str) -> dict[str, list[np.ndarray]]:
+    """Each layer's weights by layer name, in Keras' order, layers in the file's order.
+
+    Keras 2 and Keras 3 ``.h5`` files keep a layer's weights under ``model_weights/<layer>/``
+    (Keras 3 without the ``:0`` suffix) and list them in order in its ``weight_names``;
+    ``.keras`` archives and ``.weights.h5`` files keep them under ``layers/<layer>/.../vars/<i>``
+    (the group named after the layer's class, its ``vars`` group's ``name`` attribute the layer's name).
     Each dataset's declared shape and type are checked before it is read: numbers only, at most
     2 dimensions, ``MAX_PARAMETERS`` values in all.
     """
     import h5py
 
-    found: list[tuple[str, list[h5py.Dataset]]] = []
-
-    def visit(group_name, obj):
-        if not isinstance(obj, h5py.Group) or group_name.split("/")[0] in ("optimizer", "optimizer_weights"):
-            return  # Keras 3 keeps the optimizer's state next to the layers
-        datasets = [k for k in obj.keys() if isinstance(obj[k], h5py.Dataset)]
-        if not datasets:
-            return
-        if group_name.endswith("/vars") or group_name == "vars":  # Keras 3: vars/0, vars/1, ...
-            order = sorted(datasets, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
-        else:  # Keras 2: kernel:0, recurrent_kernel:0, bias:0 (ordered by the layer's weight_names)
-            rank = {"embeddings:0": 0, "kernel:0": 0, "recurrent_kernel:0": 1, "bias:0": 2}
-            order = sorted(datasets, key=lambda k: rank.get(k, 9))
-        found.append((group_name, [obj[k] for k in order]))
-
     root = handle["model_weights"] if "model_weights" in handle else handle
-    root.visititems(visit)
-    for group_name, datasets in found:
+    if "layers" in root and "layer_names" not in root.attrs:  # Keras 3: layers/<layer>/...
+        root = root["layers"]
+    listed = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in root.attrs.get("layer_names", [])]
+    found: dict[str, list] = {}
+    for layer in listed or sorted(root, key=_natural):
+        group = root.get(layer)
+        if layer in _SKIPPED_GROUPS or not isinstance(group, h5py.Group):
+            continue  # Keras keeps the optimizer's state next to the layers
+        names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n)
+                 for n in group.attrs.get("weight_names", [])]
+        if names and all(isinstance(group.get(n), h5py.Dataset) for n in names):
+            datasets = [group[n] for n in names]
+        else:
+            paths: list[str] = []
+
+            def keep(path: str, obj) -> None:
+                if isinstance(obj, h5py.Dataset):
+                    paths.append(path)
+
+            group.visititems(keep)
+            datasets = [group[p] for p in sorted(paths, key=_dataset_order)]
+        if datasets:  # a .keras archive names groups by class (dense_1); its vars group keeps the layer's name
+            own = group["vars"].attrs.get("name") if isinstance(group.get("vars"), h5py.Group) else None
+            found[own.decode("utf-8", "replace") if isinstance(own, bytes) else str(own or layer)] = datasets
+    for datasets in found.values():
         for dataset in datasets:
             if dataset.dtype.kind not in "fiu" or dataset.ndim > 2:
                 raise ModelImportError(f"{name}: {dataset.name} holds {dataset.dtype} values in {dataset.ndim} "
                                        "dimensions; Keras weights are numbers in 1 or 2 dimensions")
-    _check_count(sum(d.size for _, datasets in found for d in datasets), name)
-    return [(group_name, [np.asarray(d, dtype=np.float32) for d in datasets]) for group_name, datasets in found]
+    _check_count(sum(d.size for datasets in found.values() for d in datasets), name)
+    return {layer: [np.asarray(d, dtype=np.float32) for d in datasets] for layer, datasets in found.items()}
 
 
 def _keras_recurrent(arrays: list[np.ndarray], group: str, name: str) -> _Recurrent:
     """Keras kernel (in, g*H), recurrent kernel (H, g*H), bias -> PyTorch layout."""
     if len(arrays) != 3:
-        raise ModelImportError(f"{group}: a recurrent cell needs kernel, recurrent kernel and bias "
-                           f"(found {len(arrays)} arrays); layers without bias are not supported")
+        raise ModelImportError(f"{name}: {group}: a recurrent cell needs kernel, recurrent kernel and bias "
+                               f"(found {len(arrays)} arrays); layers without bias (use_bias=False) are not "
+                               "supported")
     kernel, recurrent, bias = arrays
     if recurrent.ndim != 2:
         raise ModelImportError(f"{name}: the recurrent kernel of {group} has {recurrent.ndim} dimensions; an "
                                "RNN/LSTM/GRU layer's weights are matrices (2 dimensions)")
     hidden = recurrent.shape[0]
-    cell = _cell_of(recurrent.shape[1], hidden, group)
+    cell = _cell_of(recurrent.shape[1], hidden, f"{name}: {group}")
     if cell == "gru":
         if bias.ndim != 2:
-            raise ModelImportError(f"{group}: a Keras GRU with reset_after=False applies the reset gate before the "
-                               "recurrent weights, which PyTorch's GRU cannot express; retrain with "
-                               "reset_after=True (the default since TensorFlow 2)")
+            raise ModelImportError(f"{name}: {group}: a Keras GRU with reset_after=False applies the reset gate "
+                                   "before the recurrent weights, which PyTorch's GRU cannot express; retrain with "
+                                   "reset_after=True (the default since TensorFlow 2)")
         if bias.shape[0] != 2:
             raise ModelImportError(f"{name}: the bias of {group} has shape {bias.shape}; a Keras GRU keeps two "
                                    f"rows (input and recurrent), shape (2, {recurrent.shape[1]})")
@@ -642,40 +750,247 @@ def _keras_layers(path: Path, notes: list[str]) -> _Layers:
         raise ModelImportError(f"{path.name} is damaged or truncated and cannot be read ({error}); save it "
                                "again with model.save(...)") from None
     if config is None:
-        notes.append("This file holds weights only, without the model's description, so layers without "
-                     "weights (Lambda, for one) could not be checked: make sure the tutorial's model had none.")
+        notes.append("This file holds weights only, without the model's description, so its settings could not "
+                     "be checked: layers without weights (Lambda, pooling), Embedding(mask_zero), go_backwards and "
+                     "activations. The model was read as Embedding -> recurrent layers -> Dense, the last "
+                     "recurrent layer's final state read (--head-input mean if it had GlobalAveragePooling1D).")
+        return _keras_by_shapes(groups, path.name)
+    return _keras_by_config(_keras_layer_list(config, path.name), groups, path.name, notes)
+
+
+def _keras_by_shapes(groups: dict[str, list[np.ndarray]], name: str) -> _Layers:
+    """A weights-only Keras file: each layer's kind from how many arrays it holds."""
     embedding = None
-    recurrent_groups: dict[str, dict[int, _Recurrent]] = {}
-    linears = []
-    for name, arrays in sorted(groups, key=lambda g: _natural(g[0])):
-        parts = name.split("/")
+    recurrent, linears = [], []
+    for layer, arrays in groups.items():
         if len(arrays) == 1 and arrays[0].ndim == 2:
             if embedding is not None:
-                raise ModelImportError(f"{path.name}: two embedding tables; GateScope imports one")
+                raise ModelImportError(f"{name}: two embedding tables; GateScope imports one")
             embedding = arrays[0]
-        elif len(arrays) == 3:
-            direction = 1 if any("backward" in p for p in parts) else 0
-            layer_name = next((p for p in parts if p.startswith(("bidirectional", "lstm", "gru", "simple_rnn",
-                                                                  "rnn"))), parts[0])
-            recurrent_groups.setdefault(layer_name, {})[direction] = _keras_recurrent(arrays, name, path.name)
+        elif len(arrays) in (3, 6) and arrays[1].ndim == 2 and arrays[0].ndim == 2:
+            halves = [arrays[:3], arrays[3:]] if len(arrays) == 6 else [arrays]
+            recurrent.append([_keras_recurrent(h, f"{layer} ({d})" if len(halves) > 1 else layer, name)
+                              for h, d in zip(halves, ("forward", "backward"))])
         elif len(arrays) == 2 and arrays[0].ndim == 2:
             kernel, bias = arrays
             linears.append((kernel.T, bias))
         else:
-            raise ModelImportError(f"{path.name}: cannot place the weights in {name} (GateScope imports Embedding, "
-                               "SimpleRNN/LSTM/GRU (optionally Bidirectional) and Dense layers)")
+            raise ModelImportError(f"{name}: cannot place the weights of {layer} (GateScope imports Embedding, "
+                                   "SimpleRNN/LSTM/GRU (optionally Bidirectional) and Dense layers)")
     if embedding is None:
-        raise ModelImportError(f"{path.name}: no Embedding layer found")
-    if not recurrent_groups:
-        raise ModelImportError(f"{path.name}: no SimpleRNN, LSTM or GRU layer found")
-    recurrent = [[d[k] for k in sorted(d)] for _, d in sorted(recurrent_groups.items(), key=lambda kv: _natural(kv[0]))]
-    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, path.name))
+        raise ModelImportError(f"{name}: no Embedding layer found")
+    if not recurrent:
+        raise ModelImportError(f"{name}: no SimpleRNN, LSTM or GRU layer found")
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name), head_input="final")
+
+
+# ---------------------------------------------------------------- a Keras model's description
+
+KERAS_RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+KERAS_INACTIVE = ("Dropout", "SpatialDropout1D")  # identity at inference
+KERAS_POOLING = {"GlobalAveragePooling1D": "mean", "GlobalMaxPooling1D": "max"}
+_KERAS_MODELS = ("Sequential", "Functional", "Model")
+
+
+def _keras_layer_list(config: Any, name: str) -> list[tuple[str, dict]]:
+    """``(class name, layer config)`` of each layer of a Keras model description, input to output.
+
+    Args:
+        config: ``model.to_json()`` as parsed: a Sequential or Functional model (Keras 2 or 3).
+        name: the file's name, for messages.
+    """
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else inner  # Keras 2.0 kept the list itself
+    if not isinstance(layers, list):
+        raise ModelImportError(f"{name}: the model description lists no layers; save the model again with "
+                               "model.save(...)")
+    out = []
+    for layer in layers:
+        layer_class = layer.get("class_name") if isinstance(layer, dict) else None
+        layer_config = layer.get("config") if isinstance(layer, dict) else None
+        if not isinstance(layer_class, str) or not isinstance(layer_config, dict):
+            raise ModelImportError(f"{name}: a layer of the model description has no class name or settings")
+        if layer_class in _KERAS_MODELS:
+            raise ModelImportError(f"{name}: the layer {str(layer_config.get('name'))[:60]!r} is a whole model "
+                                   "inside the model; GateScope imports one flat Sequential or Functional model")
+        out.append((layer_class, layer_config))
+    return out
+
+
+def _setting(config: dict, key: str, default: Any) -> Any:
+    value = config.get(key, default)
+    return value.get("class_name", default) if isinstance(value, dict) else value  # Keras 3 may nest objects
+
+
+def _keras_cell_settings(layer_class: str, config: dict, label: str, name: str) -> None:
+    """Refuse a SimpleRNN / LSTM / GRU whose settings GateScope's cell cannot compute."""
+    if layer_class not in KERAS_RECURRENT:
+        raise ModelImportError(f"{name}: {label} is a {layer_class[:40]}; GateScope imports SimpleRNN, LSTM and GRU "
+                               "layers")
+    activation = _setting(config, "activation", "tanh")
+    if activation != "tanh":
+        raise ModelImportError(f"{name}: {label} has activation={str(activation)[:30]!r}; GateScope's cells use "
+                               "tanh (the default): retrain without setting activation")
+    recurrent_activation = _setting(config, "recurrent_activation", "sigmoid")
+    if layer_class != "SimpleRNN" and recurrent_activation != "sigmoid":
+        raise ModelImportError(f"{name}: {label} has recurrent_activation={str(recurrent_activation)[:30]!r}; "
+                               "GateScope's gates use sigmoid (Keras' default since 2.3): retrain with "
+                               "recurrent_activation='sigmoid'")
+    if layer_class == "GRU" and not config.get("reset_after", True):
+        raise ModelImportError(f"{name}: {label} has reset_after=False: the reset gate is applied before the "
+                               "recurrent weights, which PyTorch's GRU cannot express; retrain with "
+                               "reset_after=True (the default since TensorFlow 2)")
+    for setting in ("stateful", "time_major"):
+        if config.get(setting):
+            raise ModelImportError(f"{name}: {label} has {setting}=True, which GateScope cannot express (each text "
+                                   "is read from a zero state, batch first); retrain without it")
+
+
+def _keras_recurrent_block(layer_class: str, config: dict, arrays: list[np.ndarray], name: str
+                           ) -> tuple[list[_Recurrent], bool]:
+    """One SimpleRNN / LSTM / GRU layer, or a Bidirectional one, and whether it returns sequences."""
+    label = f"the layer {str(config.get('name'))[:60]!r}"
+    if layer_class != "Bidirectional":
+        _keras_cell_settings(layer_class, config, label, name)
+        if config.get("go_backwards"):
+            raise ModelImportError(f"{name}: {label} has go_backwards=True: it reads the text from its last word to "
+                                   "its first, which a one-directional GateScope model cannot express; retrain "
+                                   "without go_backwards (or wrap the layer in Bidirectional)")
+        return [_keras_recurrent(arrays, label, name)], bool(config.get("return_sequences"))
+    merge_mode = config.get("merge_mode", "concat")
+    if merge_mode != "concat":
+        raise ModelImportError(f"{name}: {label} is Bidirectional with merge_mode={str(merge_mode)[:20]!r}; "
+                               "GateScope joins the two directions as 'concat' (Keras' default): retrain with it")
+    sides = []
+    for key, backwards in (("layer", False), ("backward_layer", True)):
+        side = config.get(key) or config.get("layer")  # no backward_layer: a copy of the forward one
+        side_class = side.get("class_name") if isinstance(side, dict) else None
+        side_config = side.get("config") if isinstance(side, dict) else None
+        if not isinstance(side_class, str) or not isinstance(side_config, dict):
+            raise ModelImportError(f"{name}: {label} is Bidirectional but its description lacks the wrapped layer")
+        _keras_cell_settings(side_class, side_config, f"{label} ({'backward' if backwards else 'forward'})", name)
+        if key == "layer" and side_config.get("go_backwards"):
+            raise ModelImportError(f"{name}: {label} wraps a layer with go_backwards=True, so its 'forward' "
+                                   "direction reads the text backwards; GateScope's forward direction reads it "
+                                   "forwards: retrain without go_backwards")
+        sides.append((side_class, side_config))
+    if len(arrays) % 2:
+        raise ModelImportError(f"{name}: {label} holds {len(arrays)} arrays; a Bidirectional layer holds its "
+                               "forward and backward weights (6 arrays)")
+    half = len(arrays) // 2
+    row = [_keras_recurrent(arrays[:half], f"{label} (forward)", name),
+           _keras_recurrent(arrays[half:], f"{label} (backward)", name)]
+    return row, bool(sides[0][1].get("return_sequences"))
+
+
+def _keras_by_config(layer_list: list[tuple[str, dict]], groups: dict[str, list[np.ndarray]], name: str,
+                     notes: list[str]) -> _Layers:
+    """The layers of a Keras file read through the model's own description.
+
+    Every setting that changes what the model computes is honoured or refused: ``mask_zero``
+    (packed reading), ``go_backwards``, ``return_sequences`` with a global pooling layer (the head's
+    input), Bidirectional's ``merge_mode``, the cells' activations and the Dense activations.
+    """
+    groups = dict(groups)
+    embedding, masked, head_input, returns_sequences = None, False, None, False
+    recurrent: list[list[_Recurrent]] = []
+    linears: list[tuple[np.ndarray, np.ndarray]] = []
+    activations: list[str] = []
+    for layer_class, config in layer_list:
+        layer = str(config.get("name"))
+        label = f"the layer {layer[:60]!r}"
+        arrays = groups.pop(layer, [])
+        if layer_class == "InputLayer" or layer_class in KERAS_INACTIVE:
+            continue
+        if layer_class == "Embedding":
+            if embedding is not None or recurrent or len(arrays) != 1 or arrays[0].ndim != 2:
+                raise ModelImportError(f"{name}: {label} (Embedding) is not one table before the recurrent layers; "
+                                       "GateScope imports one Embedding first")
+            embedding, masked = arrays[0], bool(config.get("mask_zero"))
+        elif layer_class in KERAS_RECURRENT or layer_class == "Bidirectional":
+            if embedding is None or linears or head_input is not None:
+                raise ModelImportError(f"{name}: {label} ({layer_class}) is not between the Embedding and the "
+                                       "Dense layers; GateScope imports Embedding -> recurrent layers -> Dense")
+            row, returns_sequences = _keras_recurrent_block(layer_class, config, arrays, name)
+            recurrent.append(row)
+        elif layer_class in KERAS_POOLING:
+            if not recurrent or not returns_sequences or head_input is not None or config.get("keepdims"):
+                raise ModelImportError(f"{name}: {label} ({layer_class}) must pool a recurrent layer with "
+                                       "return_sequences=True, once, without keepdims")
+            head_input = KERAS_POOLING[layer_class]
+        elif layer_class == "Dense":
+            if not recurrent:
+                raise ModelImportError(f"{name}: {label} (Dense) comes before any recurrent layer")
+            if returns_sequences and head_input is None:
+                raise ModelImportError(f"{name}: {label} (Dense) reads every time step: the recurrent layer before "
+                                       "it has return_sequences=True and nothing pools it; add "
+                                       "GlobalAveragePooling1D / GlobalMaxPooling1D, or drop return_sequences")
+            if len(arrays) not in (1, 2) or arrays[0].ndim != 2:
+                raise ModelImportError(f"{name}: {label} (Dense) holds {len(arrays)} arrays; expected kernel and bias")
+            kernel = arrays[0]
+            bias = arrays[1] if len(arrays) == 2 else np.zeros(kernel.shape[1], dtype=np.float32)
+            linears.append((kernel.T, bias))
+            activations.append(str(_setting(config, "activation", "linear")))
+        else:
+            raise ModelImportError(f"{name}: {label} is a {layer_class[:40]}, which GateScope does not import (it "
+                                   "imports Embedding, SimpleRNN / LSTM / GRU, Bidirectional, Dropout, "
+                                   "GlobalAveragePooling1D / GlobalMaxPooling1D and Dense)")
+    leftover = [layer for layer, arrays in groups.items() if arrays]
+    if leftover:
+        raise ModelImportError(f"{name}: the file holds weights for {leftover[0][:60]!r}, a layer its model "
+                               "description does not list; save the model again with model.save(...)")
+    if embedding is None:
+        raise ModelImportError(f"{name}: no Embedding layer found")
+    if not recurrent:
+        raise ModelImportError(f"{name}: no SimpleRNN, LSTM or GRU layer found")
+    if head_input is None:
+        head_input = "final"  # a Dense after an RNN without return_sequences reads its final state
+    _keras_dense_activations(activations, [w.shape[0] for w, _ in linears], name, notes)
+    if masked:
+        notes.append("The Embedding has mask_zero=True: padding is skipped, as Keras skips masked steps (read as "
+                     "packed sequences).")
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name), head_input=head_input,
+                   masked=masked)
+
+
+def _keras_dense_activations(activations: list[str], units: list[int], name: str, notes: list[str]) -> None:
+    """Refuse Dense activations GateScope's head cannot compute (fc1 -> ReLU -> fc2, sigmoid or softmax)."""
+    if len(activations) == 2 and activations[0] != "relu":
+        raise ModelImportError(f"{name}: the hidden Dense layer has activation={activations[0][:20]!r}; "
+                               "GateScope's two-layer head is fc1 -> ReLU -> fc2: retrain with "
+                               "activation='relu'")
+    if not activations:
+        return
+    last, outputs = activations[-1], units[-1]
+    if outputs == 1 and last == "sigmoid" or outputs > 1 and last == "softmax":
+        return
+    if last == "linear":
+        notes.append(f"The last Dense has no activation (the loss applied it, from_logits=True): its "
+                     f"{'output is read through a sigmoid' if outputs == 1 else 'outputs are read through a softmax'}, "
+                     "as the loss did.")
+        return
+    if outputs > 1 and last == "sigmoid":
+        raise ModelImportError(f"{name}: the last Dense is Dense({outputs}, activation='sigmoid'): each class gets "
+                               "its own probability and they need not add up to 1, which GateScope's outputs "
+                               f"cannot express; retrain with Dense({outputs}, activation='softmax') or, for two "
+                               "classes, Dense(1, activation='sigmoid')")
+    raise ModelImportError(f"{name}: the last Dense is Dense({outputs}, activation={last[:20]!r}); GateScope reads "
+                           "Dense(1, activation='sigmoid') or Dense(n, activation='softmax')")
 
 
 # ---------------------------------------------------------------- the bundle
 
 
-def _config_of(layers: _Layers, options: ImportOptions, vocab_size: int, name: str) -> ModelConfig:
+def _config_of(layers: _Layers, options: ImportOptions, vocab_size: int, name: str, default_head: str) -> ModelConfig:
+    """The GateScope architecture of the layers found, with what the options add.
+
+    Args:
+        layers: the file's layers in PyTorch layout.
+        options: what the weights cannot say.
+        vocab_size: rows of GateScope's embedding table.
+        name: the file's name, for messages.
+        default_head: what the head reads when neither the file nor the options say.
+    """
     cells = {d.cell for row in layers.recurrent for d in row}
     directions = {len(row) for row in layers.recurrent}
     hiddens = {d.weight_hh.shape[1] for row in layers.recurrent for d in row}
@@ -690,9 +1005,18 @@ def _config_of(layers: _Layers, options: ImportOptions, vocab_size: int, name: s
             raise ModelImportError(f"{name}: layer {layer} reads {row[0].weight_ih.shape[1]} inputs, expected {expected}")
     outputs = layers.linears[-1][0].shape[0]
     mlp = len(layers.linears) == 2
-    head_input = options.head_input or ("mean" if mlp else "final")
+    if options.head_input and layers.head_input and options.head_input != layers.head_input:
+        raise ModelImportError(f"{name}: the model's own description says its classifier reads "
+                               f"{HEAD_INPUT_HELP[layers.head_input]}; the head input '{options.head_input}' "
+                               "disagrees: leave it out")
+    head_input = options.head_input or layers.head_input or default_head
     if head_input not in HEAD_INPUTS:
         raise ModelImportError(f"unknown head input {head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
+    if layers.masked and head_input == "max" and options.padding == "pre":
+        raise ModelImportError(f"{name}: with Embedding(mask_zero=True), pre-padding and GlobalMaxPooling1D "
+                               "(which ignores the mask), Keras takes the maximum over the padding steps' zero "
+                               "outputs too, which GateScope cannot express; import with post-padding if the "
+                               "tutorial padded after the text")
     if head_input == "last_step" and mlp:
         raise ModelImportError("the last-step head is one linear layer; this model has two (fc1 -> fc2): "
                            "choose mean, max or final")
@@ -710,7 +1034,7 @@ def _config_of(layers: _Layers, options: ImportOptions, vocab_size: int, name: s
             pooling={"final": "last", "last_step": "last"}.get(head_input, head_input),
             head="per_step" if head_input == "last_step" else ("mlp" if mlp else "linear"),
             head_hidden=layers.linears[0][0].shape[0] if mlp else MODEL_SPEC["head_hidden"].default,
-            output="sigmoid" if outputs == 1 else "softmax", packed=options.packed,
+            output="sigmoid" if outputs == 1 else "softmax", packed=options.packed or layers.masked,
         )
     except ValueError as error:
         raise ModelImportError(f"{name}: GateScope cannot hold this architecture ({error})") from None
@@ -754,14 +1078,15 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
     options, tokenizer, tokens = _text_settings(options, vocabulary, tokens)
     suffix = weights.suffix.lower()
     if suffix in TORCH_SUFFIXES:
-        layers, framework = _torch_layers(load_state_dict(weights), weights.name), "pytorch"
+        layers, framework = _torch_layers(load_state_dict(weights), weights.name, notes), "pytorch"
     elif suffix in KERAS_SUFFIXES:
         layers, framework = _keras_layers(weights, notes), "keras"
     else:
         raise ModelImportError(f"{weights.name}: unknown model file type; expected {', '.join(TORCH_SUFFIXES)} "
                            f"(PyTorch state_dict) or {', '.join(KERAS_SUFFIXES)} (Keras)")
     itos, source_rows = _reorder(tokens, layers.embedding.shape[0], notes)
-    config = _config_of(layers, options, len(itos), weights.name)
+    default_head = "mean" if framework == "pytorch" and len(layers.linears) == 2 else "final"
+    config = _config_of(layers, options, len(itos), weights.name, default_head)
     matrix = np.zeros((len(itos), config.emb_dim), dtype=np.float32)
     for row, source in enumerate(source_rows):
         if source is not None:
@@ -795,7 +1120,7 @@ def _import(weights: Path, vocabulary: str | Path, options: ImportOptions) -> Im
         notes.append("Keras' SimpleRNN and LSTM keep one bias per gate: it was put on PyTorch's input side "
                      "(bias_ih) and bias_hh set to zero, which computes the same gates.")
     notes.append(f"Read as {config.display_name}, embedding {config.emb_dim}, hidden {config.hidden_dim}, "
-                 f"{HEAD_INPUT_HELP[options.head_input or ('mean' if config.head == 'mlp' else 'final')]}, "
+                 f"{HEAD_INPUT_HELP[_head_input_of(config)]}, "
                  f"{'sigmoid output (P(' + positive_label(options, config) + '))' if config.output == 'sigmoid' else 'softmax output'}.")
     bundle = Bundle(
         model=model, vocab=Vocab(itos), label_names=list(options.labels or _default_labels(config)),
@@ -894,6 +1219,13 @@ def tutorial_config(bundle: Bundle) -> ModelConfig:
     if rows is None or rows == config.vocab_size or not 2 <= rows <= MAX_VOCAB_SIZE:
         return config
     return replace(config, vocab_size=rows)
+
+
+def _head_input_of(config: ModelConfig) -> str:
+    """The ``HEAD_INPUTS`` name of what a config's head reads."""
+    if config.head == "per_step":
+        return "last_step"
+    return "final" if config.pooling == "last" else config.pooling
 
 
 def _default_labels(config: ModelConfig) -> list[str]:

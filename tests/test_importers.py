@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -303,3 +305,347 @@ def test_keras_tokenizer_json_and_text_itos_vocabularies(tmp_path):
     assert read_vocabulary(tmp_path / "tokenizer.json") == [None, "<OOV>", "good", "bad"]
     (tmp_path / "itos.txt").write_text("<unk>\n<pad>\ngood\nbad\n")
     assert read_vocabulary(tmp_path / "itos.txt") == ["<unk>", "<pad>", "good", "bad"]
+
+
+# ------------------------------------------------------------------ Keras 3 tutorial fixtures (issue 24)
+
+KERAS_FIXTURES = Path(__file__).parent / "fixtures" / "tutorials" / "keras"
+KERAS_FAMILIES = ("simple_rnn", "lstm", "gru", "bilstm")
+
+
+def _keras_fixture(family, file_name="model.h5", **options):
+    """A committed Keras 3 fixture imported through GateScope, and what Keras predicted."""
+    folder = KERAS_FIXTURES / family
+    expected = json.loads((folder / "expected.json").read_text())
+    pad = expected["pad_sequences"]
+    bundle = import_model(folder / file_name, folder / "tokenizer.json",
+                          ImportOptions(max_len=pad["maxlen"], padding=pad.get("padding", "pre"),
+                                        truncation=pad.get("truncating", "pre"), labels=expected["labels"],
+                                        **options)).bundle
+    return bundle, expected
+
+
+def _keras_ids_as_gatescope(bundle, tokenizer_json, keras_ids, maxlen, side):
+    """The tutorial's padded Keras ids as GateScope ids (pads stripped, padded on ``side``)."""
+    from sentiment_core.encoding import pad_batch
+
+    itos = read_vocabulary(tokenizer_json)
+    rows = [[bundle.vocab[itos[i]] for i in row if i != 0] for row in keras_ids]
+    return torch.from_numpy(pad_batch(rows, maxlen, side))
+
+
+@pytest.mark.parametrize("file_name", ["model.h5", "model.keras"])
+@pytest.mark.parametrize("family", KERAS_FAMILIES)
+def test_keras3_fixture_predicts_what_keras_predicted_on_its_token_ids(family, file_name):
+    """Keras 3's model.save('x.h5') (no ':0' in names) and '.keras', mask_zero, pooling, relu fc1, stacked BiLSTM."""
+    bundle, expected = _keras_fixture(family, file_name)
+    cfg = bundle.model_config
+    assert {"simple_rnn": ("rnn", False, 1, "last", "linear", False),
+            "lstm": ("lstm", False, 1, "last", "linear", False),
+            "gru": ("gru", False, 1, "mean", "mlp", True),  # mask_zero -> packed; GlobalAveragePooling1D -> mean
+            "bilstm": ("lstm", True, 2, "last", "linear", True)}[family] == (
+        cfg.cell, cfg.bidirectional, cfg.num_layers, cfg.pooling, cfg.head, cfg.packed)
+    pad = expected["pad_sequences"]
+    side = "post" if cfg.packed else pad.get("padding", "pre")
+    ids = _keras_ids_as_gatescope(bundle, KERAS_FIXTURES / family / "tokenizer.json", expected["ids"], pad["maxlen"], side)
+    with torch.no_grad():
+        batch = torch.softmax(bundle.model(ids), dim=1).numpy()
+        alone = np.concatenate([torch.softmax(bundle.model(ids[i:i + 1]), dim=1).numpy() for i in range(len(ids))])
+    assert np.abs(batch - np.array(expected["probabilities"])).max() < 1e-5
+    assert np.abs(alone - np.array(expected["probabilities"])).max() < 1e-5
+
+
+@pytest.mark.parametrize("file_name", ["model.h5", "model.keras"])
+@pytest.mark.parametrize("family", KERAS_FAMILIES)
+def test_keras3_fixture_predicts_what_keras_predicted_on_raw_text_alone_and_in_batches(family, file_name):
+    """Raw text through the Keras Tokenizer preset (read from tokenizer.json) and pad_sequences' settings."""
+    bundle, expected = _keras_fixture(family, file_name, preset="keras")
+    labels, texts = expected["labels"], expected["texts"]
+    predictor = Predictor(bundle)
+    want = np.array(expected["probabilities"])
+    batch = [[p.probabilities[c] for c in labels] for p in predictor.predict(texts)]
+    backwards = [[p.probabilities[c] for c in labels] for p in predictor.predict(texts[::-1])][::-1]
+    alone = [[predictor.predict([t])[0].probabilities[c] for c in labels] for t in texts]
+    for got in (batch, backwards, alone):
+        assert np.abs(np.array(got) - want).max() < 1e-5
+
+
+def test_keras_fixture_script_rebuilds_the_committed_fixtures(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras is not installed (requirements-dev.txt)")
+    script = Path(__file__).parents[1] / "scripts" / "make_keras_fixtures.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--only", "simple_rnn"],
+                          env={**os.environ, "KERAS_BACKEND": "torch"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "simple_rnn" / "tokenizer.json").read_text() == \
+        (KERAS_FIXTURES / "simple_rnn" / "tokenizer.json").read_text()
+    built = json.loads((tmp_path / "simple_rnn" / "expected.json").read_text())
+    committed = json.loads((KERAS_FIXTURES / "simple_rnn" / "expected.json").read_text())
+    assert built["ids"] == committed["ids"]
+    np.testing.assert_allclose(built["probabilities"], committed["probabilities"], atol=1e-6)
+
+
+def test_tutorial_parameter_count_has_no_phantom_unk_row_and_keras_counts_keras_biases():
+    from sentiment_core.importers import tutorial_config
+    from sentiment_core.models import model_summary
+
+    for family in KERAS_FAMILIES:
+        bundle, expected = _keras_fixture(family)
+        counted = tutorial_config(bundle)
+        assert sum(r.count for r in model_summary(counted, keras_biases=True)) == expected["keras_parameters"]
+    bundle, _ = _keras_fixture("simple_rnn")  # Tokenizer() without an oov_token: GateScope adds an <unk> row
+    assert bundle.model_config.vocab_size == tutorial_config(bundle).vocab_size + 1
+
+
+# ------------------------------------------------------------------ Keras settings: honoured or refused
+
+def _keras3_h5(path, *layers, functional=False):
+    """Keras 3's model.save('m.h5'): the description in model_config, each layer's weights listed in
+    its weight_names, names without ':0'.
+
+    Args:
+        layers: (class name, config, [(weight path, array), ...]) input to output.
+    """
+    described = [{"class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, 6]}}]
+    with h5py.File(path, "w") as f:
+        root = f.create_group("model_weights")
+        root.attrs["layer_names"] = [config["name"].encode() for _, config, _ in layers]
+        for layer_class, config, weights in layers:
+            described.append({"module": "keras.layers", "class_name": layer_class, "config": config})
+            group = root.create_group(config["name"])
+            group.attrs["weight_names"] = [f"sequential/{config['name']}/{w}".encode() for w, _ in weights]
+            for weight, array in weights:
+                group.create_dataset(f"sequential/{config['name']}/{weight}", data=array)
+        model = {"class_name": "Functional" if functional else "Sequential",
+                 "config": {"name": "sequential", "layers": described}}
+        f.attrs["model_config"] = json.dumps(model)
+    return path
+
+
+def _k_embedding(rng, **settings):
+    return ("Embedding", {"name": "embedding", "input_dim": V, "output_dim": E, **settings},
+            [("embeddings", rng.normal(0, 1, (V, E)).astype(np.float32))])
+
+
+def _k_rnn(rng, layer_class="LSTM", name="lstm", inputs=E, **settings):
+    cell = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}[layer_class]
+    arrays = _keras_weights(rng, cell, inputs, H)
+    return (layer_class, {"name": name, "units": H, **settings},
+            [(f"{cell}_cell/{w}", a) for w, a in zip(("kernel", "recurrent_kernel", "bias"), arrays)])
+
+
+def _k_bidirectional(rng, merge_mode="concat", **settings):
+    fwd, bwd = _keras_weights(rng, "lstm", E, H), _keras_weights(rng, "lstm", E, H)
+    inner = {"class_name": "LSTM", "config": {"name": "forward_lstm", "units": H, **settings}}
+    names = ("kernel", "recurrent_kernel", "bias")
+    return ("Bidirectional", {"name": "bidirectional", "merge_mode": merge_mode, "layer": inner},
+            [(f"forward_lstm/lstm_cell/{w}", a) for w, a in zip(names, fwd)]
+            + [(f"backward_lstm/lstm_cell/{w}", a) for w, a in zip(names, bwd)])
+
+
+def _k_dense(rng, units, activation, name="dense", inputs=H):
+    return ("Dense", {"name": name, "units": units, "activation": activation},
+            [("kernel", rng.normal(0, 1, (inputs, units)).astype(np.float32)),
+             ("bias", rng.normal(0, 0.5, units).astype(np.float32))])
+
+
+def _word_index(tmp_path):
+    path = tmp_path / "word_index.json"
+    path.write_text(json.dumps({w: i for i, w in enumerate(WORDS, 1)}))
+    return path
+
+
+def test_keras_dense_after_an_rnn_reads_the_final_state_through_relu(tmp_path):
+    """The head default comes from the file: no return_sequences, so fc1 reads the final state (was 'mean')."""
+    rng = np.random.default_rng(6)
+    emb, rnn = _k_embedding(rng), _k_rnn(rng)
+    fc1, fc2 = _k_dense(rng, 4, "relu"), _k_dense(rng, 1, "sigmoid", name="dense_1", inputs=4)
+    bundle = import_model(_keras3_h5(tmp_path / "m.h5", emb, rnn, fc1, fc2), _word_index(tmp_path),
+                          ImportOptions(max_len=6)).bundle
+    assert (bundle.model_config.head, bundle.model_config.pooling) == ("mlp", "last")
+    text = ["great", "plot", "boring"]
+    ids = _pre_pad([[WORDS.index(w) + 1 for w in text]], 6)[0]
+    h = keras_lstm(emb[2][0][1][ids], *(a for _, a in rnn[2]))
+    hidden = np.maximum(h @ fc1[2][0][1] + fc1[2][1][1], 0)
+    expected = 1 / (1 + np.exp(-(hidden @ fc2[2][0][1] + fc2[2][1][1])))
+    with torch.no_grad():
+        got = torch.softmax(bundle.model(_gatescope_ids(bundle, [text], 6)), dim=1)[0, 1]
+    assert float(got) == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def test_keras_mask_zero_is_honoured_as_packed_reading(tmp_path):
+    """Embedding(mask_zero=True): Keras skips the padding steps, so the pad row's vector must not be read."""
+    rng = np.random.default_rng(7)
+    emb, rnn, dense = _k_embedding(rng, mask_zero=True), _k_rnn(rng, "GRU", "gru"), _k_dense(rng, 1, "sigmoid")
+    bundle = import_model(_keras3_h5(tmp_path / "m.h5", emb, rnn, dense), _word_index(tmp_path),
+                          ImportOptions(max_len=6)).bundle
+    assert bundle.model_config.packed
+    assert any("mask_zero=True" in note for note in bundle.card["import_notes"])
+    text = ["loved", "the", "acting"]
+    h = keras_gru(emb[2][0][1][[WORDS.index(w) + 1 for w in text]], *(a for _, a in rnn[2]))  # the real words only
+    expected = 1 / (1 + np.exp(-(h @ dense[2][0][1] + dense[2][1][1])))
+    ids = torch.tensor([[bundle.vocab[w] for w in text] + [0, 0, 0]])
+    with torch.no_grad():
+        got = torch.softmax(bundle.model(ids), dim=1)[0, 1]
+    assert float(got) == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def _refused_keras_models(rng):
+    """(id, layers, options, the message) for each Keras setting GateScope cannot compute."""
+    lstm_seq = _k_rnn(rng, return_sequences=True)
+    return [
+        ("go_backwards", [_k_embedding(rng), _k_rnn(rng, go_backwards=True), _k_dense(rng, 1, "sigmoid")], {},
+         r"'lstm' has go_backwards=True.*one-directional"),
+        ("tanh hidden Dense", [_k_embedding(rng), _k_rnn(rng), _k_dense(rng, 4, "tanh"),
+                               _k_dense(rng, 1, "sigmoid", "dense_1", 4)], {}, r"activation='tanh'.*fc1 -> ReLU"),
+        ("Dense(2, sigmoid)", [_k_embedding(rng), _k_rnn(rng), _k_dense(rng, 2, "sigmoid")], {},
+         r"Dense\(2, activation='sigmoid'\).*need not add up to 1"),
+        ("Dense(1, relu) output", [_k_embedding(rng), _k_rnn(rng), _k_dense(rng, 1, "relu")], {},
+         r"Dense\(1, activation='relu'\)"),
+        ("merge_mode sum", [_k_embedding(rng), _k_bidirectional(rng, "sum"), _k_dense(rng, 1, "sigmoid")], {},
+         "merge_mode='sum'"),
+        ("forward go_backwards", [_k_embedding(rng), _k_bidirectional(rng, go_backwards=True),
+                                  _k_dense(rng, 1, "sigmoid", inputs=2 * H)], {}, "wraps a layer with go_backwards"),
+        ("per-step Dense", [_k_embedding(rng), lstm_seq, _k_dense(rng, 1, "sigmoid")], {}, "reads every time step"),
+        ("hard_sigmoid", [_k_embedding(rng), _k_rnn(rng, recurrent_activation="hard_sigmoid"),
+                          _k_dense(rng, 1, "sigmoid")], {}, "recurrent_activation='hard_sigmoid'"),
+        ("relu SimpleRNN", [_k_embedding(rng), _k_rnn(rng, "SimpleRNN", "simple_rnn", activation="relu"),
+                            _k_dense(rng, 1, "sigmoid")], {}, "activation='relu'; GateScope's cells use tanh"),
+        ("stateful", [_k_embedding(rng), _k_rnn(rng, stateful=True), _k_dense(rng, 1, "sigmoid")], {},
+         "stateful=True"),
+        ("GRU reset_after=False", [_k_embedding(rng), _k_rnn(rng, "GRU", "gru", reset_after=False),
+                                   _k_dense(rng, 1, "sigmoid")], {}, "reset_after=False"),
+        ("Conv1D", [_k_embedding(rng), ("Conv1D", {"name": "conv1d"}, []), _k_rnn(rng),
+                    _k_dense(rng, 1, "sigmoid")], {}, "'conv1d' is a Conv1D, which GateScope does not import"),
+        ("masked max pooling, pre-padded", [_k_embedding(rng, mask_zero=True), lstm_seq,
+                                            ("GlobalMaxPooling1D", {"name": "global_max_pooling1d"}, []),
+                                            _k_dense(rng, 1, "sigmoid")], {"padding": "pre"}, "ignores the mask"),
+        ("--head-input against the file", [_k_embedding(rng), _k_rnn(rng), _k_dense(rng, 1, "sigmoid")],
+         {"head_input": "mean"}, "the head input 'mean' disagrees"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(14))
+def test_keras_settings_gatescope_cannot_compute_are_refused_by_name(tmp_path, case):
+    """Each of these was read before and silently computed something else (or refused with a misleading message)."""
+    layer_id, layers, options, message = _refused_keras_models(np.random.default_rng(8))[case]
+    path = _keras3_h5(tmp_path / "m.h5", *layers)
+    with pytest.raises(ModelImportError, match=message):
+        import_model(path, _word_index(tmp_path), ImportOptions(max_len=6, **options))
+
+
+def test_keras_weights_of_a_layer_the_description_lacks_are_refused(tmp_path):
+    rng = np.random.default_rng(9)
+    path = _keras3_h5(tmp_path / "m.h5", _k_embedding(rng), _k_rnn(rng), _k_dense(rng, 1, "sigmoid"))
+    with h5py.File(path, "a") as f:  # a Dense the description does not list: the model would silently change
+        f.create_dataset("model_weights/dense_9/sequential/dense_9/kernel", data=np.ones((1, 1), np.float32))
+        f["model_weights"].attrs["layer_names"] = [b"embedding", b"lstm", b"dense", b"dense_9"]
+    with pytest.raises(ModelImportError, match="'dense_9', a layer its model description does not list"):
+        import_model(path, _word_index(tmp_path), ImportOptions(max_len=6))
+
+
+def test_a_model_inside_a_model_is_refused(tmp_path):
+    rng = np.random.default_rng(10)
+    path = _keras3_h5(tmp_path / "m.h5", _k_embedding(rng), ("Sequential", {"name": "inner", "layers": []}, []),
+                      _k_dense(rng, 1, "sigmoid"), functional=True)
+    with pytest.raises(ModelImportError, match="'inner' is a whole model inside the model"):
+        import_model(path, _word_index(tmp_path))
+
+
+# ------------------------------------------------------------------ the seeds' PyTorch models (issue 24)
+
+
+class StackedSarcasm(nn.Module):
+    """The stacked sarcasm model: two separate nn.LSTM modules instead of num_layers=2."""
+
+    def __init__(self, vocab_size, embedding_dim, hidden_dim):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn1 = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.rnn2 = nn.LSTM(2 * hidden_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden_dim, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn1(self.embedding(x))
+        out, _ = self.rnn2(out)
+        return torch.sigmoid(self.fc(out.mean(dim=1))).squeeze(1)
+
+
+class GloveSarcasm(nn.Module):
+    """The GloVe sarcasm model: BiLSTM(8), mean pooling, a square fc1 (16 -> 16), fc2; ``fc2_first``
+    defines fc2 before fc1 (the forward order still runs fc1 first)."""
+
+    def __init__(self, vocab_size, embedding_dim, hidden_dim=8, fc2_first=False):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
+        if fc2_first:
+            self.fc2 = nn.Linear(2 * hidden_dim, 1)
+        self.fc1 = nn.Linear(2 * hidden_dim, 2 * hidden_dim)
+        if not fc2_first:
+            self.fc2 = nn.Linear(2 * hidden_dim, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embedding(x))
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(out.mean(dim=1))))).squeeze(1)
+
+
+SARCASM_TEXTS = [["the", "plot", "was", "boring"], ["loved", "it", "great", "acting"], ["bad"]]
+
+
+def _matches_torch_tutorial(net, tmp_path, **options):
+    net = net.eval()
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    imported = import_model(tmp_path / "model.pt", _word_index(tmp_path), ImportOptions(max_len=6, **options))
+    with torch.no_grad():
+        expected = net(torch.from_numpy(_pre_pad([[WORDS.index(w) + 1 for w in t] for t in SARCASM_TEXTS], 6)))
+        got = torch.softmax(imported.bundle.model(_gatescope_ids(imported.bundle, SARCASM_TEXTS, 6)), dim=1)[:, 1]
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
+    return imported
+
+
+def test_separate_stacked_lstm_modules_import_as_one_stack(tmp_path):
+    torch.manual_seed(3)
+    imported = _matches_torch_tutorial(StackedSarcasm(V, 6, 4), tmp_path, head_input="mean")
+    cfg = imported.bundle.model_config
+    assert (cfg.cell, cfg.num_layers, cfg.bidirectional, cfg.pooling) == ("lstm", 2, True, "mean")
+    assert any("rnn1 -> rnn2" in note for note in imported.notes)
+
+
+@pytest.mark.parametrize("fc2_first", [False, True])
+def test_a_square_fc1_is_ordered_before_fc2_by_name_and_definition(tmp_path, fc2_first):
+    torch.manual_seed(4)
+    imported = _matches_torch_tutorial(GloveSarcasm(V, 6, fc2_first=fc2_first), tmp_path)
+    assert (imported.bundle.model_config.head, imported.bundle.model_config.head_hidden) == ("mlp", 16)
+
+
+# ------------------------------------------------------------------ a pickled vocabulary (issue 24)
+
+
+class _Planted:
+    """Unpickling this makes a folder: proof that a file was unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+@pytest.mark.parametrize("file_name", ["vocab_to_int.pkl", "vocab.json", "vocab.txt"])
+def test_a_pickled_vocabulary_is_refused_and_never_unpickled(tmp_path, uci_files, file_name):
+    import pickle
+
+    folder = uci_files[0]
+    planted = tmp_path / "unpickled"
+    (tmp_path / file_name).write_bytes(pickle.dumps({"good": 1, "bad": _Planted(str(planted))}))
+    with pytest.raises(ModelImportError, match=r"pickled Python object.*Save it as JSON"):
+        import_model(folder / "sentiment_lstm.pt", tmp_path / file_name)
+    torch.save({"good": 1}, tmp_path / "vocab.pt")  # torch.save writes a zip of pickles
+    with pytest.raises(ModelImportError, match="Save it as JSON"):
+        read_vocabulary(tmp_path / "vocab.pt")
+    assert not planted.exists()
