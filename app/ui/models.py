@@ -11,8 +11,8 @@ from sentiment_core import classroom
 from sentiment_core.checkpoint import save_checkpoint
 from sentiment_core.encoding import SIDES
 from sentiment_core.errors import CheckpointError
-from sentiment_core.importers import (HEAD_INPUT_HELP, HEAD_INPUTS, KERAS_SUFFIXES, TORCH_SUFFIXES, ImportOptions,
-                                      import_model)
+from sentiment_core.importers import (HEAD_INPUT_HELP, HEAD_INPUTS, KERAS_SUFFIXES, TEXT_PRESETS, TORCH_SUFFIXES,
+                                      ImportOptions, import_model)
 from sentiment_core.registry import (RUN_PREFIX, SOURCES, LoadedModel, ModelEntry, ModelLookupError, ModelRegistry,
                                      shared_registry)
 from sentiment_core.text import plain
@@ -45,8 +45,11 @@ def _take_import(key: str) -> None:
     labels = [n.strip() for n in st.session_state.get(f"{key}_labels", "").split(",") if n.strip()] or None
     options = ImportOptions(head_input=st.session_state.get(f"{key}_head_input"),
                             max_len=int(st.session_state.get(f"{key}_max_len", ImportOptions.max_len)),
-                            padding=st.session_state.get(f"{key}_padding", "pre"), labels=labels,
-                            packed=bool(st.session_state.get(f"{key}_packed", False)))
+                            padding=st.session_state.get(f"{key}_padding"), labels=labels,
+                            packed=bool(st.session_state.get(f"{key}_packed", False)),
+                            preset=st.session_state.get(f"{key}_preset"),
+                            lowercase=st.session_state.get(f"{key}_lowercase"),
+                            truncation=st.session_state.get(f"{key}_truncation"))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -75,10 +78,23 @@ def import_form(key: str, container=None) -> None:
     where.selectbox("The classifier reads", HEAD_INPUTS, index=None, key=f"{key}_head_input",
                     format_func=HEAD_INPUT_HELP.get, placeholder="infer (mean for fc1 -> fc2, else final state)",
                     help="The weights cannot say how the sequence became one vector.")
-    where.number_input("Max length (tokens)", 1, 5000, 50, key=f"{key}_max_len",
+    where.selectbox("The tutorial read text as", tuple(TEXT_PRESETS), index=None, key=f"{key}_preset",
+                    format_func=lambda name: f"{name}: {TEXT_PRESETS[name].title}",
+                    placeholder="infer (keras for a tokenizer.to_json() vocabulary, else whitespace)",
+                    help="Its tokenizer, unknown words and padding; the bundle keeps them, and Explain, the API "
+                         "and the CLI read text the same way.")
+    where.number_input("Max length (tokens)", 1, 1000, 50, key=f"{key}_max_len",
                        help="The tutorial's sequence length (the UCI tutorial pads to 50).")
-    where.radio("Padding side", SIDES, index=0, horizontal=True, key=f"{key}_padding",
-                help="The tutorials pad before the text (pre).")
+    as_preset = {None: "as the preset"}
+    c1, c2, c3 = where.columns(3)
+    c1.radio("Padding side", (None, *SIDES), horizontal=True, key=f"{key}_padding",
+             format_func=lambda v: as_preset.get(v, v), help="The chapters and Keras pad before the text (pre).")
+    c2.radio("Truncation", (None, *SIDES), horizontal=True, key=f"{key}_truncation",
+             format_func=lambda v: as_preset.get(v, v),
+             help="Which end long texts lose: post keeps the beginning (the chapters), pre the end (Keras).")
+    c3.radio("Lowercase", (None, True, False), horizontal=True, key=f"{key}_lowercase",
+             format_func=lambda v: as_preset.get(v, "yes" if v else "no"),
+             help="Every preset lowercases, except a Keras tokenizer saved with lower=False.")
     where.text_input("Label names", "negative, positive", key=f"{key}_labels",
                      help="In output order, comma-separated; a single sigmoid output is P(second label).")
     where.checkbox("The tutorial packed its sequences", False, key=f"{key}_packed",

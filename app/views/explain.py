@@ -13,7 +13,7 @@ from sentiment_core.explain.intervene import (LESSONS_BY_KEY, OP_LABELS, OPS, TA
                                               lesson_interventions, parse_units)
 from sentiment_core.explain.memory import memory_model_keys, memory_ribbon
 from sentiment_core.explain.trace import ACTIVATIONS, GATE_SYMBOLS
-from sentiment_core.predict import Predictor
+from sentiment_core.predict import Predictor, describe_reading
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import EXAMPLES, PageField
 from sentiment_core.text import plain
@@ -98,6 +98,9 @@ with top[1]:
              on_change=lambda: state.remember("e_text", st.session_state["e_example"] or st.session_state["e_text"]))
 st.caption(f"{plain(loaded.entry.label)} · {cfg.display_name}, hidden {cfg.hidden_dim}, {cfg.pooling} pooling, "
            f"classes: {plain(', '.join(label_names))}")
+if bundle.card.get("text_preset"):  # an imported tutorial model: how its tutorial read text
+    st.caption(f"📖 Reads text as {plain(bundle.card.get('text_preset_title', bundle.card['text_preset']))}. "
+               f"{plain(describe_reading(bundle))}")
 
 check = check_explainable(bundle, text)
 if not check.ok:
