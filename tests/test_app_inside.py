@@ -41,3 +41,27 @@ def test_toy_mode_shows_the_whole_forward_pass_equal_to_pytorch(monkeypatch, tmp
     assert any("NumPy recompute of the whole pass = PyTorch ✓" in s.value for s in at.success)
     assert any("GRU forward" in m.value for m in at.markdown)
     assert any("P(positive)" in m.value for m in at.markdown)
+
+
+def test_parameter_count_of_an_imported_keras_model_is_the_tutorials_own(monkeypatch, tmp_path):
+    """No phantom <unk> row (the tokenizer had none) and a Keras count as model.summary() prints it (issue 24)."""
+    import json
+    from pathlib import Path
+
+    from sentiment_core.checkpoint import save_checkpoint
+    from sentiment_core.importers import ImportOptions, import_model
+
+    folder = Path(__file__).parent / "fixtures" / "tutorials" / "keras" / "simple_rnn"
+    expected = json.loads((folder / "expected.json").read_text())
+    bundle = import_model(folder / "model.h5", folder / "tokenizer.json", ImportOptions(max_len=12)).bundle
+    save_checkpoint(tmp_path / "shipped" / "airline_keras.safetensors", bundle)
+    app_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("GATESCOPE_PRETRAINED_DIR", str(tmp_path / "shipped"))
+    at = open_page("inside", query={"tab": "Counting parameters", "model": "airline_keras"})
+    assert not at.exception and not at.error
+    pytorch = expected["keras_parameters"] + 6  # SimpleRNN(6): PyTorch's second bias vector
+    assert f"Sum of the rows: {pytorch:,} parameters, the tutorial's own count." in at.success[0].value
+    assert "its embedding has" in at.caption[0].value  # GateScope's copy has one more row: <unk>
+    at.toggle(key="i_keras_count").set_value(True).run()
+    assert f"{expected['keras_parameters']:,} parameters, the tutorial's own count as Keras' model.summary()" \
+        in at.success[0].value

@@ -10,7 +10,8 @@ from sentiment_core import plots
 from sentiment_core.explain import check_explainable, parameter_counts, step_through
 from sentiment_core.explain.unrolled import unrolled_network
 from sentiment_core.explain.toy import TOY_EMB_RANGE, TOY_MAX_HIDDEN, toy_forward
-from sentiment_core.models import GATES_PER_CELL
+from sentiment_core.importers import tutorial_config
+from sentiment_core.models import GATES_PER_CELL, model_summary
 from sentiment_core.registry import shared_registry
 from sentiment_core.settings import PageField
 from sentiment_core.text import plain
@@ -124,21 +125,45 @@ def params_view() -> None:
     else:
         counts = parameter_counts(loaded.bundle)
         cfg = loaded.bundle.model_config
+        counted = tutorial_config(loaded.bundle)
+        keras = st.toggle("Keras count", key="i_keras_count",
+                          help="One bias per gate. PyTorch keeps two bias vectors per gate (bias_ih and bias_hh); "
+                               "Keras' SimpleRNN and LSTM keep one. On: the numbers a Keras tutorial's "
+                               "model.summary() prints (Keras' GRU keeps two, like PyTorch).")
         g = GATES_PER_CELL[cfg.cell]
+        biases = 1 if keras and cfg.cell != "gru" else 2
         st.markdown(f"Each recurrent layer and direction of a **{cfg.cell.upper()}** has **g = {g}** gate block"
-                    f"{'s' if g > 1 else ''}, each with an input matrix, a recurrent matrix and two bias vectors:")
+                    f"{'s' if g > 1 else ''}, each with an input matrix, a recurrent matrix and "
+                    f"{'one bias vector (Keras)' if biases == 1 else 'two bias vectors'}:")
+        bias_term = (r"\underbrace{g \cdot H}_{b}" if biases == 1 else
+                     r"\underbrace{2 \cdot g \cdot H}_{b_{ih},\, b_{hh}}")
         st.latex(r"\text{params} = \underbrace{g \cdot H \cdot \text{in}}_{W_{ih}} + "
-                 r"\underbrace{g \cdot H \cdot H}_{W_{hh}} + \underbrace{2 \cdot g \cdot H}_{b_{ih},\, b_{hh}} "
-                 r"= g \cdot H \cdot (\text{in} + H) + 2 g H")
+                 r"\underbrace{g \cdot H \cdot H}_{W_{hh}} + " + bias_term
+                 + r" = g \cdot H \cdot (\text{in} + H) + " + ("g H" if biases == 1 else "2 g H"))
+        rows = model_summary(counted, keras_biases=keras)
         st.dataframe(pd.DataFrame([{"layer": r.layer, "shapes": r.shape, "formula": r.formula, "parameters": r.count,
-                                    "trained": "yes" if r.trainable else "frozen"} for r in counts.rows]),
+                                    "trained": "yes" if r.trainable else "frozen"} for r in rows]),
                      hide_index=True, width="stretch",
                      column_config={"parameters": st.column_config.NumberColumn(format="localized")})
-        ok = "✓ equals" if counts.matches else "✗ differs from"
-        st.success(f"Sum of the rows: {counts.total:,} parameters — {ok} PyTorch's count "
-                   f"(sum of p.numel() = {counts.actual:,}).")
+        total = sum(r.count for r in rows)
+        if counted == cfg and not keras:
+            ok = "✓ equals" if counts.matches else "✗ differs from"
+            st.success(f"Sum of the rows: {counts.total:,} parameters — {ok} PyTorch's count "
+                       f"(sum of p.numel() = {counts.actual:,}).")
+        else:
+            st.success(f"Sum of the rows: {total:,} parameters, the tutorial's own count"
+                       + (" as Keras' model.summary() prints it." if keras else "."))
+            differences = []
+            if counted != cfg:
+                differences.append(f"its embedding has {cfg.vocab_size:,} rows, the tutorial's {counted.vocab_size:,} "
+                                   "(GateScope adds the <pad> and <unk> rows a tutorial's vocabulary lacks)")
+            if keras and cfg.cell != "gru":
+                differences.append("PyTorch keeps two biases per gate")
+            st.caption(f"GateScope's copy of the model holds {counts.actual:,} parameters (sum of p.numel(), "
+                       f"{'✓ equal to' if counts.matches else '✗ not'} the rows counted its way): "
+                       + "; ".join(differences) + ".")
         st.caption("Why two biases? Mathematically one would do; PyTorch keeps both for compatibility with NVIDIA's "
-                   "cuDNN kernels. Keras keeps one, so Keras counts are 2·g·H smaller.")
+                   "cuDNN kernels. Keras keeps one, so Keras counts are g·H smaller per layer and direction.")
 
 
 state.open_tab(tab_params, "i_tab", TABS[1], params_view)
