@@ -20,7 +20,8 @@ Families (the GateScope preset that reproduces each in ``expected.json``'s ``imp
                    (predict_sentiment), nn.RNN, fc on the final state
 
 Run from the repository root:
-    python scripts/make_tutorial_fixtures.py
+    python scripts/make_tutorial_fixtures.py          # build them
+    python scripts/make_tutorial_fixtures.py --check  # import each through GateScope, print the largest |dP|
 """
 from __future__ import annotations
 
@@ -250,14 +251,39 @@ def build(name: str, out: Path, seed: int) -> dict:
     return expected
 
 
+def check(out: Path, name: str) -> str:
+    """Import one fixture through GateScope with its preset, and with the ``whitespace`` preset, and say
+    how far each is from the tutorial's probabilities (largest |dP|, alone and in one batch)."""
+    import numpy as np
+
+    from sentiment_core.importers import ImportOptions, import_model
+    from sentiment_core.predict import Predictor
+
+    expected = json.loads((out / name / "expected.json").read_text())
+    gaps = {}
+    for preset in (expected["import_options"]["preset"], "whitespace"):
+        options = ImportOptions(**{**expected["import_options"], "preset": preset})
+        bundle = import_model(out / name / expected["weights"], out / name / expected["vocabulary"], options).bundle
+        predict = lambda texts: np.array([[p.probabilities[n] for n in bundle.label_names]  # noqa: E731
+                                          for p in Predictor(bundle).predict(texts)])
+        alone = np.array([predict([t])[0] for t in expected["texts"]])
+        gaps[preset] = (np.abs(alone - expected["alone"]).max(), np.abs(predict(expected["texts"]) - expected["batch"]).max())
+    (preset, (alone, batch)), (_, (plain, _)) = gaps.items()
+    return f"{name}: --preset {preset} alone {alone:.1e}, batch {batch:.1e}; --preset whitespace alone {plain:.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", nargs="*", choices=tuple(FAMILIES))
+    parser.add_argument("--check", action="store_true", help="import the fixtures through GateScope and compare")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     for seed, name in enumerate(FAMILIES):
         if args.only and name not in args.only:
+            continue
+        if args.check:
+            print(check(args.out, name))
             continue
         expected = build(name, args.out, seed)
         spread = [p for _, p in expected["alone"]]
