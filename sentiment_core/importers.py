@@ -781,7 +781,7 @@ def _keras_by_shapes(groups: dict[str, list[np.ndarray]], name: str) -> _Layers:
         raise ModelImportError(f"{name}: no Embedding layer found")
     if not recurrent:
         raise ModelImportError(f"{name}: no SimpleRNN, LSTM or GRU layer found")
-    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name), head_input="final")
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name))
 
 
 # ---------------------------------------------------------------- a Keras model's description

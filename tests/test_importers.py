@@ -403,12 +403,14 @@ def test_tutorial_parameter_count_has_no_phantom_unk_row_and_keras_counts_keras_
 
 # ------------------------------------------------------------------ Keras settings: honoured or refused
 
-def _keras3_h5(path, *layers, functional=False):
+def _keras3_h5(path, *layers, functional=False, keras2=False):
     """Keras 3's model.save('m.h5'): the description in model_config, each layer's weights listed in
     its weight_names, names without ':0'.
 
     Args:
         layers: (class name, config, [(weight path, array), ...]) input to output.
+        functional: describe a Functional model instead of a Sequential one.
+        keras2: Keras 2's names instead: <layer>/<weight>:0, without Keras 3's 'sequential/'.
     """
     described = [{"class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, 6]}}]
     with h5py.File(path, "w") as f:
@@ -417,9 +419,10 @@ def _keras3_h5(path, *layers, functional=False):
         for layer_class, config, weights in layers:
             described.append({"module": "keras.layers", "class_name": layer_class, "config": config})
             group = root.create_group(config["name"])
-            group.attrs["weight_names"] = [f"sequential/{config['name']}/{w}".encode() for w, _ in weights]
-            for weight, array in weights:
-                group.create_dataset(f"sequential/{config['name']}/{weight}", data=array)
+            paths = [f"{config['name']}/{w}:0" if keras2 else f"sequential/{config['name']}/{w}" for w, _ in weights]
+            group.attrs["weight_names"] = [p.encode() for p in paths]
+            for weight_path, (_, array) in zip(paths, weights):
+                group.create_dataset(weight_path, data=array)
         model = {"class_name": "Functional" if functional else "Sequential",
                  "config": {"name": "sequential", "layers": described}}
         f.attrs["model_config"] = json.dumps(model)
@@ -475,6 +478,26 @@ def test_keras_dense_after_an_rnn_reads_the_final_state_through_relu(tmp_path):
     with torch.no_grad():
         got = torch.softmax(bundle.model(_gatescope_ids(bundle, [text], 6)), dim=1)[0, 1]
     assert float(got) == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def test_keras2_h5_with_its_description_and_a_weights_only_file_with_head_input(tmp_path):
+    """Keras 2 names (':0', listed in weight_names) read through the description; a file without one
+    takes --head-input, since nothing in it says otherwise."""
+    rng = np.random.default_rng(11)
+    layers = (_k_embedding(rng), _k_rnn(rng, "GRU", "gru", return_sequences=True),
+              ("GlobalMaxPooling1D", {"name": "global_max_pooling1d"}, []), _k_dense(rng, 3, "softmax"))
+    labels = ["negative", "neutral", "positive"]
+    described = import_model(_keras3_h5(tmp_path / "m.h5", *layers, keras2=True), _word_index(tmp_path),
+                             ImportOptions(max_len=6, labels=labels)).bundle
+    assert (described.model_config.cell, described.model_config.pooling) == ("gru", "max")
+    with h5py.File(tmp_path / "m.h5", "a") as f:
+        del f.attrs["model_config"]
+    weights_only = import_model(tmp_path / "m.h5", _word_index(tmp_path),
+                                ImportOptions(max_len=6, labels=labels, head_input="max")).bundle
+    ids = _gatescope_ids(described, [["great", "plot"], ["awful", "acting", "it"]], 6)
+    with torch.no_grad():
+        assert torch.equal(described.model(ids), weights_only.model(ids))
+    assert any("weights only" in note for note in weights_only.card["import_notes"])
 
 
 def test_keras_mask_zero_is_honoured_as_packed_reading(tmp_path):
