@@ -154,3 +154,30 @@ def test_a_texts_probabilities_do_not_depend_on_its_batch(bundles, texts, batch_
     batch = _probabilities(bundle, texts, batch_size)
     alone = np.array([_probabilities(bundle, [text])[0] for text in texts])
     assert np.abs(batch - alone).max() < TOLERANCE, name
+
+
+@PROPERTY
+@given(text=st.text(st.characters(codec=None, exclude_categories=()), max_size=200), data=st.data())
+def test_any_text_through_a_tutorial_pipeline_gives_a_probability_vector(bundles, text, data):
+    bundle = bundles[data.draw(st.sampled_from(FAMILIES))]
+    values = list(Predictor(bundle).predict([text])[0].probabilities.values())
+    assert all(0 <= v <= 1 for v in values) and abs(sum(values) - 1) < 1e-5
+
+
+def test_shipped_models_predict_exactly_as_before_and_record_nothing_new(bundles):
+    """Shipped bundles are packed: batching them is unchanged (the trainer's padded batches, bit for
+    bit), and bundles of GateScope's own tokenizers write no text-pipeline fields."""
+    from sentiment_core.checkpoint import read_metadata
+    from sentiment_core.trainer import EncodedExamples, predict_logits
+
+    texts = ["It was not good.", "", "Great film, but the ending was a letdown", "zebra " * 300]
+    for path in _shipped():
+        bundle = bundles[path.stem]
+        encoded = [Predictor(bundle).encode(t) for t in texts]
+        before = torch.softmax(predict_logits(bundle.model, EncodedExamples([e.ids or [1] for e in encoded], [0] * 4),
+                                              padding=bundle.batch_padding), dim=1)
+        assert torch.equal(Predictor(bundle).probabilities(encoded), before), path.stem
+        meta = read_metadata(path)
+        assert not {"strip_chars", "filters", "split", "stopwords"} & {*meta["tokenizer"], *bundle.tokenizer_config.to_dict()}
+        assert set(meta["encoding"]) == {"max_len", "padding", "truncation"} == set(bundle.encoding.to_dict())
+        assert (bundle.encoding.fixed_length, bundle.encoding.unknown) == (False, "unk")
