@@ -767,7 +767,7 @@ def _keras_by_shapes(groups: dict[str, list[np.ndarray]], name: str) -> _Layers:
             if embedding is not None:
                 raise ModelImportError(f"{name}: two embedding tables; GateScope imports one")
             embedding = arrays[0]
-        elif len(arrays) in (3, 6) and arrays[1].ndim == 2 and arrays[0].ndim == 2:
+        elif len(arrays) in (3, 6) and arrays[0].ndim == 2:
             halves = [arrays[:3], arrays[3:]] if len(arrays) == 6 else [arrays]
             recurrent.append([_keras_recurrent(h, f"{layer} ({d})" if len(halves) > 1 else layer, name)
                               for h, d in zip(halves, ("forward", "backward"))])

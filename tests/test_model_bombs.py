@@ -338,7 +338,9 @@ def test_keras_lambda_layer_is_refused_by_name(tmp_path, vocab_file):
     with pytest.raises(ModelImportError, match="Lambda layer 'double_it'"):
         import_model(_zip(tmp_path / "lambda.keras", members), vocab_file)
     # without the Lambda layer the same model imports
-    assert import_model(_keras_h5(tmp_path / "plain.h5", model_config=_sequential(lstm)), vocab_file).bundle
+    plain = _sequential({"class_name": "Embedding", "config": {"name": "embedding"}}, lstm,
+                        {"class_name": "Dense", "config": {"name": "dense", "activation": "sigmoid"}})
+    assert import_model(_keras_h5(tmp_path / "plain.h5", model_config=plain), vocab_file).bundle
 
 
 def test_memory_error_during_import_becomes_a_message(tmp_path, vocab_file, monkeypatch):
