@@ -66,6 +66,7 @@ MAX_MEMBER_BYTES = 256 * 2**20  # model.weights.h5 unpacked from a .keras archiv
 MAX_ARCHIVE_BYTES = 512 * 2**20  # all files of a .keras archive unpacked, as its directory declares them
 _ZIP_DIRECTORY_BYTES = MAX_ARCHIVE_MEMBERS * (46 + 1024)  # directory entries of MAX_ARCHIVE_MEMBERS, names to 1 KiB
 _CHUNK = 2**20
+MAX_NAMES_BYTES = 2**20  # an HDF5 group's layer_names / weight_names, read whole
 LAMBDA_LAYERS = ("Lambda", "TFOpLambda", "SlicingOpLambda")  # Keras layers that run code and hold no weights
 
 
@@ -677,14 +678,13 @@ def _weight_groups(handle, name: str) -> dict[str, list[np.ndarray]]:
     root = handle["model_weights"] if "model_weights" in handle else handle
     if "layers" in root and "layer_names" not in root.attrs:  # Keras 3: layers/<layer>/...
         root = root["layers"]
-    listed = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in root.attrs.get("layer_names", [])]
+    listed = _h5_names(root, "layer_names", name)
     found: dict[str, list] = {}
     for layer in listed or sorted(root, key=_natural):
         group = root.get(layer)
         if layer in _SKIPPED_GROUPS or not isinstance(group, h5py.Group):
             continue  # Keras keeps the optimizer's state next to the layers
-        names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n)
-                 for n in group.attrs.get("weight_names", [])]
+        names = _h5_names(group, "weight_names", name)
         if names and all(isinstance(group.get(n), h5py.Dataset) for n in names):
             datasets = [group[n] for n in names]
         else:
@@ -706,6 +706,23 @@ def _weight_groups(handle, name: str) -> dict[str, list[np.ndarray]]:
                                        "dimensions; Keras weights are numbers in 1 or 2 dimensions")
     _check_count(sum(d.size for datasets in found.values() for d in datasets), name)
     return {layer: [np.asarray(d, dtype=np.float32) for d in datasets] for layer, datasets in found.items()}
+
+
+def _h5_names(obj, attribute: str, name: str) -> list[str]:
+    """The names Keras lists in an HDF5 attribute (``layer_names``, ``weight_names``).
+
+    Their declared count and size (``MAX_NAMES_BYTES``; for variable-length strings, the
+    pointers to them) are checked before they are read; the strings themselves lie in the file,
+    whose size is bounded.
+    """
+    if attribute not in obj.attrs:
+        return []
+    declared = obj.attrs.get_id(attribute)
+    count = int(np.prod(declared.shape)) if declared.shape else 1
+    if count * declared.get_type().get_size() > MAX_NAMES_BYTES:
+        raise ModelImportError(f"{name}: the {attribute} of {obj.name} take over {MAX_NAMES_BYTES // 2**20} MiB; a "
+                               "Keras file lists a few names per layer")
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in np.ravel(obj.attrs[attribute])]
 
 
 def _keras_recurrent(arrays: list[np.ndarray], group: str, name: str) -> _Recurrent:

@@ -435,3 +435,14 @@ def test_cli_import_with_a_folder_as_vocabulary_prints_a_message(tmp_path, capsy
     code = main(["import", str(h5), "--vocab", str(tmp_path), "--out", str(tmp_path / "o.safetensors")])
     err = capsys.readouterr().err
     assert code != 0 and "is a folder, not a file" in err and "Traceback" not in err
+
+
+def test_keras_h5_with_oversized_weight_names_is_refused_before_they_are_read(tmp_path, vocab_file):
+    from sentiment_core.importers import MAX_NAMES_BYTES
+
+    path = tmp_path / "names.h5"
+    with h5py.File(path, "w", libver="latest") as handle:  # 2 MiB of names where Keras writes three
+        handle.create_group("model_weights/lstm").attrs["weight_names"] = np.array([b"x" * 1024] * 2048)
+    assert 2048 * 1024 > MAX_NAMES_BYTES
+    with pytest.raises(ModelImportError, match="weight_names of /model_weights/lstm take over 1 MiB"):
+        import_model(path, vocab_file)
