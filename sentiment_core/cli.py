@@ -633,7 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", type=Path, required=True, help="the bundle to write (.safetensors)")
     im.add_argument("--head-input", choices=HEAD_INPUTS, default=None,
                     help="what the classifier reads: " + "; ".join(f"{k}: {v}" for k, v in HEAD_INPUT_HELP.items())
-                    + " (default: mean with two linear layers, else final)")
+                    + " (default: what a Keras model.save file's description says; else mean with two linear "
+                    "layers, else final)")
     im.add_argument("--max-len", type=int, default=ImportOptions.max_len, help="the tutorial's sequence length")
     im.add_argument("--preset", choices=tuple(TEXT_PRESETS), default=None,
                     help="how the tutorial read text: " + "; ".join(f"{k}: {v.title}" for k, v in TEXT_PRESETS.items())

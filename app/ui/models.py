@@ -76,8 +76,10 @@ def import_form(key: str, container=None) -> None:
                         help="The word -> index dict the tutorial saved (index 0 = padding), a list of tokens in "
                              "index order (torchtext itos), or Keras tokenizer.to_json().")
     where.selectbox("The classifier reads", HEAD_INPUTS, index=None, key=f"{key}_head_input",
-                    format_func=HEAD_INPUT_HELP.get, placeholder="infer (mean for fc1 -> fc2, else final state)",
-                    help="The weights cannot say how the sequence became one vector.")
+                    format_func=HEAD_INPUT_HELP.get,
+                    placeholder="infer (a Keras model.save file says; else mean for fc1 -> fc2, else final state)",
+                    help="A PyTorch state dict cannot say how the sequence became one vector; a Keras file saved "
+                         "with model.save says it in its description (a choice that disagrees is refused).")
     where.selectbox("The tutorial read text as", tuple(TEXT_PRESETS), index=None, key=f"{key}_preset",
                     format_func=lambda name: f"{name}: {TEXT_PRESETS[name].title}",
                     placeholder="infer (keras for a tokenizer.to_json() vocabulary, else whitespace)",
