@@ -217,8 +217,8 @@ def _refuse_pickled_vocabulary(raw: bytes, path: Path) -> None:
     Pickles of protocol 2 and later start with ``0x80`` and the protocol number; ``torch.save``
     writes a zip archive (``PK``); the suffix names the rest.
     """
-    if (path.suffix.lower() in PICKLE_SUFFIXES or raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
-            or raw[:4] == b"PK\x03\x04"):
+    pickled = raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if path.suffix.lower() in PICKLE_SUFFIXES or pickled or raw[:4] == b"PK\x03\x04":
         raise ModelImportError(f"{path.name} is a pickled Python object (pickle.dump or torch.save): GateScope never "
                                "unpickles a file, because that can run any code. Save it as JSON instead: "
                                "json.dump(vocab_to_int, open('vocab.json', 'w'))")
@@ -447,7 +447,8 @@ def _torch_layers(tensors: dict[str, torch.Tensor], name: str, notes: list[str])
     return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name, by_name))
 
 
-def _torch_module(module: str, recurrent_keys: list, arrays: dict[str, np.ndarray], name: str) -> list[list[_Recurrent]]:
+def _torch_module(module: str, recurrent_keys: list, arrays: dict[str, np.ndarray],
+                  name: str) -> list[list[_Recurrent]]:
     """One ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` module's layers and directions."""
     keys = [m for m, _ in recurrent_keys if m.group("module") == module]
     num_layers = 1 + max(int(m.group("layer")) for m in keys)
