@@ -795,11 +795,16 @@ def _keras_by_shapes(groups: dict[str, list[np.ndarray]], name: str) -> _Layers:
         else:
             raise ModelImportError(f"{name}: cannot place the weights of {layer} (GateScope imports Embedding, "
                                    "SimpleRNN/LSTM/GRU (optionally Bidirectional) and Dense layers)")
+    _require_layers(embedding, recurrent, name)
+    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name))
+
+
+def _require_layers(embedding, recurrent: list, name: str) -> None:
+    """Refuse a Keras file without an Embedding or a recurrent layer."""
     if embedding is None:
         raise ModelImportError(f"{name}: no Embedding layer found")
     if not recurrent:
         raise ModelImportError(f"{name}: no SimpleRNN, LSTM or GRU layer found")
-    return _Layers(embedding, recurrent, _chain_linears(linears, recurrent, name))
 
 
 # ---------------------------------------------------------------- a Keras model's description
@@ -957,10 +962,7 @@ def _keras_by_config(layer_list: list[tuple[str, dict]], groups: dict[str, list[
     if leftover:
         raise ModelImportError(f"{name}: the file holds weights for {leftover[0][:60]!r}, a layer its model "
                                "description does not list; save the model again with model.save(...)")
-    if embedding is None:
-        raise ModelImportError(f"{name}: no Embedding layer found")
-    if not recurrent:
-        raise ModelImportError(f"{name}: no SimpleRNN, LSTM or GRU layer found")
+    _require_layers(embedding, recurrent, name)
     if head_input is None:
         head_input = "final"  # a Dense after an RNN without return_sequences reads its final state
     _keras_dense_activations(activations, [w.shape[0] for w, _ in linears], name, notes)
