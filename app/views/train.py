@@ -276,14 +276,18 @@ run_label = start_cols[0].text_input("Run name (optional)", key="gs_run_label", 
                                      placeholder="e.g. lstm-dropout-0.3",
                                      help="Letters, digits, '-', '_' and '.'; a date and a random suffix are added.")
 start_cols[1].markdown("&nbsp;")
-start = start_cols[1].button("▶ Start training", type="primary", width="stretch",
-                             disabled=splits is None or vector_error is not None or probe_error is not None)
+# The click is taken from its callback, which Streamlit calls once per click: the button's own value
+# also came back True in a rerun the page asked for while the click's run was still going (a loaded
+# server queued a second run 6 s after the first).
+start_cols[1].button("▶ Start training", type="primary", width="stretch",
+                     disabled=splits is None or vector_error is not None or probe_error is not None,
+                     on_click=st.session_state.__setitem__, args=("gs_start_clicked", True))
+start = st.session_state.pop("gs_start_clicked", False)
 
 
 def repeated_start() -> bool:
-    """A click that reaches the server twice (seen when it meets the live curves' automatic
-    refresh) or a double click: within 3 s of the last Start while that run is still queued or
-    running. A Start after a quick run has finished is a new run."""
+    """A double click: within 3 s of the last Start while that run is still queued or running.
+    A Start after a quick run has finished is a new run."""
     last = st.session_state.get("gs_last_start")
     if not last or time.monotonic() - last[0] >= 3.0:
         return False
