@@ -62,8 +62,8 @@ def page_interaction(mirror: str, model: str, eval_set: str, reps: int = 10) -> 
     labelled = dv.load_eval_set(eval_set, mirror)
     labels = labelled.for_model(loaded.bundle.label_names)
     _, cold = timed(dv.SHARED_PREDICTIONS.get, (loaded.cache_key, f"eval:{eval_set}"),
-                    lambda: dv.predict_dataset(loaded.bundle, labelled.texts, labels,
-                                               loaded.bundle.model_config.display_name))
+                    lambda: dv.DatasetPass(loaded.bundle, labelled.texts, labels,
+                                           loaded.bundle.model_config.display_name))
     at, first = timed(open_page, "dataset", {"model": model, "examples": f"eval:{eval_set}"})
     times = []
     for i in range(reps):

@@ -116,3 +116,59 @@ def test_the_upload_route_has_the_data_pages_column_mapping(monkeypatch, tmp_pat
     assert next(m.value for m in at.metric if m.label == "Examples") == "60"
     at.selectbox(key=f"ds_label_{sha}").set_value("stars").run()  # the mapping is what is read
     assert "do not include '1', '2'" in " ".join(shown(e.value) for e in at.error)
+
+
+def test_a_large_set_fills_in_with_progress_and_a_second_visit_computes_nothing(monkeypatch, tmp_path):
+    """Issue 23 item 5: 25,000 reviews took about 90 s under one spinner. A set over the page's wait
+    shows its progress with the time left, and the rows done so far with numbers that say so; the
+    finished pass is kept, so another session opens it without predicting again."""
+    import threading
+
+    from browser.app_support import wait_for
+
+    from sentiment_core import dataset_view as dv
+
+    app_env(monkeypatch, tmp_path)
+    release, first_batch, calls = threading.Event(), threading.Event(), []
+    forward = dv._pooled_and_logits
+
+    def held(model, ids, lengths):  # the pass stops before its second batch until released
+        calls.append(len(ids))
+        if len(calls) > 1:
+            first_batch.set()
+            release.wait(60)
+        return forward(model, ids, lengths)
+
+    monkeypatch.setattr(dv, "_pooled_and_logits", held)
+    cues = [("good", "positive"), ("awful", "negative"), ("great", "positive"), ("boring", "negative")]
+    content = "\n".join(["text,label"] + [f"review {i}: the film was {cues[i % 4][0]},{cues[i % 4][1]}"
+                                          for i in range(1500)]).encode()
+
+    def visit():
+        at = open_page("dataset", query={"model": "lstm", "examples": "upload"})
+        return at.file_uploader(key="ds_file").set_value(("big.csv", content, "text/csv")).run()
+
+    def metrics(at):
+        return {m.label: m.value for m in at.metric}
+
+    try:
+        at = visit()
+        assert first_batch.wait(60)
+        at.run()
+        assert not at.exception and not at.error, [shown(e.value) for e in at.error]
+        bar = at.get("progress")[0].proto
+        assert "128 of 1,500 examples done" in bar.text and "s left at the speed so far" in bar.text
+        assert bar.value == 100 * 128 // 1500
+        shown_now = metrics(at)
+        assert shown_now["So far (of 1,500)"] == "128" and "Accuracy so far" in shown_now
+        assert not {"Examples", "Accuracy", "Wrong"} & set(shown_now)  # no partial number poses as the set's
+        assert any("a random sample of the 1,500" in shown(c.value) for c in at.caption)
+        assert 0 < len(at.dataframe[0].value) <= 25
+        assert not at.tabs  # slices, map and units wait for the whole set
+    finally:
+        release.set()
+    wait_for(at, lambda at: "Examples" in metrics(at))
+    assert metrics(at)["Examples"] == "1,500" and "Accuracy" in metrics(at) and not at.get("progress")
+    batches = len(calls)
+    again = visit()  # another session: the finished pass is shared
+    assert metrics(again)["Examples"] == "1,500" and not again.get("progress") and len(calls) == batches

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -276,13 +279,156 @@ def test_the_planted_unit_ranks_first_and_shows_its_sentences():
         dv.unit_sentences(model, texts, 0, 0, 8)
 
 
-def test_the_prediction_cache_is_bounded_and_computes_once():
+@pytest.fixture(scope="module")
+def rule_set():
+    """60 distinct short sentences of the rule, with their gold labels."""
+    test = rule_splits(300, seed=3).train
+    texts, labels = [], []
+    for text, label in zip(test.texts, test.labels):
+        if text not in texts:
+            texts.append(text)
+            labels.append(label)
+    return texts[:60], labels[:60]
+
+
+def test_a_pass_reports_every_batch_and_ends_equal_to_the_one_shot_pass(rule_bundle, rule_set):
+    texts, gold = rule_set
+    seen = []
+    chunked = dv.predict_dataset(rule_bundle, texts, gold, "LSTM", batch_size=4, chunk_size=10,
+                                 on_batch=lambda done, total: seen.append((done, total)))
+    # 60 examples: a first chunk of 8 (two batches), five of 10 (three each), one of 2: 18 batches of at most 4
+    assert len(seen) == 18 and seen[-1] == (60, 60) and {t for _, t in seen} == {60}
+    steps = np.diff([0] + [d for d, _ in seen])
+    assert (steps >= 1).all() and (steps <= 4).all()
+    one_shot = dv.predict_dataset(rule_bundle, texts, gold, "LSTM", batch_size=4, chunk_size=None)
+    assert chunked.complete and chunked.total == 60
+    for column in ("text", "gold", "prediction", "correct", "length", "unknown_share", "tags"):
+        assert chunked.table[column].tolist() == one_shot.table[column].tolist(), column
+    for column in ("confidence", "p_gold"):
+        assert torch.allclose(torch.tensor(chunked.table[column].to_numpy()),
+                              torch.tensor(one_shot.table[column].to_numpy()), atol=1e-6), column
+    assert torch.allclose(torch.from_numpy(chunked.vectors), torch.from_numpy(one_shot.vectors), atol=1e-6)
+    assert chunked.slices.equals(one_shot.slices)
+
+
+def test_the_rows_done_so_far_are_a_random_sample_labelled_as_part_of_the_set(rule_bundle, rule_set):
+    texts, gold = rule_set
+    run = dv.DatasetPass(rule_bundle, texts, gold, "LSTM", batch_size=4, chunk_size=10)
+    assert run.partial() is None and run.progress().waiting
+    found = {}
+
+    def look(done, total):
+        if done == 8:  # the first chunk
+            found["partial"], found["progress"] = run.partial(), run.progress()
+
+    final = run.run(look)
+    partial, progress = found["partial"], found["progress"]
+    assert not partial.complete and partial.total == 60 and len(partial.table) == 8
+    assert (progress.done, progress.total, progress.waiting) == (8, 60, False)
+    assert progress.seconds > 0 and progress.seconds_left == pytest.approx(progress.seconds / 8 * 52)
+    rows = [texts.index(t) for t in partial.table["text"]]
+    assert rows == sorted(rows) and rows != list(range(8))  # in the set's order, but not its first 8
+    whole = final.table.iloc[rows].reset_index(drop=True)
+    assert partial.table["prediction"].tolist() == whole["prediction"].tolist()
+    assert np.allclose(partial.table["confidence"], whole["confidence"]) and partial.vectors.shape == (8, 16)
+    assert partial.accuracy == pytest.approx(whole["correct"].mean())
+    assert run.partial() is final and final.complete and run.progress().seconds_left == 0
+
+
+def test_the_time_left_leaves_out_the_first_chunks_warm_up(rule_bundle, rule_set, monkeypatch):
+    texts, gold = rule_set
+    forward, now = dv._pooled_and_logits, [0.0]
+
+    def timed(model, ids, lengths):  # a clock that moves only here: 0.5 s a batch in the first chunk, then 0.01
+        now[0] += 0.5 if now[0] < 1.0 else 0.01
+        return forward(model, ids, lengths)
+
+    monkeypatch.setattr(dv, "_pooled_and_logits", timed)
+    monkeypatch.setattr(dv, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    run = dv.DatasetPass(rule_bundle, texts, gold, batch_size=4, chunk_size=10)
+    seen = {}
+    run.run(lambda done, total: seen.setdefault(done, run.progress()))
+    # chunks of 8 (2 batches), 10 (3), 10 (3): the first ends at 1.0 s, the second at 1.03 s
+    assert (seen[8].seconds, seen[8].seconds_left) == pytest.approx((1.0, 1.0 / 8 * 52))  # the warm-up alone
+    assert (seen[18].seconds, seen[18].seconds_left) == pytest.approx((1.03, 1.0 / 8 * 52 - 0.03))  # chunk 1 only
+    assert seen[28].seconds == pytest.approx(1.06)  # two: the second chunk's speed, less the time since it ended
+    assert seen[28].seconds_left == pytest.approx(0.03 / 10 * 42 - 0.03)  # (1.06 / 28 * 32 = 1.21 s from the start)
+
+
+def hold_after_first_batch(monkeypatch):
+    """Make every pass stop before its second batch until the returned event is set."""
+    release, calls = threading.Event(), []
+    forward = dv._pooled_and_logits
+
+    def held(model, ids, lengths):
+        calls.append(len(ids))
+        if len(calls) > 1:
+            release.wait(30)
+        return forward(model, ids, lengths)
+
+    monkeypatch.setattr(dv, "_pooled_and_logits", held)
+    return release, calls
+
+
+def test_two_sessions_asking_at_once_share_one_pass_and_a_later_visit_computes_nothing(rule_bundle, rule_set,
+                                                                                       monkeypatch):
+    texts, gold = rule_set
     cache = dv.PredictionCache(max_entries=2)
-    calls = []
-    for key in ["a", "b", "a", "c", "a", "b"]:
-        assert cache.get(key, lambda key=key: calls.append(key) or key.upper()) == key.upper()
-    assert calls == ["a", "b", "c", "b"]  # 'b' was the least recently used when 'c' came
-    assert len(cache) == 2 and "a" in cache and "c" not in cache
+    made = []
+
+    def make():
+        made.append(1)
+        return dv.DatasetPass(rule_bundle, texts, gold, batch_size=4, chunk_size=10)
+
+    release, calls = hold_after_first_batch(monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        asked = list(pool.map(lambda _: cache.start("k", make), range(4)))
+    assert len(made) == 1 and all(found is asked[0] for found in asked)
+    assert isinstance(asked[0], dv.DatasetPass)
+    release.set()
+    result = cache.get("k", make)
+    assert len(made) == 1 and result.complete and "k" in cache
+    forward_calls = len(calls)
+    assert cache.start("k", make) is result and len(made) == 1 and len(calls) == forward_calls
+
+
+def test_the_cache_is_bounded_and_refuses_a_pass_over_its_limit(rule_bundle, rule_set, monkeypatch):
+    texts, gold = rule_set
+    cache = dv.PredictionCache(max_entries=2, max_passes=1)
+    made = []
+
+    def make(n):
+        made.append(n)
+        return dv.DatasetPass(rule_bundle, texts[:n], gold[:n], batch_size=4)
+
+    for n in [5, 6, 5, 7, 5, 6]:
+        assert len(cache.get(n, lambda n=n: make(n)).table) == n
+    assert made == [5, 6, 7, 6]  # 6 was the least recently used when 7 came
+    assert len(cache) == 2 and 5 in cache and 7 not in cache
+    release, _ = hold_after_first_batch(monkeypatch)
+    running = cache.start(20, lambda: make(20))
+    with pytest.raises(dv.ServerBusyError, match="already predicting 1 other sets"):
+        cache.start(21, lambda: make(21))
+    release.set()
+    assert len(running.wait(30).table) == 20
+
+
+def test_a_failed_pass_answers_its_error_until_it_may_be_retried(rule_bundle, rule_set, monkeypatch):
+    texts, gold = rule_set
+    cache = dv.PredictionCache(retry_seconds=60)
+
+    def broken(model, ids, lengths):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(dv, "_pooled_and_logits", broken)
+    run = cache.start("k", lambda: dv.DatasetPass(rule_bundle, texts, gold))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run.wait(30)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        cache.start("k", lambda: dv.DatasetPass(rule_bundle, texts, gold))
+    cache.retry_seconds = 0
+    monkeypatch.undo()
+    assert cache.get("k", lambda: dv.DatasetPass(rule_bundle, texts, gold)).complete
 
 
 def test_an_uploaded_file_is_used_whole_with_its_classes_matched_by_name(rule_bundle):

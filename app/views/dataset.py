@@ -19,6 +19,10 @@ from sentiment_core.text import plain
 
 TABS = ("Examples", "Slices", "Map", "Units")
 PAGE_SIZE = 25
+WAIT_BELOW = 1000  # examples: a set this small is predicted under a spinner (a few seconds) before the page draws
+FIRST_WAIT = 2.0  # seconds a larger set is waited for before the page shows its progress and the rows done
+PROGRESS_SECONDS = 2.0  # while a pass runs, its progress bar is redrawn this often
+ROWS_SECONDS = 10.0  # and the numbers and rows of the examples it has done this often (each costs ~50 ms a session)
 EXPLAIN_MAX_CHARS = 2000  # Explain's sentence box
 COLORS = {"correct": "correct or wrong", "gold": "gold label", "prediction": "prediction"}
 UPLOAD = "upload"
@@ -72,18 +76,30 @@ def run_data(model_key: str) -> dict | None:
 
 
 def predictions(model, set_key: str, labelled):
-    """The model's predictions over the set, computed once per (model version, set) in the shared LRU."""
+    """The model's predictions over the set, or the pass computing them: one pass per (model version,
+    set) on the server, in the background, shared by every session that asks meanwhile and kept in
+    the shared LRU when done. A small set is waited for (a few seconds), a larger one that has no
+    row yet ``FIRST_WAIT`` seconds at most."""
     bundle = model.bundle
+    found = dv.SHARED_PREDICTIONS.start((model.cache_key, set_key), lambda: dv.DatasetPass(
+        bundle, labelled.texts, labelled.for_model(bundle.label_names), bundle.model_config.display_name))
+    if isinstance(found, dv.DatasetPass) and (found.total <= WAIT_BELOW or not found.progress().done):
+        with st.spinner(f"Predicting all {found.total:,} examples (once per model and dataset)…"):
+            found = found.wait(None if found.total <= WAIT_BELOW else FIRST_WAIT) or found
+    return found
 
-    def compute():
-        return dv.predict_dataset(bundle, labelled.texts, labelled.for_model(bundle.label_names),
-                                  bundle.model_config.display_name)
 
-    key = (model.cache_key, set_key)
-    if key in dv.SHARED_PREDICTIONS:
-        return dv.SHARED_PREDICTIONS.get(key, compute)
-    with st.spinner(f"Predicting all {len(labelled.texts):,} examples (once per model and dataset)…"):
-        return dv.SHARED_PREDICTIONS.get(key, compute)
+def progress_bar(run) -> None:
+    """A pass's progress: examples done and the time left at the speed of its batches so far."""
+    p = run.progress()
+    if p.waiting:
+        st.progress(0.0, text=f"Waiting for a turn: the server predicts {dv.PARALLEL_PASSES} sets at once; these "
+                              f"{p.total:,} examples start when one of them is done.")
+        return
+    left = (f"about {round(p.seconds_left):,} s left at the speed so far" if p.seconds_left is not None
+            else "timing the first batch…")
+    st.progress(p.done / max(1, p.total), text=f"Predicting {run.model_name}: {p.done:,} of {p.total:,} examples "
+                                               f"done · {left} (once per model and set, shared by everyone)")
 
 
 @st.cache_data(show_spinner="Projecting the sentence vectors…", max_entries=8)
@@ -159,41 +175,57 @@ if source == UPLOAD:  # the Data page's column mapping, starting from a run's ow
 
 try:
     labelled = labelled_set(set_key, content, filename, tuple(sorted(mapping.items())))
-    preds = predictions(loaded, set_key, labelled)
+    found = predictions(loaded, set_key, labelled)
+except dv.ServerBusyError as error:
+    st.warning(f"These examples wait: {plain(error)}.", icon="⏳")
+    state.stop()
 except (GateScopeError, ValueError, OSError) as error:
     st.error(f"These examples cannot be used with this model: {plain(error)}")
     state.stop()
 for note in labelled.notes:
     st.caption(f"ℹ️ {plain(note)}")
-table = preds.table
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Examples", f"{len(table):,}")
-m2.metric("Accuracy", f"{preds.accuracy:.1%}")
-m3.metric("Wrong", f"{int((~table['correct']).sum()):,}")
-m4.metric("Median length", f"{int(table['length'].median()) if len(table) else 0} tokens")
-
-# The user's own slice (keywords or a regular expression), shared by every tab.
-k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
-keywords = k1.text_input("My slice: keywords (comma-separated, whole words) or a regular expression",
-                         key="ds_keywords", placeholder="e.g. boring, dull   or   \\bnot (good|bad)\\b")
-regex = k2.toggle("Regex", key="ds_regex", help="On: the box is one regular expression (Python's syntax, ignoring "
-                                              "case). Off: comma-separated keywords, matched as whole words. At "
-                                              f"most {dv.MAX_SLICE_PATTERN} characters; a search that takes over "
-                                              f"{dv.SLICE_SECONDS:g} s stops with a message.")
-extra: dict[str, np.ndarray] = {}
-if keywords.strip():
-    try:
-        extra[f"my slice: {keywords.strip()}"] = dv.user_slice(table["text"].tolist(), keywords, regex)
-    except dv.SliceError as error:
-        st.error(f"My slice is not used: {plain(error)}")
-masks = {c: preds.slices[c].to_numpy() for c in preds.slices.columns} | extra
-
-choose("ds_tab", list(TABS), TABS[0])
-tab_rows, tab_slices, tab_map, tab_units = st.tabs(TABS, key="ds_tab", on_change="rerun")
 
 
-@state.fragment
-def examples_view() -> None:
+def headline(preds) -> dict[str, np.ndarray]:
+    """The headline numbers and the user's own slice (keywords or a regular expression), over the rows
+    ``preds`` holds; returns the user's slices, name -> (N,) mask. Numbers of a pass under way say so."""
+    table = preds.table
+    m1, m2, m3, m4 = st.columns(4)
+    median = f"{int(table['length'].median()) if len(table) else 0} tokens"
+    if preds.complete:
+        m1.metric("Examples", f"{len(table):,}")
+        m2.metric("Accuracy", f"{preds.accuracy:.1%}")
+        m3.metric("Wrong", f"{int((~table['correct']).sum()):,}")
+        m4.metric("Median length", median)
+    else:
+        sample = f"the {len(table):,} examples done so far, a random sample of the {preds.total:,}"
+        low, high = dv.wilson_interval(int(table["correct"].sum()), len(table))
+        m1.metric(f"So far (of {preds.total:,})", f"{len(table):,}", help=f"Examples in these numbers: {sample}.")
+        m2.metric("Accuracy so far", f"{preds.accuracy:.1%}", help=f"On {sample}; not the whole set's yet.")
+        m3.metric("Wrong so far", f"{int((~table['correct']).sum()):,}", help=f"Among {sample}.")
+        m4.metric("Median length so far", median, help=f"Of {sample}.")
+        st.caption(f"⏳ Every number and row here is computed on {sample} (accuracy so far {preds.accuracy:.1%}, "
+                   f"95 % interval {low:.1%} – {high:.1%}). The whole set's figures replace them when every example "
+                   "is done.")
+    k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
+    keywords = k1.text_input("My slice: keywords (comma-separated, whole words) or a regular expression",
+                             key="ds_keywords", placeholder="e.g. boring, dull   or   \\bnot (good|bad)\\b")
+    regex = k2.toggle("Regex", key="ds_regex", help="On: the box is one regular expression (Python's syntax, ignoring "
+                                                  "case). Off: comma-separated keywords, matched as whole words. At "
+                                                  f"most {dv.MAX_SLICE_PATTERN} characters; a search that takes over "
+                                                  f"{dv.SLICE_SECONDS:g} s stops with a message.")
+    extra: dict[str, np.ndarray] = {}
+    if keywords.strip():
+        try:
+            extra[f"my slice: {keywords.strip()}"] = dv.user_slice(table["text"].tolist(), keywords, regex)
+        except dv.SliceError as error:
+            st.error(f"My slice is not used: {plain(error)}")
+    return extra
+
+
+def examples_body(preds, masks: dict[str, np.ndarray]) -> None:
+    """The Examples tab: filters, one page of the table, a selected row's link to Explain."""
+    table = preds.table
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
     choose("ds_slice", ["all", *masks], "all")
     choose("ds_outcome", list(dv.OUTCOMES), "all")
@@ -207,7 +239,9 @@ def examples_view() -> None:
     st.session_state["ds_page"] = max(1, min(pages, int(st.session_state["ds_page"])))
     p1, p2 = st.columns([1, 4])
     page = p1.number_input(f"Page (of {pages:,})", 1, pages, key="ds_page")
-    p2.caption(f"{len(rows):,} examples match; {PAGE_SIZE} per page. Click a row to open it on Explain.")
+    among = "" if preds.complete else f" among the {len(table):,} of {preds.total:,} done so far (more fill in as " \
+                                      "batches finish)"
+    p2.caption(f"{len(rows):,} examples match{among}; {PAGE_SIZE} per page. Click a row to open it on Explain.")
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     view = table.iloc[shown][["text", "gold", "prediction", "confidence", "length", "unknown_share", "tags"]].copy()
     view.insert(0, "explain", [explain_url(model_key, t) for t in view["text"]])
@@ -228,6 +262,64 @@ def examples_view() -> None:
             st.caption(f"Explain reads the first {EXPLAIN_MAX_CHARS:,} characters of this {len(text):,}-character text.")
 
 
+def auto_masks(preds) -> dict[str, np.ndarray]:
+    return {c: preds.slices[c].to_numpy() for c in preds.slices.columns}
+
+
+@state.fragment(run_every=PROGRESS_SECONDS)
+def live_progress(run) -> None:
+    """A pass under way: its progress bar; the whole page once it is done (or its error), or once its
+    first rows are done when none were drawn yet."""
+    if run.result is not None or run.error is not None:
+        st.rerun()
+    if run.progress().done and st.session_state.get("ds_live_rows") != id(run):
+        st.rerun()
+    progress_bar(run)
+
+
+@state.fragment(run_every=ROWS_SECONDS)
+def live_rows(run) -> None:
+    """A pass under way: the numbers and rows of the examples done so far."""
+    done = run.partial()
+    if done is None:
+        st.caption("The numbers and rows of the first examples done appear here in a few seconds.")
+        return
+    st.session_state["ds_live_rows"] = id(run)
+    extra = headline(done)
+    examples_body(done, auto_masks(done) | extra)
+    st.caption(f"These numbers and rows are redrawn every {ROWS_SECONDS:g} s while the rest are predicted. Slices, "
+               f"the map and the units open when all {run.total:,} examples are done.")
+
+
+if isinstance(found, dv.DatasetPass):
+    bar = st.container()
+    live_rows(found)  # first: it marks whether rows were drawn, which the bar reads
+    with bar:
+        live_progress(found)
+    state.stop()
+preds = found
+table = preds.table
+extra = headline(preds)
+masks = auto_masks(preds) | extra
+
+choose("ds_tab", list(TABS), TABS[0])
+tab_rows, tab_slices, tab_map, tab_units = st.tabs(TABS, key="ds_tab", on_change="rerun")
+
+
+@state.fragment
+def examples_view() -> None:
+    examples_body(preds, masks)
+
+
+@state.fragment(run_every=PROGRESS_SECONDS)
+def second_progress(run) -> None:
+    """The second model's pass under way: its progress; the comparison comes when it is done."""
+    if run.result is not None or run.error is not None:
+        st.rerun()
+    progress_bar(run)
+    st.caption("The comparison with the second model appears when it has predicted every example.")
+
+
 @state.fragment
 def slices_view() -> None:
     rows = dv.slice_accuracy(preds, extra)
@@ -241,11 +333,16 @@ def slices_view() -> None:
         try:
             other = registry.load(other_key)
             second_preds = predictions(other, set_key, labelled)
-            names = [preds.model, second_preds.model]
-            if names[0] == names[1]:  # two LSTMs: say which is which
-                names = [f"{preds.model} ({model_key})", f"{second_preds.model} ({other_key})"]
-            second = dv.slice_accuracy(second_preds, extra)
-            paired = dv.compare_models(preds, second_preds, extra, *names)
+            if isinstance(second_preds, dv.DatasetPass):
+                second_progress(second_preds)
+            else:
+                names = [preds.model, second_preds.model]
+                if names[0] == names[1]:  # two LSTMs: say which is which
+                    names = [f"{preds.model} ({model_key})", f"{second_preds.model} ({other_key})"]
+                second = dv.slice_accuracy(second_preds, extra)
+                paired = dv.compare_models(preds, second_preds, extra, *names)
+        except dv.ServerBusyError as error:
+            st.warning(f"The second model waits: {plain(error)}.", icon="⏳")
         except (GateScopeError, ModelLookupError, ValueError) as error:
             st.error(f"The second model cannot be compared: {plain(error)}")
     colors = [plots.cell_color(n, i) for i, n in enumerate(names)]
