@@ -26,8 +26,6 @@ import torch
 from .checkpoint import Bundle
 from .errors import GateScopeError
 from .predict import Predictor
-from .trainer import EncodedExamples, collate, make_batches
-from .vocab import UNK_IDX
 
 NEGATION = re.compile(r"\b(?:not|no|never|nothing|nobody|none|neither|nor|without|cannot|n't)\b|n't\b", re.IGNORECASE)
 CONTRAST = re.compile(r"\b(?:but|however|although|though|yet)\b", re.IGNORECASE)
@@ -259,9 +257,8 @@ class DatasetPass:
             self._finished.set()
 
     def _run(self, on_batch) -> DatasetPredictions:
-        bundle, model = self.bundle, self.bundle.model
-        predictor = Predictor(bundle)
-        device = predictor.device
+        model = self.bundle.model
+        predictor = Predictor(self.bundle)
         self._started = time.monotonic()
         was_training = model.training
         model.eval()
@@ -273,10 +270,9 @@ class DatasetPass:
                     self._unknown[rows] = [e.unknown_share for e in encoded]
                     self._negation[rows] = [bool(NEGATION.search(self.texts[i])) for i in rows]
                     self._contrast[rows] = [bool(CONTRAST.search(self.texts[i])) for i in rows]
-                    data = EncodedExamples([e.ids or [UNK_IDX] for e in encoded], self.gold[rows].tolist())
-                    for index in make_batches(data.lengths(), self.batch_size, shuffle=False, bucketing=True):
-                        ids, lengths, _ = collate(data, index, bundle.batch_padding)  # (B, T), (B,)
-                        pooled, logits = _pooled_and_logits(model, ids.to(device), lengths)
+                    # the prediction path's own batches: a text's answer does not depend on its neighbours
+                    for index, ids, lengths in predictor.batches(encoded, self.batch_size):  # (B,), (B, T), (B,)
+                        pooled, logits = _pooled_and_logits(model, ids, lengths)
                         probs = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (B, C)
                         vectors = pooled.float().cpu().numpy()  # (B, D)
                         at = rows[index]

@@ -441,3 +441,20 @@ def test_an_uploaded_file_is_used_whole_with_its_classes_matched_by_name(rule_bu
     assert [rule_bundle.label_names[y] for y in gold[:4]] == ["positive", "negative", "positive", "negative"]
     preds = dv.predict_dataset(rule_bundle, labelled.texts, gold)
     assert preds.accuracy == 1.0
+
+
+def test_an_unpacked_models_set_predictions_do_not_depend_on_their_neighbours():
+    """The Dataset page predicts through the prediction path's own batches (issue 24): an unpacked
+    model's confidence for a text is the one it has alone, however long the texts batched with it."""
+    from sentiment_core.predict import Predictor
+
+    torch.manual_seed(0)
+    splits = rule_splits(200)
+    bundle = train_on_splits(splits, {"cell": "gru", "emb_dim": 8, "hidden_dim": 8, "packed": False},
+                             TrainConfig(epochs=1, batch_size=32, device="cpu", patience=0),
+                             vocab_config=VocabConfig(min_freq=1, max_size=200), encoding={"max_len": 30}).bundle
+    texts = ["good", "the movie was bad and the plot and the actor and the scene were awful " * 2, "awful film"]
+    result = dv.predict_dataset(bundle, texts, [1, 0, 0], batch_size=8)
+    predictor = Predictor(bundle)
+    alone = np.array([predictor.probabilities([predictor.encode(t)])[0].max().item() for t in texts])
+    assert np.allclose(result.table["confidence"].to_numpy(), alone, atol=1e-6)
